@@ -1,0 +1,317 @@
+//! The derived stores against the same operations written by hand with raw sqlx (`query_as`
+//! with `FromRow`), on SQLite (a file in WAL mode) and PostgreSQL (loopback), one connection,
+//! sequential awaits; and the memory store. Prints a Markdown table of medians.
+//!
+//! `scripts/bench.sh` runs it with a throwaway PostgreSQL server; without `MANIFEST_PG_URL`
+//! the PostgreSQL rows are left out. `BENCH_N` sets the operations per measurement (10,000),
+//! `BENCH_ROUNDS` the rounds (3; the median is reported).
+
+use std::time::Instant;
+
+use manifest_core::sqlx::{self, FromRow, Row};
+use manifest_core::{ManifestEntity, MemoryStore, SqlDb, Store};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, ManifestEntity)]
+#[manifest(table = "bench_recipe")]
+struct Recipe {
+    id: String,
+    tenant_id: String,
+    name: String,
+    servings: i32,
+    notes: Option<String>,
+    #[manifest(version)]
+    version: i64,
+}
+
+/// What a raw-sqlx user writes: the same struct, decoded with `FromRow`.
+#[derive(Debug)]
+#[allow(dead_code)] // fields are decoded, as a user's would be, and then only counted
+struct RawRecipe {
+    id: String,
+    tenant_id: String,
+    name: String,
+    servings: i32,
+    notes: Option<String>,
+    version: i64,
+}
+
+// `#[derive(sqlx::FromRow)]` would write exactly this; it is spelt out so that the
+// workspace need not build sqlx's macro crate just for the benchmark.
+macro_rules! raw_from_row {
+    ($row:ty) => {
+        impl<'r> FromRow<'r, $row> for RawRecipe {
+            fn from_row(row: &'r $row) -> Result<Self, sqlx::Error> {
+                Ok(RawRecipe {
+                    id: row.try_get("id")?,
+                    tenant_id: row.try_get("tenant_id")?,
+                    name: row.try_get("name")?,
+                    servings: row.try_get("servings")?,
+                    notes: row.try_get("notes")?,
+                    version: row.try_get("version")?,
+                })
+            }
+        }
+    };
+}
+raw_from_row!(sqlx::sqlite::SqliteRow);
+raw_from_row!(sqlx::postgres::PgRow);
+
+/// The hand-written statements of one dialect.
+struct RawSql {
+    insert: &'static str,
+    get: &'static str,
+    update: &'static str,
+    all: &'static str,
+    delete: &'static str,
+}
+
+const SQLITE_RAW: RawSql = RawSql {
+    insert: "INSERT INTO bench_recipe (id, tenant_id, name, servings, notes, version) VALUES (?, ?, ?, ?, ?, 1) RETURNING id, tenant_id, name, servings, notes, version",
+    get: "SELECT id, tenant_id, name, servings, notes, version FROM bench_recipe WHERE tenant_id = ? AND id = ?",
+    update: "UPDATE bench_recipe SET servings = ?, version = version + 1 WHERE tenant_id = ? AND id = ? AND version = ? RETURNING id, tenant_id, name, servings, notes, version",
+    all: "SELECT id, tenant_id, name, servings, notes, version FROM bench_recipe WHERE tenant_id = ? ORDER BY id",
+    delete: "DELETE FROM bench_recipe WHERE tenant_id = ? AND id = ?",
+};
+const PG_RAW: RawSql = RawSql {
+    insert: "INSERT INTO bench_recipe (id, tenant_id, name, servings, notes, version) VALUES ($1, $2, $3, $4, $5, 1) RETURNING id, tenant_id, name, servings, notes, version",
+    get: "SELECT id, tenant_id, name, servings, notes, version FROM bench_recipe WHERE tenant_id = $1 AND id = $2",
+    update: "UPDATE bench_recipe SET servings = $1, version = version + 1 WHERE tenant_id = $2 AND id = $3 AND version = $4 RETURNING id, tenant_id, name, servings, notes, version",
+    all: "SELECT id, tenant_id, name, servings, notes, version FROM bench_recipe WHERE tenant_id = $1 ORDER BY id",
+    delete: "DELETE FROM bench_recipe WHERE tenant_id = $1 AND id = $2",
+};
+
+const OPS: [&str; 5] = ["create", "get_by_id", "update (version-checked)", "get_all (1,000 rows)", "delete"];
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn recipe(i: usize) -> Recipe {
+    Recipe {
+        id: String::new(),
+        tenant_id: String::new(),
+        name: format!("recipe {i}"),
+        servings: i as i32,
+        notes: (i % 2 == 0).then(|| "some notes".to_owned()),
+        version: 0,
+    }
+}
+
+fn per_sec(n: usize, start: Instant) -> f64 {
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// One round of the five operations through a store, reading `fill`'s 1,000 rows for
+/// get_all, and `gets` point reads cycling over the created rows; returns ops/s per operation.
+async fn ours<S: Store<Recipe> + ?Sized>(store: &S, fill: &S, n: usize, gets: usize, all_n: usize) -> [f64; 5] {
+    let mut ids = Vec::with_capacity(n);
+    let start = Instant::now();
+    for i in 0..n {
+        ids.push(store.create(recipe(i)).await.expect("create").id);
+    }
+    let create = per_sec(n, start);
+    let start = Instant::now();
+    for i in 0..gets {
+        assert!(store.get_by_id(&ids[i % n]).await.expect("get").is_some());
+    }
+    let get = per_sec(gets, start);
+    let start = Instant::now();
+    for id in &ids {
+        let patch = RecipePatch { servings: Some(7), version: Some(1), ..Default::default() };
+        assert!(store.update(id, patch).await.expect("update").is_some());
+    }
+    let update = per_sec(n, start);
+    let start = Instant::now();
+    for _ in 0..all_n {
+        assert_eq!(fill.get_all().await.expect("get_all").len(), 1000);
+    }
+    let all = per_sec(all_n, start);
+    let start = Instant::now();
+    for id in &ids {
+        assert!(store.delete(id).await.expect("delete"));
+    }
+    let delete = per_sec(n, start);
+    [create, get, update, all, delete]
+}
+
+/// The same round written with raw sqlx; `$exec` is evaluated for every statement (a reborrow
+/// of a held connection, or the pool).
+macro_rules! raw_round {
+    ($sql:expr, $exec:expr, $tenant:expr, $fill:expr, $n:expr, $all_n:expr) => {{
+        let (sql, tenant, fill, n, all_n): (&RawSql, &str, &str, usize, usize) =
+            ($sql, $tenant, $fill, $n, $all_n);
+        let mut ids: Vec<String> = Vec::with_capacity(n);
+        let start = Instant::now();
+        for i in 0..n {
+            let r = recipe(i);
+            let id = Uuid::now_v7().to_string();
+            let row: Option<RawRecipe> = sqlx::query_as(sql.insert)
+                .bind(id.as_str())
+                .bind(tenant)
+                .bind(r.name.as_str())
+                .bind(r.servings)
+                .bind(r.notes.as_deref())
+                .fetch_optional($exec)
+                .await
+                .expect("raw create");
+            assert!(row.is_some());
+            ids.push(id);
+        }
+        let create = n as f64 / start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        for id in &ids {
+            let row: Option<RawRecipe> = sqlx::query_as(sql.get)
+                .bind(tenant)
+                .bind(id.as_str())
+                .fetch_optional($exec)
+                .await
+                .expect("raw get");
+            assert!(row.is_some());
+        }
+        let get = n as f64 / start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        for id in &ids {
+            let row: Option<RawRecipe> = sqlx::query_as(sql.update)
+                .bind(7_i32)
+                .bind(tenant)
+                .bind(id.as_str())
+                .bind(1_i64)
+                .fetch_optional($exec)
+                .await
+                .expect("raw update");
+            assert!(row.is_some());
+        }
+        let update = n as f64 / start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        for _ in 0..all_n {
+            let rows: Vec<RawRecipe> =
+                sqlx::query_as(sql.all).bind(fill).fetch_all($exec).await.expect("raw all");
+            assert_eq!(rows.len(), 1000);
+        }
+        let all = all_n as f64 / start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        for id in &ids {
+            let done = sqlx::query(sql.delete)
+                .bind(tenant)
+                .bind(id.as_str())
+                .execute($exec)
+                .await
+                .expect("raw delete");
+            assert_eq!(done.rows_affected(), 1);
+        }
+        let delete = n as f64 / start.elapsed().as_secs_f64();
+        [create, get, update, all, delete]
+    }};
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn fmt_rate(r: f64) -> String {
+    let s = format!("{r:.0}");
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One table block: per operation, our median, raw's median, and our time per op over raw's.
+fn report(backend: &str, conn: &str, ours: &[[f64; 5]], raw: &[[f64; 5]]) {
+    for (k, op) in OPS.iter().enumerate() {
+        let o = median(ours.iter().map(|r| r[k]).collect());
+        let r = median(raw.iter().map(|r| r[k]).collect());
+        println!("| {backend} | {conn} | {op} | {} | {} | {:.2}x |", fmt_rate(o), fmt_rate(r), r / o);
+    }
+}
+
+/// Both kinds of connection on one backend, ours and raw alternating within each round.
+macro_rules! bench_backend {
+    ($fn:ident, $db:ty, $raw:expr) => {
+        async fn $fn(name: &str, db: SqlDb<$db>, n: usize, rounds: usize, all_n: usize) {
+            db.create_table::<Recipe>().await.expect("create table");
+            let run = Uuid::new_v4().simple().to_string();
+            // One tenant holds the 1,000 rows that get_all reads.
+            let fill = format!("fill-{run}");
+            let fill_store = db.store::<Recipe>(fill.as_str());
+            for i in 0..1000 {
+                fill_store.create(recipe(i)).await.expect("fill");
+            }
+            let (mut held_ours, mut held_raw, mut pool_ours, mut pool_raw) =
+                (vec![], vec![], vec![], vec![]);
+            for round in 0..rounds {
+                // A held connection: ours through a session, raw on `&mut *conn`.
+                let session = db.acquire().await.expect("acquire");
+                let store = session.store::<Recipe>(format!("ours-held-{run}-{round}"));
+                let fill_held = session.store::<Recipe>(fill.as_str());
+                held_ours.push(ours(&store, &fill_held, n, n, all_n).await);
+                drop((store, fill_held, session));
+                let mut conn = db.pool().acquire().await.expect("acquire");
+                let tenant = format!("raw-held-{run}-{round}");
+                held_raw.push(raw_round!(&$raw, &mut *conn, &tenant, &fill, n, all_n));
+                drop(conn);
+                // Through the pool, per statement: both pay sqlx's acquire and release.
+                let store = db.store::<Recipe>(format!("ours-pool-{run}-{round}"));
+                pool_ours.push(ours(&store, &fill_store, n, n, all_n).await);
+                let tenant = format!("raw-pool-{run}-{round}");
+                pool_raw.push(raw_round!(&$raw, db.pool(), &tenant, &fill, n, all_n));
+            }
+            report(name, "held connection", &held_ours, &held_raw);
+            report(name, "pool", &pool_ours, &pool_raw);
+        }
+    };
+}
+bench_backend!(bench_sqlite, sqlx::Sqlite, SQLITE_RAW);
+bench_backend!(bench_postgres, sqlx::Postgres, PG_RAW);
+
+/// The memory store: the same round, with many more point reads (there is no I/O to wait on).
+async fn memory(n: usize, rounds: usize, gets: usize) {
+    let mut results = vec![];
+    for _ in 0..rounds {
+        let store = MemoryStore::<Recipe>::new("acme".to_owned());
+        let fill = store.for_tenant("fill".to_owned());
+        for i in 0..1000 {
+            fill.create(recipe(i)).await.expect("fill");
+        }
+        results.push(ours(&store, &fill, n, gets, 1000).await);
+    }
+    for (k, op) in OPS.iter().enumerate() {
+        let o = median(results.iter().map(|r| r[k]).collect());
+        println!("| memory | - | {op} | {} | - | - |", fmt_rate(o));
+    }
+}
+
+fn main() {
+    let n = env_usize("BENCH_N", 10_000);
+    let rounds = env_usize("BENCH_ROUNDS", 3);
+    let all_n = env_usize("BENCH_ALL_N", 300);
+    let gets = env_usize("BENCH_MEMORY_GETS", 2_000_000);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        println!(
+            "N = {n} per operation (get_all: {all_n}; memory get_by_id: {gets}), median of {rounds} rounds, \
+             operations per second; ratio = our time per operation / raw sqlx's\n"
+        );
+        println!("| backend | connection | operation | manifest-rs | raw sqlx | ratio |");
+        println!("|---|---|---|---|---|---|");
+        memory(n, rounds, gets).await;
+        let dir = std::env::temp_dir().join(format!("manifest-bench-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let sqlite = manifest_core::SqliteDb::open(dir.join("bench.db")).await.expect("sqlite");
+        bench_sqlite("SQLite", sqlite, n, rounds, all_n).await;
+        match std::env::var("MANIFEST_PG_URL") {
+            Ok(url) => {
+                let pg = manifest_core::PgDb::connect(&url).await.expect("postgres");
+                bench_postgres("PostgreSQL", pg, n, rounds, all_n).await;
+            }
+            Err(_) => eprintln!("MANIFEST_PG_URL not set: PostgreSQL left out (scripts/bench.sh sets it)"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}

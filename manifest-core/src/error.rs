@@ -1,0 +1,148 @@
+//! The one error type of the crate.
+
+/// A boxed error from a lower layer (the database driver, a value encoder, an id generator).
+pub type BoxDynError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything a store can fail with.
+///
+/// Domain failures carry the entity and the values involved; failures from below keep their
+/// source. Nothing is written when an operation returns an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A row's data names a tenant other than the one the store is bound to.
+    #[error("{entity}: the row names tenant `{found}` but the store is bound to tenant `{expected}`")]
+    TenantMismatch {
+        /// The entity name.
+        entity: String,
+        /// The store's tenant.
+        expected: String,
+        /// The tenant the row named.
+        found: String,
+    },
+    /// An update expected another version of the row than the stored one.
+    #[error("{entity} `{id}`: version conflict: expected version {expected}, found {actual}")]
+    VersionConflict {
+        /// The entity name.
+        entity: String,
+        /// The row's id.
+        id: String,
+        /// The version the update expected.
+        expected: i64,
+        /// The version that is stored.
+        actual: i64,
+    },
+    /// An update of a versioned entity did not say which version it expects.
+    #[error("{entity} `{id}`: an update of a versioned entity must name the version it expects")]
+    VersionRequired {
+        /// The entity name.
+        entity: String,
+        /// The row's id.
+        id: String,
+    },
+    /// A create used an id that this tenant already has.
+    #[error("{entity} `{id}` already exists")]
+    DuplicateId {
+        /// The entity name.
+        entity: String,
+        /// The id.
+        id: String,
+    },
+    /// A value is not a valid id (or tenant) for the entity's key type, or the id generator failed.
+    #[error("{entity}: `{value}` is not a valid key: {source}")]
+    InvalidKey {
+        /// The entity name.
+        entity: String,
+        /// The offending value.
+        value: String,
+        /// Why it is not valid.
+        #[source]
+        source: BoxDynError,
+    },
+    /// An update tried to change the row's id or tenant.
+    #[error("{entity}: field `{field}` cannot be changed by an update")]
+    ImmutableField {
+        /// The entity name.
+        entity: String,
+        /// The field.
+        field: String,
+    },
+    /// Data named a field the entity does not have.
+    #[error("{entity}: unknown field `{field}`")]
+    UnknownField {
+        /// The entity name.
+        entity: String,
+        /// The field.
+        field: String,
+    },
+    /// Dynamic data could not be turned into the entity's type, or back.
+    #[error("{entity}: invalid data: {source}")]
+    InvalidData {
+        /// The entity name.
+        entity: String,
+        /// What serde reported.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A value could not be set (for example a version past its integer type's range).
+    #[error("{entity}: invalid value for `{field}`: {source}")]
+    InvalidValue {
+        /// The entity name.
+        entity: String,
+        /// The field.
+        field: String,
+        /// Why.
+        #[source]
+        source: BoxDynError,
+    },
+    /// A stored column could not be decoded into its field's type.
+    #[error("{entity}: cannot decode column `{column}`: {source}")]
+    Decode {
+        /// The entity name.
+        entity: String,
+        /// The column.
+        column: String,
+        /// What the driver reported.
+        #[source]
+        source: BoxDynError,
+    },
+    /// A value could not be encoded for the database.
+    #[error("{entity}: cannot encode a value: {source}")]
+    Encode {
+        /// The entity name.
+        entity: String,
+        /// What the encoder reported.
+        #[source]
+        source: BoxDynError,
+    },
+    /// The transaction or connection this store was bound to has been committed, rolled back
+    /// or released.
+    #[error("the transaction or connection of this store is already closed")]
+    Closed,
+    /// The database reported an error.
+    #[error("database error: {0}")]
+    Database(#[source] BoxDynError),
+}
+
+impl Error {
+    /// Name the entity in an error raised where its name was not known.
+    pub(crate) fn for_entity(mut self, name: &str) -> Self {
+        if let Error::ImmutableField { entity, .. } | Error::UnknownField { entity, .. } = &mut self {
+            if entity.is_empty() {
+                name.clone_into(entity);
+            }
+        }
+        self
+    }
+
+    pub(crate) fn invalid_key(entity: &str, value: impl ToString, source: BoxDynError) -> Self {
+        Error::InvalidKey {
+            entity: entity.to_owned(),
+            value: value.to_string(),
+            source,
+        }
+    }
+}

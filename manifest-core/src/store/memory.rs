@@ -1,0 +1,198 @@
+//! [`MemoryStore`]: the contract over a `HashMap`, always compiled.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use async_trait::async_trait;
+
+use super::{Store, expected_version, prepare_create};
+use crate::entity::{Entity, ManifestEntity};
+use crate::error::{Error, Result};
+use crate::id::IdGenerator;
+
+type Partition<T> = Arc<RwLock<HashMap<<T as Entity>::Id, T>>>;
+
+/// An in-memory store: same contract and tenant rules as the SQL stores.
+///
+/// A `MemoryStore` is bound to one tenant; [`for_tenant`](MemoryStore::for_tenant) gives a store
+/// of another tenant over the same data, as two SQL stores share one table. Each tenant's rows
+/// sit in their own map, so no operation can reach another tenant's rows.
+///
+/// ```
+/// # use manifest_core::{ManifestEntity, MemoryStore, Store};
+/// #[derive(Debug, Clone, ManifestEntity)]
+/// struct Note { id: String, tenant_id: String, text: String }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let acme = MemoryStore::<Note>::new("acme".to_string());
+/// let globex = acme.for_tenant("globex".to_string());
+/// let note = acme
+///     .create(Note { id: String::new(), tenant_id: String::new(), text: "hi".into() })
+///     .await?;
+/// assert_eq!(note.tenant_id, "acme");
+/// assert!(globex.get_by_id(&note.id).await?.is_none());
+/// # Ok::<(), manifest_core::Error>(())
+/// # }).unwrap();
+/// ```
+pub struct MemoryStore<T: Entity> {
+    entity: Arc<str>,
+    tenant: T::Tenant,
+    tenants: Arc<Mutex<HashMap<T::Tenant, Partition<T>>>>,
+    rows: Partition<T>,
+    ids: IdGenerator,
+}
+
+impl<T: ManifestEntity> MemoryStore<T> {
+    /// An empty store for `T`, bound to `tenant`.
+    pub fn new(tenant: T::Tenant) -> Self {
+        Self::named(T::ENTITY, tenant)
+    }
+}
+
+impl<T: Entity> MemoryStore<T> {
+    /// An empty store for the entity called `entity`, bound to `tenant`.
+    pub fn named(entity: &str, tenant: T::Tenant) -> Self {
+        let rows = Partition::<T>::default();
+        let tenants = HashMap::from([(tenant.clone(), rows.clone())]);
+        MemoryStore {
+            entity: entity.into(),
+            tenant,
+            tenants: Arc::new(Mutex::new(tenants)),
+            rows,
+            ids: IdGenerator::default(),
+        }
+    }
+
+    /// Use `ids` for rows created without an id.
+    pub fn with_ids(mut self, ids: IdGenerator) -> Self {
+        self.ids = ids;
+        self
+    }
+
+    /// A store bound to `tenant` over the same data (and id generator) as this one.
+    pub fn for_tenant(&self, tenant: T::Tenant) -> Self {
+        let rows = self
+            .tenants
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(tenant.clone())
+            .or_default()
+            .clone();
+        MemoryStore {
+            entity: self.entity.clone(),
+            tenant,
+            tenants: self.tenants.clone(),
+            rows,
+            ids: self.ids.clone(),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<T::Id, T>> {
+        // No code path panics while holding the lock, but a poisoned map is still consistent:
+        // every write below replaces whole rows.
+        self.rows.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<T::Id, T>> {
+        self.rows.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<T: Entity> Clone for MemoryStore<T> {
+    fn clone(&self) -> Self {
+        MemoryStore {
+            entity: self.entity.clone(),
+            tenant: self.tenant.clone(),
+            tenants: self.tenants.clone(),
+            rows: self.rows.clone(),
+            ids: self.ids.clone(),
+        }
+    }
+}
+
+impl<T: Entity> fmt::Debug for MemoryStore<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("entity", &self.entity)
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl<T: Entity> Store<T> for MemoryStore<T> {
+    fn entity(&self) -> &str {
+        &self.entity
+    }
+
+    fn tenant(&self) -> &T::Tenant {
+        &self.tenant
+    }
+
+    async fn get_all(&self) -> Result<Vec<T>> {
+        let mut rows: Vec<T> = self.read().values().cloned().collect();
+        rows.sort_unstable_by(|a, b| a.id().cmp(b.id()));
+        Ok(rows)
+    }
+
+    async fn get_by_id(&self, id: &T::Id) -> Result<Option<T>> {
+        Ok(self.read().get(id).cloned())
+    }
+
+    async fn create(&self, mut data: T) -> Result<T> {
+        prepare_create(&self.entity, &self.tenant, &self.ids, &mut data)?;
+        let mut rows = self.write();
+        if rows.contains_key(data.id()) {
+            return Err(Error::DuplicateId {
+                entity: self.entity.to_string(),
+                id: data.id().to_string(),
+            });
+        }
+        rows.insert(data.id().clone(), data.clone());
+        Ok(data)
+    }
+
+    async fn update(&self, id: &T::Id, patch: T::Patch) -> Result<Option<T>> {
+        let expected = expected_version::<T>(&self.entity, id, T::VERSIONED, &patch)?;
+        let mut rows = self.write();
+        let Some(row) = rows.get_mut(id) else {
+            return Ok(None);
+        };
+        let current = row.version();
+        let mut next = row.clone();
+        if let (Some(actual), Some(expected)) = (current, expected) {
+            if actual != expected {
+                return Err(Error::VersionConflict {
+                    entity: self.entity.to_string(),
+                    id: id.to_string(),
+                    expected,
+                    actual,
+                });
+            }
+            actual
+                .checked_add(1)
+                .ok_or_else(|| "the version is at its maximum".into())
+                .and_then(|bumped| next.set_version(bumped))
+                .map_err(|source| Error::InvalidValue {
+                    entity: self.entity.to_string(),
+                    field: "version".to_owned(),
+                    source,
+                })?;
+        }
+        next.apply(patch).map_err(|e| e.for_entity(&self.entity))?;
+        *row = next.clone();
+        Ok(Some(next))
+    }
+
+    async fn delete(&self, id: &T::Id) -> Result<bool> {
+        Ok(self.write().remove(id).is_some())
+    }
+
+    async fn clear(&self) -> Result<u64> {
+        let mut rows = self.write();
+        let n = rows.len() as u64;
+        rows.clear();
+        Ok(n)
+    }
+}

@@ -1,0 +1,106 @@
+//! The [`Store`] contract and the stores that implement it.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+
+use crate::entity::{Entity, Key};
+use crate::error::{Error, Result};
+use crate::id::IdGenerator;
+
+mod instance;
+mod memory;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) mod sql;
+
+pub use instance::{EntityInstance, InstanceStore};
+pub use memory::MemoryStore;
+
+/// The persistence contract: one store per entity, bound to one tenant.
+///
+/// Every operation sees and changes the bound tenant's rows only. A row is keyed by
+/// `(tenant, id)`, so two tenants may use the same id. Neither the id nor the tenant of a row
+/// can be changed by [`update`](Store::update) (the typed patch has no such fields), and a
+/// [`create`](Store::create) whose data names another tenant fails with
+/// [`Error::TenantMismatch`]. An operation that returns an error has written nothing.
+///
+/// The trait is object-safe: a runtime holds stores as `Arc<dyn Store<T>>`.
+#[async_trait]
+pub trait Store<T: Entity>: Debug + Send + Sync {
+    /// The entity name (used in errors and by the runtime's store provider).
+    fn entity(&self) -> &str;
+
+    /// The tenant this store is bound to.
+    fn tenant(&self) -> &T::Tenant;
+
+    /// Every row of this tenant, ordered by id.
+    async fn get_all(&self) -> Result<Vec<T>>;
+
+    /// The row with this id, or `None`.
+    async fn get_by_id(&self, id: &T::Id) -> Result<Option<T>>;
+
+    /// Store a new row and return it as stored. An unset id (empty string, nil UUID) is
+    /// generated; an unset tenant is the store's; a version of 0 is stored as 1.
+    /// Fails with [`Error::DuplicateId`] if the tenant already has the id.
+    async fn create(&self, data: T) -> Result<T>;
+
+    /// Change the fields the patch sets and return the row as stored, or `None` if there is no
+    /// such row. For a versioned entity the patch must name the version it expects
+    /// ([`Error::VersionRequired`]); a stale one fails with [`Error::VersionConflict`], and the
+    /// version is bumped in the same statement.
+    async fn update(&self, id: &T::Id, patch: T::Patch) -> Result<Option<T>>;
+
+    /// Delete the row; `false` if there was none.
+    async fn delete(&self, id: &T::Id) -> Result<bool>;
+
+    /// Delete every row of this tenant (and no other); returns how many.
+    async fn clear(&self) -> Result<u64>;
+}
+
+/// Fill in what `create` fills in and check the tenant. Shared by every store.
+pub(crate) fn prepare_create<T: Entity>(
+    entity: &str,
+    tenant: &T::Tenant,
+    ids: &IdGenerator,
+    row: &mut T,
+) -> Result<()> {
+    if let Some(row_tenant) = row.tenant_mut() {
+        if row_tenant.is_unset() {
+            *row_tenant = tenant.clone();
+        } else if row_tenant != tenant {
+            return Err(Error::TenantMismatch {
+                entity: entity.to_owned(),
+                expected: tenant.to_string(),
+                found: row_tenant.to_string(),
+            });
+        }
+    }
+    if row.id().is_unset() {
+        *row.id_mut() = <T::Id as Key>::generate(ids)
+            .map_err(|e| Error::invalid_key(entity, "<generated>", e))?;
+    }
+    if row.version() == Some(0) {
+        row.set_version(1).map_err(|source| Error::InvalidValue {
+            entity: entity.to_owned(),
+            field: "version".to_owned(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// The expected version of a versioned entity's update, or the error for its absence.
+pub(crate) fn expected_version<T: Entity>(
+    entity: &str,
+    id: &T::Id,
+    versioned: bool,
+    patch: &T::Patch,
+) -> Result<Option<i64>> {
+    match (versioned, T::expected_version(patch)) {
+        (true, None) => Err(Error::VersionRequired {
+            entity: entity.to_owned(),
+            id: id.to_string(),
+        }),
+        (_, expected) => Ok(expected),
+    }
+}

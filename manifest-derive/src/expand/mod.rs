@@ -1,0 +1,215 @@
+//! Code generation: parse, check, then emit one item per module below.
+//!
+//! [`expand`] takes and returns `proc_macro2` tokens so unit tests can call it.
+
+mod assert;
+mod entity;
+mod manifest;
+mod patch;
+mod row;
+pub(crate) mod sql;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::ext::IdentExt;
+use syn::{DeriveInput, Ident, Visibility};
+
+use crate::ast::{Container, Field};
+use crate::check::{self, Kind};
+use crate::ctxt::Ctxt;
+
+/// `#[derive(ManifestEntity)]` on `input`: the patch struct and the impls, or every error found.
+pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
+    let input: DeriveInput = syn::parse2(input)?;
+    let cx = Ctxt::new();
+    let model = Container::from_ast(&cx, &input).map(|cont| {
+        let kinds = check::check(&cx, &cont);
+        (cont, kinds)
+    });
+    cx.check()?;
+    let Some((cont, kinds)) = model else {
+        // `from_ast` only gives `None` after recording an error, so this is not reached.
+        return Ok(TokenStream::new());
+    };
+    Ok(generate(&Model::new(&cont, kinds)))
+}
+
+/// A checked struct, ready for code generation.
+pub(crate) struct Model<'a> {
+    pub ident: &'a Ident,
+    pub vis: &'a Visibility,
+    /// `<Struct>Patch`.
+    pub patch: Ident,
+    /// The runtime crate's path, `::manifest_core` unless `crate = "..."` says otherwise.
+    pub krate: TokenStream,
+    /// `ManifestEntity::ENTITY`.
+    pub entity: String,
+    /// `ManifestEntity::TABLE`.
+    pub table: String,
+    /// Every field with what it is, in field order.
+    pub fields: Vec<(&'a Field<'a>, Kind)>,
+}
+
+impl<'a> Model<'a> {
+    pub(crate) fn new(cont: &'a Container<'a>, kinds: Vec<Kind>) -> Self {
+        let name = cont.ident.unraw();
+        Model {
+            ident: cont.ident,
+            vis: cont.vis,
+            patch: format_ident!("{}Patch", name, span = cont.ident.span()),
+            krate: match &cont.attrs.krate {
+                Some(path) => quote!(#path),
+                None => quote!(::manifest_core),
+            },
+            entity: match &cont.attrs.entity {
+                Some(lit) => lit.value(),
+                None => name.to_string(),
+            },
+            table: check::default_table(cont),
+            fields: cont.fields.iter().zip(kinds).collect(),
+        }
+    }
+
+    /// The stored fields (every one but the skipped), in field order: the columns.
+    pub(crate) fn stored(&self) -> impl Iterator<Item = (&'a Field<'a>, Kind)> + '_ {
+        self.fields.iter().copied().filter(|(_, k)| *k != Kind::Skip)
+    }
+
+    /// The data fields: stored, and not the id, tenant or version.
+    pub(crate) fn data(&self) -> impl Iterator<Item = &'a Field<'a>> + '_ {
+        self.fields
+            .iter()
+            .filter(|(_, k)| *k == Kind::Data)
+            .map(|(f, _)| *f)
+    }
+
+    /// The skipped fields.
+    pub(crate) fn skipped(&self) -> impl Iterator<Item = &'a Field<'a>> + '_ {
+        self.fields
+            .iter()
+            .filter(|(_, k)| *k == Kind::Skip)
+            .map(|(f, _)| *f)
+    }
+
+    /// The field of a key role (`Id`, `Tenant`, `Version`), if there is one.
+    pub(crate) fn key(&self, kind: Kind) -> Option<&'a Field<'a>> {
+        self.fields.iter().find(|(_, k)| *k == kind).map(|(f, _)| *f)
+    }
+
+    /// The id field (checked to exist).
+    pub(crate) fn id(&self) -> Option<&'a Field<'a>> {
+        self.key(Kind::Id)
+    }
+
+    /// The tenant field (checked to exist).
+    pub(crate) fn tenant(&self) -> Option<&'a Field<'a>> {
+        self.key(Kind::Tenant)
+    }
+
+    /// The version field, for a versioned entity.
+    pub(crate) fn version(&self) -> Option<&'a Field<'a>> {
+        self.key(Kind::Version)
+    }
+}
+
+fn generate(model: &Model) -> TokenStream {
+    let krate = &model.krate;
+    let patch = patch::generate(model);
+    let asserts = assert::generate(model);
+    let entity = entity::generate(model);
+    let manifest = manifest::generate(model);
+    quote! {
+        #patch
+        const _: () = {
+            use #krate as _manifest;
+            #asserts
+            #entity
+            #manifest
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand;
+    use quote::quote;
+
+    /// The message of every error `expand` reports for `input`.
+    fn errors(input: proc_macro2::TokenStream) -> Vec<String> {
+        match expand(input) {
+            Ok(_) => Vec::new(),
+            Err(err) => err.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn expands_a_valid_struct() {
+        let out = expand(quote! {
+            #[manifest(table = "recipes")]
+            pub struct Recipe {
+                pub id: String,
+                pub tenant_id: String,
+                pub name: String,
+                #[manifest(version)]
+                pub version: i64,
+            }
+        });
+        let out = out.map(|t| t.to_string()).unwrap_or_else(|e| e.to_string());
+        assert!(out.contains("pub struct RecipePatch"), "{out}");
+        assert!(out.contains("impl _manifest :: Entity for Recipe"), "{out}");
+        assert!(out.contains("impl _manifest :: ManifestEntity for Recipe"), "{out}");
+    }
+
+    #[test]
+    fn reports_every_error() {
+        let errs = errors(quote! {
+            #[manifest(table = "bad name", tabel = "x")]
+            struct Recipe {
+                #[manifest(id = "x")]
+                id: String,
+            }
+        });
+        assert_eq!(errs.len(), 4, "{errs:#?}");
+        assert!(errs[0].starts_with("invalid table name `bad name`"));
+        assert!(errs[1].starts_with("unknown manifest struct attribute `tabel`"));
+        assert!(errs[2].starts_with("`id` is a flag and takes no value"));
+        assert!(errs[3].starts_with("no tenant field"));
+    }
+
+    #[test]
+    fn rejects_non_structs() {
+        let errs = errors(quote!(
+            enum E {
+                A,
+            }
+        ));
+        assert_eq!(
+            errs,
+            ["`ManifestEntity` cannot be derived for an enum\nhelp: derive it on a struct with \
+              named fields, one per column"]
+        );
+    }
+
+    #[test]
+    fn default_keys() {
+        let errs = errors(quote! {
+            struct Row {
+                #[manifest(skip)]
+                id: String,
+                #[manifest(tenant)]
+                id2: String,
+            }
+        });
+        assert_eq!(errs, ["the id field cannot be skipped"]);
+        let errs = errors(quote! {
+            struct Row {
+                #[manifest(tenant)]
+                id: String,
+            }
+        });
+        assert_eq!(
+            errs,
+            ["no id field: name a field `id` or mark one with `#[manifest(id)]`"]
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! What only the SQL stores have: tables made from the mapping, held sessions and transactions
+//! across entities and stores.
+
+use std::sync::Arc;
+
+use manifest_core::{Error, IdGenerator, ManifestEntity, SqlDb, Store};
+use uuid::Uuid;
+
+use super::{Backend, Label, Recipe, RecipePatch, Value, tenants};
+
+/// A contract backend over one `SqlDb`.
+pub struct SqlBackend<DB: manifest_core::Backend> {
+    pub db: SqlDb<DB>,
+    pub name: &'static str,
+}
+
+impl<DB: manifest_core::Backend> SqlBackend<DB> {
+    /// Create the suite's tables (twice: creation must be safe to repeat).
+    pub async fn new(db: SqlDb<DB>, name: &'static str) -> Self {
+        for _ in 0..2 {
+            db.create_table::<Recipe>().await.unwrap();
+            db.create_table::<Label>().await.unwrap();
+            db.create_table::<Value>().await.unwrap();
+        }
+        SqlBackend { db, name }
+    }
+}
+
+impl<DB: manifest_core::Backend> Backend for SqlBackend<DB> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn recipes(&self, tenant: &str) -> Arc<dyn Store<Recipe>> {
+        Arc::new(self.db.store::<Recipe>(tenant))
+    }
+    fn recipes_with_ids(&self, tenant: &str, ids: IdGenerator) -> Arc<dyn Store<Recipe>> {
+        Arc::new(self.db.clone().with_ids(ids).store::<Recipe>(tenant))
+    }
+    fn labels(&self, tenant: &str) -> Arc<dyn Store<Label>> {
+        Arc::new(self.db.store::<Label>(tenant))
+    }
+    fn values(&self, tenant: Uuid) -> Arc<dyn Store<Value>> {
+        Arc::new(self.db.store::<Value>(tenant))
+    }
+}
+
+/// Generates one `#[tokio::test]` per SQL-only check; `$make` is an async expression giving
+/// `Option<SqlBackend<_>>`.
+#[macro_export]
+macro_rules! sql_suite {
+    ($make:expr) => {
+        $crate::sql_suite!(@tests $make;
+            schema_is_tenant_first_and_filtered,
+            transaction_commits_across_entities_and_stores,
+            transaction_rollback_undoes_every_write,
+            dropped_transaction_rolls_back,
+            closed_transaction_is_an_error,
+            session_runs_on_one_connection,
+        );
+    };
+    (@tests $make:expr; $($name:ident,)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            if let Some(backend) = $make.await {
+                common::sql::$name(&backend).await;
+            }
+        }
+    )*};
+}
+
+pub async fn schema_is_tenant_first_and_filtered<DB: manifest_core::Backend>(b: &SqlBackend<DB>) {
+    let ddl = SqlDb::<DB>::create_table_sql::<Recipe>();
+    assert!(ddl.starts_with("CREATE TABLE IF NOT EXISTS \"contract_recipe\" ("), "{ddl}");
+    assert!(ddl.contains("PRIMARY KEY (\"tenant_id\", \"id\")"), "{ddl}");
+    assert!(ddl.contains("\"notes\" TEXT,"), "nullable column: {ddl}");
+    assert!(ddl.contains("\"name\" TEXT NOT NULL"), "{ddl}");
+    let ddl = SqlDb::<DB>::create_table_sql::<Value>();
+    assert!(ddl.contains("PRIMARY KEY (\"owner\", \"key\")"), "{ddl}");
+    assert!(ddl.contains("\"raw_bytes\""), "column override: {ddl}");
+    assert!(ddl.contains("\"textOpt\""), "rename_all: {ddl}");
+    assert!(!ddl.contains("cache"), "skipped field: {ddl}");
+    for s in [Recipe::SQLITE, Recipe::POSTGRES, Value::SQLITE, Value::POSTGRES] {
+        for sql in [s.insert, s.select_by_id, s.select_all, s.update, s.delete, s.clear] {
+            assert!(!sql.to_uppercase().contains("TRUNCATE"), "{sql}");
+            if !sql.starts_with("INSERT") {
+                assert!(
+                    sql.contains("WHERE \"tenant_id\" = ") || sql.contains("WHERE \"owner\" = "),
+                    "every statement is filtered by tenant first: {sql}"
+                );
+            }
+        }
+    }
+    // The tables exist and are empty for a fresh tenant.
+    let [a] = tenants();
+    assert!(b.recipes(&a).get_all().await.unwrap().is_empty());
+}
+
+pub async fn transaction_commits_across_entities_and_stores<DB: manifest_core::Backend>(
+    b: &SqlBackend<DB>,
+) {
+    let [a, c] = tenants();
+    let tx = b.db.begin().await.unwrap();
+    let recipe = tx.store::<Recipe>(a.as_str()).create(Recipe::new("in tx", 1)).await.unwrap();
+    let label = tx
+        .store::<Label>(c.as_str())
+        .create(Label { id: String::new(), tenant_id: String::new(), text: "l".into() })
+        .await
+        .unwrap();
+    // Inside the transaction the writes are visible; outside they are not yet.
+    assert_eq!(tx.store::<Recipe>(a.as_str()).get_by_id(&recipe.id).await.unwrap(), Some(recipe.clone()));
+    assert_eq!(b.recipes(&a).get_by_id(&recipe.id).await.unwrap(), None);
+    tx.commit().await.unwrap();
+    assert_eq!(b.recipes(&a).get_by_id(&recipe.id).await.unwrap(), Some(recipe));
+    assert_eq!(b.labels(&c).get_all().await.unwrap(), vec![label]);
+}
+
+pub async fn transaction_rollback_undoes_every_write<DB: manifest_core::Backend>(
+    b: &SqlBackend<DB>,
+) {
+    let [a] = tenants();
+    let kept = b.recipes(&a).create(Recipe::new("kept", 1)).await.unwrap();
+    let tx = b.db.begin().await.unwrap();
+    let store = tx.store::<Recipe>(a.as_str());
+    store.create(Recipe::new("new", 2)).await.unwrap();
+    let patch = RecipePatch { name: Some("changed".into()), version: Some(1), ..Default::default() };
+    store.update(&kept.id, patch).await.unwrap().unwrap();
+    let labels = tx.store::<Label>(a.as_str());
+    labels
+        .create(Label { id: String::new(), tenant_id: String::new(), text: "gone".into() })
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(b.recipes(&a).get_all().await.unwrap(), vec![kept]);
+    assert!(b.labels(&a).get_all().await.unwrap().is_empty());
+}
+
+pub async fn dropped_transaction_rolls_back<DB: manifest_core::Backend>(b: &SqlBackend<DB>) {
+    let [a] = tenants();
+    {
+        let tx = b.db.begin().await.unwrap();
+        tx.store::<Recipe>(a.as_str()).create(Recipe::new("dropped", 1)).await.unwrap();
+    }
+    assert!(b.recipes(&a).get_all().await.unwrap().is_empty());
+}
+
+pub async fn closed_transaction_is_an_error<DB: manifest_core::Backend>(b: &SqlBackend<DB>) {
+    let [a] = tenants();
+    let tx = b.db.begin().await.unwrap();
+    let store = tx.store::<Recipe>(a.as_str());
+    tx.commit().await.unwrap();
+    assert!(matches!(store.get_all().await, Err(Error::Closed)));
+    assert!(matches!(store.create(Recipe::new("late", 1)).await, Err(Error::Closed)));
+    assert!(b.recipes(&a).get_all().await.unwrap().is_empty());
+}
+
+pub async fn session_runs_on_one_connection<DB: manifest_core::Backend>(b: &SqlBackend<DB>) {
+    let [a, c] = tenants();
+    let session = b.db.acquire().await.unwrap();
+    let (sa, sc) = (session.store::<Recipe>(a.as_str()), session.store::<Recipe>(c.as_str()));
+    let r = sa.create(Recipe::new("held", 1)).await.unwrap();
+    assert_eq!(sa.get_by_id(&r.id).await.unwrap(), Some(r.clone()));
+    assert_eq!(sc.get_by_id(&r.id).await.unwrap(), None);
+    // Written on the session, visible through the pool at once (no transaction).
+    assert_eq!(b.recipes(&a).get_all().await.unwrap(), vec![r]);
+}

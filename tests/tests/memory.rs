@@ -1,0 +1,44 @@
+//! The store contract on `MemoryStore`.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Backend, Label, Recipe, Value};
+use manifest_core::{IdGenerator, MemoryStore, Store};
+use uuid::Uuid;
+
+/// One memory "database": a store per entity, other tenants' stores share its data.
+struct Memory {
+    recipes: MemoryStore<Recipe>,
+    labels: MemoryStore<Label>,
+    values: MemoryStore<Value>,
+}
+
+impl Backend for Memory {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+    fn recipes(&self, tenant: &str) -> Arc<dyn Store<Recipe>> {
+        Arc::new(self.recipes.for_tenant(tenant.to_owned()))
+    }
+    fn recipes_with_ids(&self, tenant: &str, ids: IdGenerator) -> Arc<dyn Store<Recipe>> {
+        Arc::new(self.recipes.for_tenant(tenant.to_owned()).with_ids(ids))
+    }
+    fn labels(&self, tenant: &str) -> Arc<dyn Store<Label>> {
+        Arc::new(self.labels.for_tenant(tenant.to_owned()))
+    }
+    fn values(&self, tenant: Uuid) -> Arc<dyn Store<Value>> {
+        Arc::new(self.values.for_tenant(tenant))
+    }
+}
+
+async fn memory() -> Option<Memory> {
+    Some(Memory {
+        recipes: MemoryStore::new(String::new()),
+        labels: MemoryStore::new(String::new()),
+        values: MemoryStore::new(Uuid::nil()),
+    })
+}
+
+contract_suite!(memory());

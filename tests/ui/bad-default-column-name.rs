@@ -1,0 +1,10 @@
+use manifest_core::ManifestEntity;
+
+#[derive(Debug, Clone, ManifestEntity)]
+struct Recipe {
+    id: String,
+    tenant_id: String,
+    café: String,
+}
+
+fn main() {}

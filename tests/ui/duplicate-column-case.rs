@@ -1,0 +1,12 @@
+use manifest_core::ManifestEntity;
+
+#[derive(Debug, Clone, ManifestEntity)]
+struct Recipe {
+    id: String,
+    tenant_id: String,
+    title: String,
+    #[manifest(column = "Title")]
+    name: String,
+}
+
+fn main() {}

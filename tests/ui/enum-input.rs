@@ -1,0 +1,8 @@
+use manifest_core::ManifestEntity;
+
+#[derive(ManifestEntity)]
+enum Recipe {
+    Soup,
+}
+
+fn main() {}

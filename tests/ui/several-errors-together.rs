@@ -1,0 +1,12 @@
+use manifest_core::ManifestEntity;
+
+#[derive(Debug, Clone, ManifestEntity)]
+#[manifest(table = "recipe-list")]
+struct Recipe {
+    id: String,
+    tenant_id: String,
+    #[manifest(colum = "title")]
+    name: String,
+}
+
+fn main() {}
