@@ -81,10 +81,19 @@ const PG_RAW: RawSql = RawSql {
     delete: "DELETE FROM bench_recipe WHERE tenant_id = $1 AND id = $2",
 };
 
-const OPS: [&str; 5] = ["create", "get_by_id", "update (version-checked)", "get_all (1,000 rows)", "delete"];
+const OPS: [&str; 5] = [
+    "create",
+    "get_by_id",
+    "update (version-checked)",
+    "get_all (1,000 rows)",
+    "delete",
+];
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn recipe(i: usize) -> Recipe {
@@ -93,7 +102,7 @@ fn recipe(i: usize) -> Recipe {
         tenant_id: String::new(),
         name: format!("recipe {i}"),
         servings: i as i32,
-        notes: (i % 2 == 0).then(|| "some notes".to_owned()),
+        notes: i.is_multiple_of(2).then(|| "some notes".to_owned()),
         version: 0,
     }
 }
@@ -104,7 +113,13 @@ fn per_sec(n: usize, start: Instant) -> f64 {
 
 /// One round of the five operations through a store, reading `fill`'s 1,000 rows for
 /// get_all, and `gets` point reads cycling over the created rows; returns ops/s per operation.
-async fn ours<S: Store<Recipe> + ?Sized>(store: &S, fill: &S, n: usize, gets: usize, all_n: usize) -> [f64; 5] {
+async fn ours<S: Store<Recipe> + ?Sized>(
+    store: &S,
+    fill: &S,
+    n: usize,
+    gets: usize,
+    all_n: usize,
+) -> [f64; 5] {
     let mut ids = Vec::with_capacity(n);
     let start = Instant::now();
     for i in 0..n {
@@ -118,7 +133,11 @@ async fn ours<S: Store<Recipe> + ?Sized>(store: &S, fill: &S, n: usize, gets: us
     let get = per_sec(gets, start);
     let start = Instant::now();
     for id in &ids {
-        let patch = RecipePatch { servings: Some(7), version: Some(1), ..Default::default() };
+        let patch = RecipePatch {
+            servings: Some(7),
+            version: Some(1),
+            ..Default::default()
+        };
         assert!(store.update(id, patch).await.expect("update").is_some());
     }
     let update = per_sec(n, start);
@@ -185,8 +204,11 @@ macro_rules! raw_round {
         let update = n as f64 / start.elapsed().as_secs_f64();
         let start = Instant::now();
         for _ in 0..all_n {
-            let rows: Vec<RawRecipe> =
-                sqlx::query_as(sql.all).bind(fill).fetch_all($exec).await.expect("raw all");
+            let rows: Vec<RawRecipe> = sqlx::query_as(sql.all)
+                .bind(fill)
+                .fetch_all($exec)
+                .await
+                .expect("raw all");
             assert_eq!(rows.len(), 1000);
         }
         let all = all_n as f64 / start.elapsed().as_secs_f64();
@@ -227,7 +249,12 @@ fn report(backend: &str, conn: &str, ours: &[[f64; 5]], raw: &[[f64; 5]]) {
     for (k, op) in OPS.iter().enumerate() {
         let o = median(ours.iter().map(|r| r[k]).collect());
         let r = median(raw.iter().map(|r| r[k]).collect());
-        println!("| {backend} | {conn} | {op} | {} | {} | {:.2}x |", fmt_rate(o), fmt_rate(r), r / o);
+        println!(
+            "| {backend} | {conn} | {op} | {} | {} | {:.2}x |",
+            fmt_rate(o),
+            fmt_rate(r),
+            r / o
+        );
     }
 }
 
@@ -292,7 +319,10 @@ fn main() {
     let rounds = env_usize("BENCH_ROUNDS", 3);
     let all_n = env_usize("BENCH_ALL_N", 300);
     let gets = env_usize("BENCH_MEMORY_GETS", 2_000_000);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         println!(
             "N = {n} per operation (get_all: {all_n}; memory get_by_id: {gets}), median of {rounds} rounds, \

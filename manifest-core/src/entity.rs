@@ -39,6 +39,9 @@ pub trait Entity: Clone + Debug + Send + Sync + Unpin + 'static {
     fn expected_version(patch: &Self::Patch) -> Option<i64>;
     /// Apply a patch in place (the memory store's update).
     fn apply(&mut self, patch: Self::Patch) -> Result<()>;
+    /// Reset the fields that are not stored (`#[manifest(skip)]`) to their defaults, so a row
+    /// the memory store keeps reads back as a SQL store's would.
+    fn clear_skipped(&mut self) {}
 }
 
 /// A value that can key a row: an id or a tenant.

@@ -14,7 +14,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A row's data names a tenant other than the one the store is bound to.
-    #[error("{entity}: the row names tenant `{found}` but the store is bound to tenant `{expected}`")]
+    #[error(
+        "{entity}: the row names tenant `{found}` but the store is bound to tenant `{expected}`"
+    )]
     TenantMismatch {
         /// The entity name.
         entity: String,
@@ -130,10 +132,10 @@ pub enum Error {
 impl Error {
     /// Name the entity in an error raised where its name was not known.
     pub(crate) fn for_entity(mut self, name: &str) -> Self {
-        if let Error::ImmutableField { entity, .. } | Error::UnknownField { entity, .. } = &mut self {
-            if entity.is_empty() {
-                name.clone_into(entity);
-            }
+        if let Error::ImmutableField { entity, .. } | Error::UnknownField { entity, .. } = &mut self
+            && entity.is_empty()
+        {
+            name.clone_into(entity);
         }
         self
     }

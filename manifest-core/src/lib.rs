@@ -44,8 +44,8 @@
 //! # Features
 //!
 //! - `derive` (default): re-exports `#[derive(ManifestEntity)]`.
-//! - `sqlite`, `postgres`: [`SqliteStore`](crate::SqlStore) and `PgStore` over sqlx, made from
-//!   a [`SqlDb`](crate::SqlDb) (one pool per application), a held `SqlSession`, or a
+//! - `sqlite`, `postgres`: [`SqlStore`] (`SqliteStore`, `PgStore`) over sqlx, made from
+//!   a [`SqlDb`] (one pool per application), a held `SqlSession`, or a
 //!   `SqlTransaction` shared by several stores.
 //!
 //! The memory store is always compiled.

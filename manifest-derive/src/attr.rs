@@ -190,10 +190,7 @@ fn for_each_key(
 fn key_name(path: &syn::Path) -> String {
     match path.get_ident() {
         Some(ident) => ident.unraw().to_string(),
-        None => path
-            .to_token_stream()
-            .to_string()
-            .replace(' ', ""),
+        None => path.to_token_stream().to_string().replace(' ', ""),
     }
 }
 
@@ -215,10 +212,7 @@ fn unreachable_key(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<()> {
 fn lit_str(cx: &Ctxt, key: &str, meta: &ParseNestedMeta) -> syn::Result<Option<LitStr>> {
     let help = format!("help: write it as `{key} = \"...\"`");
     if !meta.input.peek(Token![=]) {
-        cx.error_spanned_by(
-            &meta.path,
-            format!("`{key}` needs a string value\n{help}"),
-        );
+        cx.error_spanned_by(&meta.path, format!("`{key}` needs a string value\n{help}"));
         skip_value(meta.input)?;
         return Ok(None);
     }
@@ -274,4 +268,88 @@ fn take_value(input: ParseStream) -> syn::Result<TokenStream> {
         tokens.extend([tt]);
     }
     Ok(tokens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Container, Field, Role};
+    use crate::case::RenameRule;
+    use crate::ctxt::Ctxt;
+    use syn::Attribute;
+
+    /// Parse `attrs` with `parse`, returning the result and every error message.
+    fn parse<T>(attrs: &[Attribute], parse: impl Fn(&Ctxt, &[Attribute]) -> T) -> (T, Vec<String>) {
+        let cx = Ctxt::new();
+        let out = parse(&cx, attrs);
+        let errors = match cx.check() {
+            Ok(()) => Vec::new(),
+            Err(err) => err.into_iter().map(|e| e.to_string()).collect(),
+        };
+        (out, errors)
+    }
+
+    #[test]
+    fn stacked_struct_attributes() {
+        let attrs: Vec<Attribute> = vec![
+            syn::parse_quote!(#[manifest(table = "recipes")]),
+            syn::parse_quote!(#[doc = "not ours"]),
+            syn::parse_quote!(#[manifest(entity = "Recipe", rename_all = "camelCase",)]),
+            syn::parse_quote!(#[manifest(crate = "crate::deps::manifest")]),
+        ];
+        let (cont, errors) = parse(&attrs, Container::from_ast);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(cont.table.map(|l| l.value()).as_deref(), Some("recipes"));
+        assert_eq!(cont.entity.map(|l| l.value()).as_deref(), Some("Recipe"));
+        assert_eq!(cont.rename_all, RenameRule::CamelCase);
+        let krate = cont.krate.map(|p| quote::quote!(#p).to_string());
+        assert_eq!(krate.as_deref(), Some("crate :: deps :: manifest"));
+    }
+
+    #[test]
+    fn field_flags_and_column() {
+        let attrs: Vec<Attribute> = vec![
+            syn::parse_quote!(#[manifest(version)]),
+            syn::parse_quote!(#[manifest(column = "rev")]),
+        ];
+        let (field, errors) = parse(&attrs, Field::from_ast);
+        assert!(errors.is_empty(), "{errors:?}");
+        let roles: Vec<Role> = field.roles.iter().map(|(r, _)| *r).collect();
+        assert_eq!(roles, [Role::Version]);
+        assert!(field.skip.is_none());
+        assert_eq!(field.column.map(|l| l.value()).as_deref(), Some("rev"));
+    }
+
+    #[test]
+    fn bad_keys_and_values() {
+        let attrs: Vec<Attribute> = vec![
+            syn::parse_quote!(#[manifest(id = "x", skip(1), colum = "a", column = a::b)]),
+            syn::parse_quote!(#[manifest(id, column = "again")]),
+            syn::parse_quote!(#[manifest(r#tenant)]),
+        ];
+        let (field, errors) = parse(&attrs, Field::from_ast);
+        assert_eq!(
+            errors,
+            [
+                "`id` is a flag and takes no value\nhelp: write it as `#[manifest(id)]`",
+                "`skip` is a flag and takes no value\nhelp: write it as `#[manifest(skip)]`",
+                "unknown manifest field attribute `colum`, expected one of `id`, `tenant`, \
+                 `version`, `skip`, `column`",
+                "expected a string literal for `column`\nhelp: write it as `column = \"...\"`",
+                "duplicate manifest attribute `id`",
+                "duplicate manifest attribute `column`",
+            ]
+        );
+        // Parsing went on past every error; a key given a bad value still counts as given.
+        let roles: Vec<Role> = field.roles.iter().map(|(r, _)| *r).collect();
+        assert_eq!(roles, [Role::Id, Role::Tenant]);
+        assert!(field.skip.is_some());
+        assert!(field.column.is_none());
+    }
+
+    #[test]
+    fn malformed_attribute_is_a_syntax_error() {
+        let attrs: Vec<Attribute> = vec![syn::parse_quote!(#[manifest])];
+        let (_, errors) = parse(&attrs, Container::from_ast);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+    }
 }

@@ -55,7 +55,10 @@ impl fmt::Display for ParseError<'_> {
                  and would need quoting in SQL\nhelp: use \"snake_case\" or \"SCREAMING_SNAKE_CASE\""
             ),
             ParseError::Unknown(rule) => {
-                write!(f, "unknown rename rule `rename_all = \"{rule}\"`, expected one of ")?;
+                write!(
+                    f,
+                    "unknown rename rule `rename_all = \"{rule}\"`, expected one of "
+                )?;
                 for (i, (name, _)) in RULES.iter().enumerate() {
                     if i > 0 {
                         f.write_str(", ")?;

@@ -106,14 +106,7 @@ fn one_of_each(cx: &Ctxt, cont: &Container, kinds: &[Kind]) {
 
 /// With no field marked `key`, the field named `name` takes the role; without one, it is an
 /// error (an entity always has an id and a tenant).
-fn default_key(
-    cx: &Ctxt,
-    cont: &Container,
-    kinds: &mut [Kind],
-    kind: Kind,
-    name: &str,
-    key: &str,
-) {
+fn default_key(cx: &Ctxt, cont: &Container, kinds: &mut [Kind], kind: Kind, name: &str, key: &str) {
     if kinds.contains(&kind) {
         return;
     }
@@ -177,18 +170,18 @@ fn distinct_columns(cx: &Ctxt, cont: &Container, kinds: &[Kind]) {
             Some(lit) => lit.span(),
             None => field.member.span(),
         };
-        let same = if first.column == field.column {
-            String::new()
+        let already = if first.column == field.column {
+            "it".to_owned()
         } else {
             format!(
-                " (`{}`: SQL compares column names without case)",
+                "`{}`, and SQL compares column names without case",
                 first.column
             )
         };
         cx.error_at(
             span,
             format!(
-                "duplicate column `{}`: field `{}` is already stored in it{same}\nhelp: give one \
+                "duplicate column `{}`: field `{}` is already stored in {already}\nhelp: give one \
                  of them another name with `#[manifest(column = \"...\")]`",
                 field.column, first.name
             ),
@@ -260,13 +253,22 @@ mod tests {
         let cases = [
             ("", "the table name cannot be empty"),
             ("1abc", "invalid table name `1abc`"),
-            ("recipes; DROP TABLE x", "invalid table name `recipes; DROP TABLE x`"),
+            (
+                "recipes; DROP TABLE x",
+                "invalid table name `recipes; DROP TABLE x`",
+            ),
             ("a-b", "invalid table name `a-b`"),
             ("a b", "invalid table name `a b`"),
             ("\"quoted\"", "invalid table name `\"quoted\"`"),
             ("café", "invalid table name `café`"),
-            ("sqlite_master", "table name `sqlite_master` is reserved by SQLite"),
-            ("SQLite_Stat1", "table name `SQLite_Stat1` is reserved by SQLite"),
+            (
+                "sqlite_master",
+                "table name `sqlite_master` is reserved by SQLite",
+            ),
+            (
+                "SQLite_Stat1",
+                "table name `SQLite_Stat1` is reserved by SQLite",
+            ),
         ];
         for (name, message) in cases {
             let err = sql_name("table", name).expect_err(name);

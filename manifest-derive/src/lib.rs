@@ -30,9 +30,10 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
-/// The derive also defines `RecipePatch`, with the struct's visibility: an
-/// `Option<T>` for each data field (`Some` is written, `None` is left as it is) and, for a
-/// versioned entity, `version: Option<i64>`, the version the row must have.
+/// The derive also defines `RecipePatch`, with the struct's visibility: an `Option<T>` for
+/// each data field (`Some` is written, `None` is left as it is) and, for a versioned entity,
+/// an `Option<i64>` named like the version field: the version the row must have. Each patch
+/// field has the visibility of the field it comes from.
 ///
 /// The input must be a struct with named fields and no generic parameters or lifetimes.
 /// Every stored field must have a supported type: `String`, `bool`, `i16`, `i32`, `i64`,

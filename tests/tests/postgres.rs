@@ -16,12 +16,17 @@ async fn postgres() -> Option<SqlBackend<manifest_core::sqlx::Postgres>> {
         eprintln!("skipped: MANIFEST_PG_URL is not set (scripts/test.sh sets it)");
         return None;
     };
-    let db = PgDb::connect(&url).await.expect("connect to MANIFEST_PG_URL");
+    let db = PgDb::connect(&url)
+        .await
+        .expect("connect to MANIFEST_PG_URL");
     // Tests run in parallel against one database; create the tables once per process.
     static SCHEMA: tokio::sync::Mutex<bool> = tokio::sync::Mutex::const_new(false);
     let mut created = SCHEMA.lock().await;
     let backend = if *created {
-        SqlBackend { db, name: "postgres" }
+        SqlBackend {
+            db,
+            name: "postgres",
+        }
     } else {
         SqlBackend::new(db, "postgres").await
     };

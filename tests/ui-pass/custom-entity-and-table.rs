@@ -1,4 +1,5 @@
 //! `entity` and `table` overrides, across stacked attributes, and the `crate` path.
+#![deny(warnings)]
 
 use manifest_core::ManifestEntity;
 

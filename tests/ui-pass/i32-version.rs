@@ -1,4 +1,5 @@
 //! A version field of any integer type; the patch always carries it as `i64`.
+#![deny(warnings)]
 
 use manifest_core::{Entity, ManifestEntity};
 
@@ -26,6 +27,7 @@ fn main() {
         count: 1,
         version: 3,
     };
+    assert!(Counter::VERSIONED && Small::VERSIONED);
     assert_eq!(counter.version(), Some(3));
     counter.set_version(4).unwrap();
     assert_eq!(counter.version, 4);

@@ -1,4 +1,5 @@
 //! Raw field names are stored without the `r#`.
+#![deny(warnings)]
 
 use manifest_core::{Entity, ManifestEntity};
 

@@ -1,4 +1,5 @@
 //! `column` wins over `rename_all`; the id, tenant and version are renamed too.
+#![deny(warnings)]
 
 use manifest_core::ManifestEntity;
 

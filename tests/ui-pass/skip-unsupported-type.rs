@@ -1,4 +1,5 @@
 //! A skipped field may have any type with a `Default`: it is not stored.
+#![deny(warnings)]
 
 use std::collections::HashMap;
 

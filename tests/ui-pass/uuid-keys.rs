@@ -1,4 +1,5 @@
 //! `uuid::Uuid` ids and tenants, marked explicitly on fields with other names.
+#![deny(warnings)]
 
 use manifest_core::{ColumnRole, Entity, ManifestEntity};
 use uuid::Uuid;
@@ -30,4 +31,6 @@ fn main() {
     *member.tenant_mut().unwrap() = Uuid::new_v4();
     assert!(!member.org.is_nil());
     assert_eq!(member.version(), None);
+    assert!(!Member::VERSIONED);
+    assert_eq!(Member::expected_version(&MemberPatch { id: None }), None);
 }

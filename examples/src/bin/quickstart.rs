@@ -18,7 +18,9 @@ struct Recipe {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "target/quickstart.db".into());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "target/quickstart.db".into());
     let db = SqliteDb::open(&path).await?; // one pool for the whole application
     db.create_table::<Recipe>().await?; // CREATE TABLE IF NOT EXISTS ... PRIMARY KEY (tenant_id, id)
 
@@ -35,11 +37,22 @@ async fn main() -> Result<(), Error> {
         .await?;
     println!("created   {soup:?}");
 
-    let patch = RecipePatch { servings: Some(4), version: Some(soup.version), ..Default::default() };
+    let patch = RecipePatch {
+        servings: Some(4),
+        version: Some(soup.version),
+        ..Default::default()
+    };
     let soup = acme.update(&soup.id, patch).await?.expect("the row exists");
-    println!("updated   servings={} version={}", soup.servings, soup.version);
+    println!(
+        "updated   servings={} version={}",
+        soup.servings, soup.version
+    );
 
-    let stale = RecipePatch { servings: Some(1), version: Some(1), ..Default::default() };
+    let stale = RecipePatch {
+        servings: Some(1),
+        version: Some(1),
+        ..Default::default()
+    };
     match acme.update(&soup.id, stale).await {
         Err(e @ Error::VersionConflict { .. }) => println!("refused   {e}"),
         other => panic!("a stale version must conflict, got {other:?}"),
@@ -47,7 +60,10 @@ async fn main() -> Result<(), Error> {
 
     let globex = db.store::<Recipe>("globex"); // another tenant sees nothing of acme's
     println!("globex sees {:?}", globex.get_by_id(&soup.id).await?);
-    println!("acme has {} recipe(s) in {path}", acme.get_all().await?.len());
+    println!(
+        "acme has {} recipe(s) in {path}",
+        acme.get_all().await?.len()
+    );
     acme.delete(&soup.id).await?;
     Ok(())
 }

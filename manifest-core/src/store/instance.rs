@@ -62,13 +62,13 @@ impl Entity for EntityInstance {
         None
     }
     fn apply(&mut self, patch: Self::Patch) -> Result<()> {
-        if let Some(id) = patch.get("id") {
-            if id.as_str() != Some(self.id.as_str()) {
-                return Err(Error::ImmutableField {
-                    entity: String::new(),
-                    field: "id".to_owned(),
-                });
-            }
+        if let Some(id) = patch.get("id")
+            && id.as_str() != Some(self.id.as_str())
+        {
+            return Err(Error::ImmutableField {
+                entity: String::new(),
+                field: "id".to_owned(),
+            });
         }
         for (key, value) in patch {
             if key != "id" {
@@ -161,7 +161,7 @@ where
         serde_json::to_value(value).map_err(|e| self.invalid(e))
     }
 
-    fn from_instance(&self, instance: EntityInstance) -> Result<T> {
+    fn to_row(&self, instance: EntityInstance) -> Result<T> {
         let mut fields = instance.fields;
         let id = if instance.id.is_empty() {
             <T::Id as Key>::unset()
@@ -171,10 +171,10 @@ where
         if let Some(id_field) = Self::field(ColumnRole::Id) {
             fields.insert(id_field.to_owned(), self.to_value(&id)?);
         }
-        if let Some(tenant_field) = Self::field(ColumnRole::Tenant) {
-            if !fields.contains_key(tenant_field) {
-                fields.insert(tenant_field.to_owned(), self.to_value(self.inner.tenant())?);
-            }
+        if let Some(tenant_field) = Self::field(ColumnRole::Tenant)
+            && !fields.contains_key(tenant_field)
+        {
+            fields.insert(tenant_field.to_owned(), self.to_value(self.inner.tenant())?);
         }
         if let Some(version_field) = Self::field(ColumnRole::Version) {
             fields.entry(version_field).or_insert(Value::from(0));
@@ -216,7 +216,7 @@ where
     }
 
     async fn create(&self, data: EntityInstance) -> Result<EntityInstance> {
-        let row = self.from_instance(data)?;
+        let row = self.to_row(data)?;
         let row = self.inner.create(row).await?;
         self.to_instance(row)
     }

@@ -142,6 +142,7 @@ impl<T: Entity> Store<T> for MemoryStore<T> {
 
     async fn create(&self, mut data: T) -> Result<T> {
         prepare_create(&self.entity, &self.tenant, &self.ids, &mut data)?;
+        data.clear_skipped();
         let mut rows = self.write();
         if rows.contains_key(data.id()) {
             return Err(Error::DuplicateId {

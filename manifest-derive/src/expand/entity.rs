@@ -8,6 +8,7 @@ use super::Model;
 
 pub(crate) fn generate(model: &Model) -> TokenStream {
     let Model { ident, patch, .. } = model;
+    let where_clause = model.where_clause();
     let (Some(id), Some(tenant)) = (model.id(), model.tenant()) else {
         // `check` reports a missing id or tenant, so this is not reached.
         return TokenStream::new();
@@ -15,17 +16,18 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
     let (id_ty, id) = (id.ty, id.member);
     let (tenant_ty, tenant) = (tenant.ty, tenant.member);
 
+    let versioned = model.version().is_some();
     let (version, set_version, expected_version) = match model.version() {
         Some(f) => {
             let (ty, member) = (f.ty, f.member);
-            let span = ty.span();
+            // Call-site spans: see `row.rs` on hygiene.
             (
-                quote_spanned! {span=>
+                quote! {
                     ::core::option::Option::Some(
                         <#ty as _manifest::__private::VersionType>::to_i64(self.#member),
                     )
                 },
-                quote_spanned! {span=>
+                quote! {
                     self.#member = <#ty as _manifest::__private::VersionType>::from_i64(__version)?;
                     ::core::result::Result::Ok(())
                 },
@@ -48,12 +50,22 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
         }
     });
 
+    // Spanned on the type, as in `decode`: a type without `Default` is reported there.
+    let clear_skipped = model.skipped().map(|f| {
+        let member = f.member;
+        quote_spanned! {f.ty.span()=>
+            self.#member = ::core::default::Default::default();
+        }
+    });
+
     quote! {
         #[automatically_derived]
-        impl _manifest::Entity for #ident {
+        impl _manifest::Entity for #ident #where_clause {
             type Id = #id_ty;
             type Tenant = #tenant_ty;
             type Patch = #patch;
+
+            const VERSIONED: ::core::primitive::bool = #versioned;
 
             #[inline]
             fn id(&self) -> &<Self as _manifest::Entity>::Id {
@@ -94,6 +106,10 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
             fn apply(&mut self, __patch: #patch) -> _manifest::__private::Result<()> {
                 #(#apply)*
                 ::core::result::Result::Ok(())
+            }
+
+            fn clear_skipped(&mut self) {
+                #(#clear_skipped)*
             }
         }
     }

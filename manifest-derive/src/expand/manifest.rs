@@ -2,8 +2,7 @@
 //! functions of `row.rs`.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
-use syn::spanned::Spanned;
+use quote::quote;
 
 use super::sql::{self, Dialect};
 use super::{Model, row};
@@ -11,6 +10,7 @@ use crate::check::Kind;
 
 pub(crate) fn generate(model: &Model) -> TokenStream {
     let ident = model.ident;
+    let where_clause = model.where_clause();
     let entity = &model.entity;
     let table = &model.table;
     let columns = model.stored().map(|(f, kind)| {
@@ -22,7 +22,7 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
             Kind::Version => quote!(Version),
             Kind::Data | Kind::Skip => quote!(Data),
         };
-        quote_spanned! {ty.span()=>
+        quote! {
             _manifest::__private::Column::of::<#ty>(
                 #column,
                 #field,
@@ -38,7 +38,7 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
     let into_patch = row::into_patch(model);
     quote! {
         #[automatically_derived]
-        impl _manifest::ManifestEntity for #ident {
+        impl _manifest::ManifestEntity for #ident #where_clause {
             const ENTITY: &'static str = #entity;
             const TABLE: &'static str = #table;
             const COLUMNS: &'static [_manifest::__private::Column] = &[

@@ -10,7 +10,7 @@ mod row;
 pub(crate) mod sql;
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{ToTokens, format_ident, quote};
 use syn::ext::IdentExt;
 use syn::{DeriveInput, Ident, Visibility};
 
@@ -72,7 +72,10 @@ impl<'a> Model<'a> {
 
     /// The stored fields (every one but the skipped), in field order: the columns.
     pub(crate) fn stored(&self) -> impl Iterator<Item = (&'a Field<'a>, Kind)> + '_ {
-        self.fields.iter().copied().filter(|(_, k)| *k != Kind::Skip)
+        self.fields
+            .iter()
+            .copied()
+            .filter(|(_, k)| *k != Kind::Skip)
     }
 
     /// The data fields: stored, and not the id, tenant or version.
@@ -93,7 +96,10 @@ impl<'a> Model<'a> {
 
     /// The field of a key role (`Id`, `Tenant`, `Version`), if there is one.
     pub(crate) fn key(&self, kind: Kind) -> Option<&'a Field<'a>> {
-        self.fields.iter().find(|(_, k)| *k == kind).map(|(f, _)| *f)
+        self.fields
+            .iter()
+            .find(|(_, k)| *k == kind)
+            .map(|(f, _)| *f)
     }
 
     /// The id field (checked to exist).
@@ -109,6 +115,42 @@ impl<'a> Model<'a> {
     /// The version field, for a versioned entity.
     pub(crate) fn version(&self) -> Option<&'a Field<'a>> {
         self.key(Kind::Version)
+    }
+
+    /// The `where` clause of both impls: each field type's trait, which `assert.rs` checks.
+    ///
+    /// The impls hold only when the assertions do, so a field of an unsupported type is
+    /// reported once, by its assertion, and not again by every generated body that binds or
+    /// decodes it. The bounds are higher-ranked over an unused lifetime on purpose: rustc
+    /// checks a trivially false bound on a non-generic impl eagerly (the `trivial_bounds`
+    /// error) unless it has bound variables, and a bound it checked would repeat the error.
+    pub(crate) fn where_clause(&self) -> TokenStream {
+        // One bound per distinct type, naming the strongest trait each use needs (`Key` and
+        // `VersionType` imply `FieldType`), so the docs show a short list.
+        let mut types: Vec<(String, &syn::Type, Vec<&str>)> = Vec::new();
+        for (f, kind) in self.stored() {
+            let tr = match kind {
+                Kind::Id | Kind::Tenant => "Key",
+                Kind::Version => "VersionType",
+                Kind::Data | Kind::Skip => "FieldType",
+            };
+            let text = f.ty.to_token_stream().to_string();
+            match types.iter_mut().find(|(t, _, _)| *t == text) {
+                Some((_, _, traits)) if !traits.contains(&tr) => traits.push(tr),
+                Some(_) => {}
+                None => types.push((text, f.ty, vec![tr])),
+            }
+        }
+        let bounds = types.into_iter().map(|(_, ty, mut traits)| {
+            if traits.len() > 1 {
+                traits.retain(|t| *t != "FieldType");
+            }
+            let traits = traits
+                .into_iter()
+                .map(|t| Ident::new(t, proc_macro2::Span::call_site()));
+            quote!(for<'__a> #ty: #(_manifest::__private::#traits)+*)
+        });
+        quote!(where #(#bounds,)*)
     }
 }
 
@@ -157,7 +199,10 @@ mod tests {
         let out = out.map(|t| t.to_string()).unwrap_or_else(|e| e.to_string());
         assert!(out.contains("pub struct RecipePatch"), "{out}");
         assert!(out.contains("impl _manifest :: Entity for Recipe"), "{out}");
-        assert!(out.contains("impl _manifest :: ManifestEntity for Recipe"), "{out}");
+        assert!(
+            out.contains("impl _manifest :: ManifestEntity for Recipe"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -185,8 +230,10 @@ mod tests {
         ));
         assert_eq!(
             errs,
-            ["`ManifestEntity` cannot be derived for an enum\nhelp: derive it on a struct with \
-              named fields, one per column"]
+            [
+                "`ManifestEntity` cannot be derived for an enum\nhelp: derive it on a struct with \
+              named fields, one per column"
+            ]
         );
     }
 

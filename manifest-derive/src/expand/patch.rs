@@ -2,6 +2,7 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
+use syn::ext::IdentExt;
 
 use super::Model;
 
@@ -12,7 +13,7 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
     let doc = format!(
         " A partial update of [`{}`]: each `Some` field is written, each `None` field is left \
          as it is.",
-        ident
+        ident.unraw()
     );
     let data = model.data().map(|f| {
         let doc = format!(" Set `{}`.", f.name);
@@ -31,6 +32,9 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
     });
     quote! {
         #[doc = #doc]
+        // A patch may hold floats, so it cannot always be `Eq`; the user cannot act on the
+        // nursery lint that says otherwise.
+        #[allow(clippy::derive_partial_eq_without_eq)]
         #[derive(
             ::core::fmt::Debug,
             ::core::clone::Clone,

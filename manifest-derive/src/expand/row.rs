@@ -1,5 +1,9 @@
 //! The per-row functions of `impl ManifestEntity`: bind a row or a patch, decode a row, and
 //! turn a row into a patch. Each only forwards to the `Binder` / `RowDecoder` the store passes.
+//!
+//! Code that names a local or `self` keeps the call-site span: a field type's span may carry
+//! the hygiene of a `macro_rules!` caller, under which `self` and `__binder` do not resolve.
+//! The impl's `where` clause (see `Model::where_clause`) keeps type errors out of these bodies.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{quote, quote_spanned};
@@ -12,7 +16,7 @@ use crate::check::Kind;
 pub(crate) fn bind_row(model: &Model) -> TokenStream {
     let binds = model.stored().map(|(f, _)| {
         let member = f.member;
-        quote_spanned! {f.ty.span()=>
+        quote! {
             _manifest::__private::Binder::bind(__binder, &self.#member);
         }
     });
@@ -31,7 +35,7 @@ pub(crate) fn bind_patch(model: &Model) -> TokenStream {
     let patch = &model.patch;
     let binds = model.data().map(|f| {
         let member = f.member;
-        quote_spanned! {f.ty.span()=>
+        quote! {
             _manifest::__private::Binder::bind_patch(
                 __binder,
                 ::core::option::Option::as_ref(&__patch.#member),
@@ -54,10 +58,11 @@ pub(crate) fn decode(model: &Model) -> TokenStream {
         let member = f.member;
         let index = Literal::usize_suffixed(i);
         let column = &f.column;
-        quote_spanned! {f.ty.span()=>
+        quote! {
             #member: _manifest::__private::RowDecoder::get(__row, #index, #column)?,
         }
     });
+    // Spanned on the type, so a type without `Default` is reported there (no locals here).
     let skipped = model.skipped().map(|f| {
         let member = f.member;
         quote_spanned! {f.ty.span()=>
@@ -87,7 +92,7 @@ pub(crate) fn into_patch(model: &Model) -> TokenStream {
             }),
             Kind::Version => {
                 let ty = f.ty;
-                Some(quote_spanned! {ty.span()=>
+                Some(quote! {
                     #member: ::core::option::Option::Some(
                         <#ty as _manifest::__private::VersionType>::to_i64(self.#member),
                     ),

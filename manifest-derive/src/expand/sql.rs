@@ -126,7 +126,13 @@ pub(crate) fn statements(model: &Model, dialect: Dialect) -> Statements {
     let mut set: Vec<String> = n
         .data
         .iter()
-        .map(|c| format!("{c} = CASE WHEN {} THEN {} ELSE {c} END", p.next(), p.next()))
+        .map(|c| {
+            format!(
+                "{c} = CASE WHEN {} THEN {} ELSE {c} END",
+                p.next(),
+                p.next()
+            )
+        })
         .collect();
     if let Some(v) = &n.version {
         set.push(format!("{v} = {v} + 1"));
@@ -236,9 +242,7 @@ mod tests {
         });
         assert_eq!(
             lite.insert,
-            format!(
-                r#"INSERT INTO "recipes" ({COLS}) VALUES (?, ?, ?, ?, ?) RETURNING {COLS}"#
-            )
+            format!(r#"INSERT INTO "recipes" ({COLS}) VALUES (?, ?, ?, ?, ?) RETURNING {COLS}"#)
         );
         assert_eq!(
             lite.select_by_id,

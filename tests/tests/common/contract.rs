@@ -16,7 +16,11 @@ pub async fn create_generates_id_and_fills_tenant(b: &impl Backend) {
     let store = b.recipes(&a);
     let created = store.create(Recipe::new("soup", 2)).await.unwrap();
     let id: Uuid = created.id.parse().expect("default ids are UUIDs");
-    assert_eq!(id.get_version_num(), 7, "the default generator makes UUIDv7");
+    assert_eq!(
+        id.get_version_num(),
+        7,
+        "the default generator makes UUIDv7"
+    );
     assert_eq!(created.tenant_id, a);
     assert_eq!(created.version, 1, "a version of 0 is stored as 1");
     assert_eq!(created.name, "soup");
@@ -35,7 +39,10 @@ pub async fn create_keeps_given_id(b: &impl Backend) {
     row.version = 7;
     let created = store.create(row.clone()).await.unwrap();
     assert_eq!(created, row, "a full row is stored as given");
-    assert_eq!(store.get_by_id(&"given-1".to_owned()).await.unwrap(), Some(row));
+    assert_eq!(
+        store.get_by_id(&"given-1".to_owned()).await.unwrap(),
+        Some(row)
+    );
 }
 
 pub async fn custom_id_generator(b: &impl Backend) {
@@ -49,15 +56,25 @@ pub async fn custom_id_generator(b: &impl Backend) {
     let one = store.create(Recipe::new("x", 1)).await.unwrap();
     let two = store.create(Recipe::new("y", 1)).await.unwrap();
     assert_eq!((one.id.as_str(), two.id.as_str()), ("r-1", "r-2"));
-    let given = store.create(Recipe::new("z", 1).with_id("mine")).await.unwrap();
+    let given = store
+        .create(Recipe::new("z", 1).with_id("mine"))
+        .await
+        .unwrap();
     assert_eq!(given.id, "mine");
-    assert_eq!(counter.load(Ordering::SeqCst), 2, "a given id does not consume the generator");
+    assert_eq!(
+        counter.load(Ordering::SeqCst),
+        2,
+        "a given id does not consume the generator"
+    );
 }
 
 pub async fn duplicate_id_is_an_error_and_keeps_the_row(b: &impl Backend) {
     let [a] = tenants();
     let store = b.recipes(&a);
-    let first = store.create(Recipe::new("first", 1).with_id("dup")).await.unwrap();
+    let first = store
+        .create(Recipe::new("first", 1).with_id("dup"))
+        .await
+        .unwrap();
     let err = store
         .create(Recipe::new("second", 2).with_id("dup"))
         .await
@@ -96,8 +113,14 @@ pub async fn create_for_another_tenant_is_rejected(b: &impl Backend) {
 pub async fn same_id_in_two_tenants(b: &impl Backend) {
     let [a, c] = tenants();
     let (sa, sc) = (b.recipes(&a), b.recipes(&c));
-    let ra = sa.create(Recipe::new("a's", 1).with_id("shared")).await.unwrap();
-    let rc = sc.create(Recipe::new("c's", 2).with_id("shared")).await.unwrap();
+    let ra = sa
+        .create(Recipe::new("a's", 1).with_id("shared"))
+        .await
+        .unwrap();
+    let rc = sc
+        .create(Recipe::new("c's", 2).with_id("shared"))
+        .await
+        .unwrap();
     let id = "shared".to_owned();
     assert_eq!(sa.get_by_id(&id).await.unwrap(), Some(ra.clone()));
     assert_eq!(sc.get_by_id(&id).await.unwrap(), Some(rc.clone()));
@@ -112,8 +135,16 @@ pub async fn get_all_is_this_tenants_rows_ordered_by_id(b: &impl Backend) {
     for id in ["m", "c", "x", "a"] {
         sa.create(Recipe::new(id, 1).with_id(id)).await.unwrap();
     }
-    sc.create(Recipe::new("other", 1).with_id("b")).await.unwrap();
-    let ids: Vec<String> = sa.get_all().await.unwrap().into_iter().map(|r| r.id).collect();
+    sc.create(Recipe::new("other", 1).with_id("b"))
+        .await
+        .unwrap();
+    let ids: Vec<String> = sa
+        .get_all()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
     assert_eq!(ids, ["a", "c", "m", "x"]);
     assert_eq!(sc.get_all().await.unwrap().len(), 1);
 }
@@ -171,7 +202,10 @@ pub async fn update_of_absent_row_is_none(b: &impl Backend) {
     let patch = LabelPatch {
         text: Some("x".into()),
     };
-    assert_eq!(labels.update(&"nope".to_owned(), patch).await.unwrap(), None);
+    assert_eq!(
+        labels.update(&"nope".to_owned(), patch).await.unwrap(),
+        None
+    );
     assert!(labels.get_all().await.unwrap().is_empty());
 }
 
@@ -196,17 +230,29 @@ pub async fn version_required_checked_and_bumped(b: &impl Backend) {
     let store = b.recipes(&a);
     let v1 = store.create(Recipe::new("v", 1)).await.unwrap();
     match store
-        .update(&v1.id, RecipePatch { servings: Some(9), ..Default::default() })
+        .update(
+            &v1.id,
+            RecipePatch {
+                servings: Some(9),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap_err()
     {
-        Error::VersionRequired { entity, id } => assert_eq!((entity, id), ("Recipe".into(), v1.id.clone())),
+        Error::VersionRequired { entity, id } => {
+            assert_eq!((entity, id), ("Recipe".into(), v1.id.clone()))
+        }
         e => panic!("expected VersionRequired, got {e:?}"),
     }
     let v2 = store
         .update(
             &v1.id,
-            RecipePatch { servings: Some(2), version: Some(1), ..Default::default() },
+            RecipePatch {
+                servings: Some(2),
+                version: Some(1),
+                ..Default::default()
+            },
         )
         .await
         .unwrap()
@@ -216,33 +262,64 @@ pub async fn version_required_checked_and_bumped(b: &impl Backend) {
     let stale = store
         .update(
             &v1.id,
-            RecipePatch { servings: Some(100), version: Some(1), ..Default::default() },
+            RecipePatch {
+                servings: Some(100),
+                version: Some(1),
+                ..Default::default()
+            },
         )
         .await
         .unwrap_err();
     match &stale {
-        Error::VersionConflict { entity, id, expected, actual } => {
+        Error::VersionConflict {
+            entity,
+            id,
+            expected,
+            actual,
+        } => {
             assert_eq!(entity, "Recipe");
             assert_eq!(id, &v1.id);
             assert_eq!((*expected, *actual), (1, 2));
         }
         e => panic!("expected VersionConflict, got {e:?}"),
     }
-    assert!(stale.to_string().contains("expected version 1, found 2"), "{stale}");
-    assert_eq!(store.get_by_id(&v1.id).await.unwrap(), Some(v2.clone()), "nothing overwritten");
+    assert!(
+        stale.to_string().contains("expected version 1, found 2"),
+        "{stale}"
+    );
+    assert_eq!(
+        store.get_by_id(&v1.id).await.unwrap(),
+        Some(v2.clone()),
+        "nothing overwritten"
+    );
 
     // The typed-value entity: an i32 version column, bumped the same way.
     let owner = Uuid::new_v4();
     let values = b.values(owner);
-    let v = values.create(sample_value(Uuid::nil(), "versioned")).await.unwrap();
+    let v = values
+        .create(sample_value(Uuid::nil(), "versioned"))
+        .await
+        .unwrap();
     assert_eq!(v.rev, 1);
-    let patch = ValuePatch { small: Some(-5), rev: Some(1), ..Default::default() };
+    let patch = ValuePatch {
+        small: Some(-5),
+        rev: Some(1),
+        ..Default::default()
+    };
     let v = values.update(&v.key, patch).await.unwrap().unwrap();
     assert_eq!((v.rev, v.small), (2, -5));
-    let patch = ValuePatch { small: Some(6), rev: Some(1), ..Default::default() };
+    let patch = ValuePatch {
+        small: Some(6),
+        rev: Some(1),
+        ..Default::default()
+    };
     assert!(matches!(
         values.update(&v.key, patch).await,
-        Err(Error::VersionConflict { expected: 1, actual: 2, .. })
+        Err(Error::VersionConflict {
+            expected: 1,
+            actual: 2,
+            ..
+        })
     ));
 }
 
@@ -250,15 +327,28 @@ pub async fn unversioned_update_is_last_writer_wins(b: &impl Backend) {
     let [a] = tenants();
     let labels = b.labels(&a);
     let l = labels
-        .create(Label { id: String::new(), tenant_id: String::new(), text: "one".into() })
+        .create(Label {
+            id: String::new(),
+            tenant_id: String::new(),
+            text: "one".into(),
+        })
         .await
         .unwrap();
     for text in ["two", "three"] {
-        let patch = LabelPatch { text: Some(text.into()) };
-        assert_eq!(labels.update(&l.id, patch).await.unwrap().unwrap().text, text);
+        let patch = LabelPatch {
+            text: Some(text.into()),
+        };
+        assert_eq!(
+            labels.update(&l.id, patch).await.unwrap().unwrap().text,
+            text
+        );
     }
     let unchanged = labels.update(&l.id, LabelPatch::default()).await.unwrap();
-    assert_eq!(unchanged.unwrap().text, "three", "an empty patch changes nothing");
+    assert_eq!(
+        unchanged.unwrap().text,
+        "three",
+        "an empty patch changes nothing"
+    );
 }
 
 pub async fn delete_reports_and_stays_in_tenant(b: &impl Backend) {
@@ -266,7 +356,10 @@ pub async fn delete_reports_and_stays_in_tenant(b: &impl Backend) {
     let store = b.recipes(&a);
     let r = store.create(Recipe::new("gone", 1)).await.unwrap();
     assert!(store.delete(&r.id).await.unwrap());
-    assert!(!store.delete(&r.id).await.unwrap(), "second delete finds nothing");
+    assert!(
+        !store.delete(&r.id).await.unwrap(),
+        "second delete finds nothing"
+    );
     assert_eq!(store.get_by_id(&r.id).await.unwrap(), None);
 }
 
@@ -296,7 +389,7 @@ pub fn sample_value(key: Uuid, text: &str) -> Value {
         int_opt: Some(i32::MAX),
         big: i64::MIN,
         real: 1.5e-3,
-        double_opt: Some(-2.718281828459045),
+        double_opt: Some(-1_234.567_890_123_4),
         uuid_opt: Some(Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef)),
         at: Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 58).unwrap()
             + chrono::Duration::microseconds(123_456),
@@ -313,7 +406,10 @@ pub fn sample_value(key: Uuid, text: &str) -> Value {
 pub async fn values_round_trip_verbatim(b: &impl Backend) {
     let owner = Uuid::new_v4();
     let store = b.values(owner);
-    let full = store.create(sample_value(Uuid::nil(), "full")).await.unwrap();
+    let full = store
+        .create(sample_value(Uuid::nil(), "full"))
+        .await
+        .unwrap();
     assert!(!full.key.is_nil());
     assert_eq!(full.owner, owner);
     let mut expected = sample_value(full.key, "full");
@@ -338,7 +434,10 @@ pub async fn values_round_trip_verbatim(b: &impl Backend) {
     nulls.rev = 1;
     nulls.cache = None; // skipped fields come back as Default
     assert_eq!(stored, nulls);
-    assert_eq!(store.get_by_id(&nulls.key).await.unwrap(), Some(nulls.clone()));
+    assert_eq!(
+        store.get_by_id(&nulls.key).await.unwrap(),
+        Some(nulls.clone())
+    );
 
     // Patch a nullable column from NULL to a value and another from a value to NULL.
     let patch = ValuePatch {
@@ -402,7 +501,10 @@ pub async fn instance_adapter_contract(b: &impl Backend) {
     assert_eq!(created.fields["tenant_id"], json!(a));
     assert_eq!(created.fields["version"], json!(1));
     assert_eq!(created.fields["name"], json!("pie"));
-    let patch = json!({"servings": 10, "id": created.id}).as_object().unwrap().clone();
+    let patch = json!({"servings": 10, "id": created.id})
+        .as_object()
+        .unwrap()
+        .clone();
     let updated = dynamic.update(&created.id, patch).await.unwrap().unwrap();
     assert_eq!(updated.fields["servings"], json!(10));
     assert_eq!(updated.fields["name"], json!("pie"));
@@ -423,10 +525,17 @@ pub async fn instance_adapter_contract(b: &impl Backend) {
         dynamic.update(&created.id, reid).await,
         Err(Error::ImmutableField { field, .. }) if field == "id"
     ));
-    let stale = json!({"servings": 1, "version": 1}).as_object().unwrap().clone();
+    let stale = json!({"servings": 1, "version": 1})
+        .as_object()
+        .unwrap()
+        .clone();
     assert!(matches!(
         dynamic.update(&created.id, stale).await,
-        Err(Error::VersionConflict { expected: 1, actual: 2, .. })
+        Err(Error::VersionConflict {
+            expected: 1,
+            actual: 2,
+            ..
+        })
     ));
     let wrong_type = json!({"servings": "many"}).as_object().unwrap().clone();
     assert!(matches!(
@@ -435,10 +544,15 @@ pub async fn instance_adapter_contract(b: &impl Backend) {
     ));
     let foreign = json!({"tenant_id": c, "name": "x", "servings": 1});
     assert!(matches!(
-        dynamic.create(serde_json::from_value(foreign).unwrap()).await,
+        dynamic
+            .create(serde_json::from_value(foreign).unwrap())
+            .await,
         Err(Error::TenantMismatch { .. })
     ));
-    assert_eq!(dynamic.get_by_id(&created.id).await.unwrap(), Some(updated.clone()));
+    assert_eq!(
+        dynamic.get_by_id(&created.id).await.unwrap(),
+        Some(updated.clone())
+    );
     assert_eq!(dynamic.get_all().await.unwrap(), vec![updated]);
 
     // UUID keys: a malformed id is a typed error naming it.

@@ -3,6 +3,7 @@
 //! lost or phantom write, or a wrong version shows up as a difference.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use manifest_core::Error;
@@ -26,13 +27,35 @@ enum Version {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Create { t: usize, id: usize, servings: i32 },
-    CreateForeign { t: usize, other: usize },
-    Get { t: usize, id: usize },
-    GetAll { t: usize },
-    Update { t: usize, id: usize, servings: i32, version: Version },
-    Delete { t: usize, id: usize },
-    Clear { t: usize },
+    Create {
+        t: usize,
+        id: usize,
+        servings: i32,
+    },
+    CreateForeign {
+        t: usize,
+        other: usize,
+    },
+    Get {
+        t: usize,
+        id: usize,
+    },
+    GetAll {
+        t: usize,
+    },
+    Update {
+        t: usize,
+        id: usize,
+        servings: i32,
+        version: Version,
+    },
+    Delete {
+        t: usize,
+        id: usize,
+    },
+    Clear {
+        t: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -91,22 +114,28 @@ async fn check(b: &impl Backend, ops: &[Op]) -> Result<(), TestCaseError> {
             Op::Create { t, id, servings } => {
                 let row = Recipe::new(&format!("n{servings}"), servings).with_id(&id_of(id));
                 let got = stores[t].create(row.clone()).await;
-                let key = (t, id_of(id));
-                if model.contains_key(&key) {
-                    prop_assert!(matches!(got, Err(Error::DuplicateId { .. })), "{at}: {got:?}");
-                } else {
-                    let mut want = row;
-                    want.tenant_id = names[t].clone();
-                    want.version = 1;
-                    prop_assert_eq!(got.as_ref().ok(), Some(&want), "{}", at);
-                    model.insert(key, want);
+                match model.entry((t, id_of(id))) {
+                    Entry::Occupied(_) => prop_assert!(
+                        matches!(got, Err(Error::DuplicateId { .. })),
+                        "{at}: {got:?}"
+                    ),
+                    Entry::Vacant(slot) => {
+                        let mut want = row;
+                        want.tenant_id = names[t].clone();
+                        want.version = 1;
+                        prop_assert_eq!(got.as_ref().ok(), Some(&want), "{}", at);
+                        slot.insert(want);
+                    }
                 }
             }
             Op::CreateForeign { t, other } => {
                 let mut row = Recipe::new("foreign", 0);
                 row.tenant_id = names[other].clone();
                 let got = stores[t].create(row).await;
-                prop_assert!(matches!(got, Err(Error::TenantMismatch { .. })), "{at}: {got:?}");
+                prop_assert!(
+                    matches!(got, Err(Error::TenantMismatch { .. })),
+                    "{at}: {got:?}"
+                );
             }
             Op::Get { t, id } => {
                 let got = stores[t].get_by_id(&id_of(id)).await.map_err(fail(&at))?;
@@ -114,11 +143,18 @@ async fn check(b: &impl Backend, ops: &[Op]) -> Result<(), TestCaseError> {
             }
             Op::GetAll { t } => {
                 let got = stores[t].get_all().await.map_err(fail(&at))?;
-                let want: Vec<&Recipe> =
-                    model.range((t, String::new())..(t + 1, String::new())).map(|(_, r)| r).collect();
+                let want: Vec<&Recipe> = model
+                    .range((t, String::new())..(t + 1, String::new()))
+                    .map(|(_, r)| r)
+                    .collect();
                 prop_assert_eq!(got.iter().collect::<Vec<_>>(), want, "{}", at);
             }
-            Op::Update { t, id, servings, version } => {
+            Op::Update {
+                t,
+                id,
+                servings,
+                version,
+            } => {
                 let key = (t, id_of(id));
                 let current = model.get(&key).map(|r| r.version);
                 let expected = match (version, current) {
@@ -128,10 +164,17 @@ async fn check(b: &impl Backend, ops: &[Op]) -> Result<(), TestCaseError> {
                     (Version::Stale, Some(v)) => Some(v + 5),
                     (_, None) => Some(1),
                 };
-                let patch = RecipePatch { servings: Some(servings), version: expected, ..Default::default() };
+                let patch = RecipePatch {
+                    servings: Some(servings),
+                    version: expected,
+                    ..Default::default()
+                };
                 let got = stores[t].update(&id_of(id), patch).await;
                 match (expected, model.get_mut(&key)) {
-                    (None, _) => prop_assert!(matches!(got, Err(Error::VersionRequired { .. })), "{at}: {got:?}"),
+                    (None, _) => prop_assert!(
+                        matches!(got, Err(Error::VersionRequired { .. })),
+                        "{at}: {got:?}"
+                    ),
                     (Some(_), None) => prop_assert!(matches!(got, Ok(None)), "{at}: {got:?}"),
                     (Some(e), Some(row)) if e != row.version => {
                         let actual = row.version;
@@ -163,9 +206,16 @@ async fn check(b: &impl Backend, ops: &[Op]) -> Result<(), TestCaseError> {
     // Finally every tenant's whole table matches the model.
     for (t, store) in stores.iter().enumerate() {
         let got = store.get_all().await.map_err(fail("final get_all"))?;
-        let want: Vec<&Recipe> =
-            model.range((t, String::new())..(t + 1, String::new())).map(|(_, r)| r).collect();
-        prop_assert_eq!(got.iter().collect::<Vec<_>>(), want, "final state of tenant {}", t);
+        let want: Vec<&Recipe> = model
+            .range((t, String::new())..(t + 1, String::new()))
+            .map(|(_, r)| r)
+            .collect();
+        prop_assert_eq!(
+            got.iter().collect::<Vec<_>>(),
+            want,
+            "final state of tenant {}",
+            t
+        );
         store.clear().await.map_err(fail("cleanup"))?;
     }
     Ok(())

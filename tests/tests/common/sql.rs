@@ -70,7 +70,10 @@ macro_rules! sql_suite {
 
 pub async fn schema_is_tenant_first_and_filtered<DB: manifest_core::Backend>(b: &SqlBackend<DB>) {
     let ddl = SqlDb::<DB>::create_table_sql::<Recipe>();
-    assert!(ddl.starts_with("CREATE TABLE IF NOT EXISTS \"contract_recipe\" ("), "{ddl}");
+    assert!(
+        ddl.starts_with("CREATE TABLE IF NOT EXISTS \"contract_recipe\" ("),
+        "{ddl}"
+    );
     assert!(ddl.contains("PRIMARY KEY (\"tenant_id\", \"id\")"), "{ddl}");
     assert!(ddl.contains("\"notes\" TEXT,"), "nullable column: {ddl}");
     assert!(ddl.contains("\"name\" TEXT NOT NULL"), "{ddl}");
@@ -79,8 +82,20 @@ pub async fn schema_is_tenant_first_and_filtered<DB: manifest_core::Backend>(b: 
     assert!(ddl.contains("\"raw_bytes\""), "column override: {ddl}");
     assert!(ddl.contains("\"textOpt\""), "rename_all: {ddl}");
     assert!(!ddl.contains("cache"), "skipped field: {ddl}");
-    for s in [Recipe::SQLITE, Recipe::POSTGRES, Value::SQLITE, Value::POSTGRES] {
-        for sql in [s.insert, s.select_by_id, s.select_all, s.update, s.delete, s.clear] {
+    for s in [
+        Recipe::SQLITE,
+        Recipe::POSTGRES,
+        Value::SQLITE,
+        Value::POSTGRES,
+    ] {
+        for sql in [
+            s.insert,
+            s.select_by_id,
+            s.select_all,
+            s.update,
+            s.delete,
+            s.clear,
+        ] {
             assert!(!sql.to_uppercase().contains("TRUNCATE"), "{sql}");
             if !sql.starts_with("INSERT") {
                 assert!(
@@ -100,17 +115,34 @@ pub async fn transaction_commits_across_entities_and_stores<DB: manifest_core::B
 ) {
     let [a, c] = tenants();
     let tx = b.db.begin().await.unwrap();
-    let recipe = tx.store::<Recipe>(a.as_str()).create(Recipe::new("in tx", 1)).await.unwrap();
+    let recipe = tx
+        .store::<Recipe>(a.as_str())
+        .create(Recipe::new("in tx", 1))
+        .await
+        .unwrap();
     let label = tx
         .store::<Label>(c.as_str())
-        .create(Label { id: String::new(), tenant_id: String::new(), text: "l".into() })
+        .create(Label {
+            id: String::new(),
+            tenant_id: String::new(),
+            text: "l".into(),
+        })
         .await
         .unwrap();
     // Inside the transaction the writes are visible; outside they are not yet.
-    assert_eq!(tx.store::<Recipe>(a.as_str()).get_by_id(&recipe.id).await.unwrap(), Some(recipe.clone()));
+    assert_eq!(
+        tx.store::<Recipe>(a.as_str())
+            .get_by_id(&recipe.id)
+            .await
+            .unwrap(),
+        Some(recipe.clone())
+    );
     assert_eq!(b.recipes(&a).get_by_id(&recipe.id).await.unwrap(), None);
     tx.commit().await.unwrap();
-    assert_eq!(b.recipes(&a).get_by_id(&recipe.id).await.unwrap(), Some(recipe));
+    assert_eq!(
+        b.recipes(&a).get_by_id(&recipe.id).await.unwrap(),
+        Some(recipe)
+    );
     assert_eq!(b.labels(&c).get_all().await.unwrap(), vec![label]);
 }
 
@@ -122,11 +154,19 @@ pub async fn transaction_rollback_undoes_every_write<DB: manifest_core::Backend>
     let tx = b.db.begin().await.unwrap();
     let store = tx.store::<Recipe>(a.as_str());
     store.create(Recipe::new("new", 2)).await.unwrap();
-    let patch = RecipePatch { name: Some("changed".into()), version: Some(1), ..Default::default() };
+    let patch = RecipePatch {
+        name: Some("changed".into()),
+        version: Some(1),
+        ..Default::default()
+    };
     store.update(&kept.id, patch).await.unwrap().unwrap();
     let labels = tx.store::<Label>(a.as_str());
     labels
-        .create(Label { id: String::new(), tenant_id: String::new(), text: "gone".into() })
+        .create(Label {
+            id: String::new(),
+            tenant_id: String::new(),
+            text: "gone".into(),
+        })
         .await
         .unwrap();
     tx.rollback().await.unwrap();
@@ -138,7 +178,10 @@ pub async fn dropped_transaction_rolls_back<DB: manifest_core::Backend>(b: &SqlB
     let [a] = tenants();
     {
         let tx = b.db.begin().await.unwrap();
-        tx.store::<Recipe>(a.as_str()).create(Recipe::new("dropped", 1)).await.unwrap();
+        tx.store::<Recipe>(a.as_str())
+            .create(Recipe::new("dropped", 1))
+            .await
+            .unwrap();
     }
     assert!(b.recipes(&a).get_all().await.unwrap().is_empty());
 }
@@ -149,14 +192,20 @@ pub async fn closed_transaction_is_an_error<DB: manifest_core::Backend>(b: &SqlB
     let store = tx.store::<Recipe>(a.as_str());
     tx.commit().await.unwrap();
     assert!(matches!(store.get_all().await, Err(Error::Closed)));
-    assert!(matches!(store.create(Recipe::new("late", 1)).await, Err(Error::Closed)));
+    assert!(matches!(
+        store.create(Recipe::new("late", 1)).await,
+        Err(Error::Closed)
+    ));
     assert!(b.recipes(&a).get_all().await.unwrap().is_empty());
 }
 
 pub async fn session_runs_on_one_connection<DB: manifest_core::Backend>(b: &SqlBackend<DB>) {
     let [a, c] = tenants();
     let session = b.db.acquire().await.unwrap();
-    let (sa, sc) = (session.store::<Recipe>(a.as_str()), session.store::<Recipe>(c.as_str()));
+    let (sa, sc) = (
+        session.store::<Recipe>(a.as_str()),
+        session.store::<Recipe>(c.as_str()),
+    );
     let r = sa.create(Recipe::new("held", 1)).await.unwrap();
     assert_eq!(sa.get_by_id(&r.id).await.unwrap(), Some(r.clone()));
     assert_eq!(sc.get_by_id(&r.id).await.unwrap(), None);

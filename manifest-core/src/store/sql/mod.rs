@@ -150,10 +150,10 @@ impl<'q, DB: Backend> Args<'q, DB> {
     }
 
     fn push<V: FieldType>(&mut self, value: Option<&'q V>) {
-        if self.error.is_none() {
-            if let Err(e) = DB::bind_value(value, &mut self.args) {
-                self.error = Some(e);
-            }
+        if self.error.is_none()
+            && let Err(e) = DB::bind_value(value, &mut self.args)
+        {
+            self.error = Some(e);
         }
     }
 }
@@ -338,7 +338,11 @@ impl<DB: Backend> SqlDb<DB> {
 
     /// `T`'s store for `tenant`; each operation takes a connection from the pool.
     pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
-        SqlStore::new(Source::Pool(self.pool.clone()), tenant.into(), self.ids.clone())
+        SqlStore::new(
+            Source::Pool(self.pool.clone()),
+            tenant.into(),
+            self.ids.clone(),
+        )
     }
 
     /// Hold one connection for a unit of work: stores made from the session run every statement
@@ -380,7 +384,11 @@ pub struct SqlSession<DB: Backend> {
 impl<DB: Backend> SqlSession<DB> {
     /// `T`'s store for `tenant` on this connection.
     pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
-        SqlStore::new(Source::Held(self.held.clone()), tenant.into(), self.ids.clone())
+        SqlStore::new(
+            Source::Held(self.held.clone()),
+            tenant.into(),
+            self.ids.clone(),
+        )
     }
 }
 
@@ -405,7 +413,11 @@ pub struct SqlTransaction<DB: Backend> {
 impl<DB: Backend> SqlTransaction<DB> {
     /// `T`'s store for `tenant` inside this transaction.
     pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
-        SqlStore::new(Source::Held(self.held.clone()), tenant.into(), self.ids.clone())
+        SqlStore::new(
+            Source::Held(self.held.clone()),
+            tenant.into(),
+            self.ids.clone(),
+        )
     }
 
     async fn take(&self) -> Result<Transaction<'static, DB>> {
@@ -424,7 +436,9 @@ impl<DB: Backend> SqlTransaction<DB> {
     /// Undo every write made through this transaction's stores.
     pub async fn rollback(self) -> Result<()> {
         let tx = self.take().await?;
-        tx.rollback().await.map_err(|e| Error::Database(Box::new(e)))
+        tx.rollback()
+            .await
+            .map_err(|e| Error::Database(Box::new(e)))
     }
 }
 
