@@ -4,7 +4,8 @@
 //!
 //! `scripts/bench.sh` runs it with a throwaway PostgreSQL server; without `MANIFEST_PG_URL`
 //! the PostgreSQL rows are left out. `BENCH_N` sets the operations per measurement (10,000),
-//! `BENCH_ROUNDS` the rounds (3; the median is reported).
+//! `BENCH_ROUNDS` the rounds (3). Within a round each SQL operation runs in batches, ours and
+//! raw alternating; the table gives the median batch rate.
 
 use std::time::Instant;
 
@@ -154,78 +155,168 @@ async fn ours<S: Store<Recipe> + ?Sized>(
     [create, get, update, all, delete]
 }
 
-/// The same round written with raw sqlx; `$exec` is evaluated for every statement (a reborrow
-/// of a held connection, or the pool).
-macro_rules! raw_round {
-    ($sql:expr, $exec:expr, $tenant:expr, $fill:expr, $n:expr, $all_n:expr) => {{
-        let (sql, tenant, fill, n, all_n): (&RawSql, &str, &str, usize, usize) =
-            ($sql, $tenant, $fill, $n, $all_n);
-        let mut ids: Vec<String> = Vec::with_capacity(n);
-        let start = Instant::now();
-        for i in 0..n {
-            let r = recipe(i);
-            let id = Uuid::now_v7().to_string();
-            let row: Option<RawRecipe> = sqlx::query_as(sql.insert)
-                .bind(id.as_str())
-                .bind(tenant)
-                .bind(r.name.as_str())
-                .bind(r.servings)
-                .bind(r.notes.as_deref())
-                .fetch_optional($exec)
-                .await
-                .expect("raw create");
-            assert!(row.is_some());
-            ids.push(id);
-        }
-        let create = n as f64 / start.elapsed().as_secs_f64();
-        let start = Instant::now();
-        for id in &ids {
-            let row: Option<RawRecipe> = sqlx::query_as(sql.get)
-                .bind(tenant)
-                .bind(id.as_str())
-                .fetch_optional($exec)
-                .await
-                .expect("raw get");
-            assert!(row.is_some());
-        }
-        let get = n as f64 / start.elapsed().as_secs_f64();
-        let start = Instant::now();
-        for id in &ids {
-            let row: Option<RawRecipe> = sqlx::query_as(sql.update)
-                .bind(7_i32)
-                .bind(tenant)
-                .bind(id.as_str())
-                .bind(1_i64)
-                .fetch_optional($exec)
-                .await
-                .expect("raw update");
-            assert!(row.is_some());
-        }
-        let update = n as f64 / start.elapsed().as_secs_f64();
-        let start = Instant::now();
-        for _ in 0..all_n {
-            let rows: Vec<RawRecipe> = sqlx::query_as(sql.all)
-                .bind(fill)
-                .fetch_all($exec)
-                .await
-                .expect("raw all");
-            assert_eq!(rows.len(), 1000);
-        }
-        let all = all_n as f64 / start.elapsed().as_secs_f64();
-        let start = Instant::now();
-        for id in &ids {
-            let done = sqlx::query(sql.delete)
-                .bind(tenant)
-                .bind(id.as_str())
-                .execute($exec)
-                .await
-                .expect("raw delete");
-            assert_eq!(done.rows_affected(), 1);
-        }
-        let delete = n as f64 / start.elapsed().as_secs_f64();
-        [create, get, update, all, delete]
+/// The five operations written with raw sqlx; `$exec` is evaluated for every statement (a
+/// reborrow of a held connection, or the pool).
+macro_rules! raw_create {
+    ($sql:expr, $exec:expr, $tenant:expr, $id:expr, $i:expr) => {{
+        let r = recipe($i);
+        let row: Option<RawRecipe> = sqlx::query_as($sql.insert)
+            .bind($id)
+            .bind($tenant)
+            .bind(r.name.as_str())
+            .bind(r.servings)
+            .bind(r.notes.as_deref())
+            .fetch_optional($exec)
+            .await
+            .expect("raw create");
+        assert!(row.is_some());
     }};
 }
+macro_rules! raw_get {
+    ($sql:expr, $exec:expr, $tenant:expr, $id:expr) => {{
+        let row: Option<RawRecipe> = sqlx::query_as($sql.get)
+            .bind($tenant)
+            .bind($id)
+            .fetch_optional($exec)
+            .await
+            .expect("raw get");
+        assert!(row.is_some());
+    }};
+}
+macro_rules! raw_update {
+    ($sql:expr, $exec:expr, $tenant:expr, $id:expr) => {{
+        let row: Option<RawRecipe> = sqlx::query_as($sql.update)
+            .bind(7_i32)
+            .bind($tenant)
+            .bind($id)
+            .bind(1_i64)
+            .fetch_optional($exec)
+            .await
+            .expect("raw update");
+        assert!(row.is_some());
+    }};
+}
+macro_rules! raw_all {
+    ($sql:expr, $exec:expr, $fill:expr) => {{
+        let rows: Vec<RawRecipe> = sqlx::query_as($sql.all)
+            .bind($fill)
+            .fetch_all($exec)
+            .await
+            .expect("raw all");
+        assert_eq!(rows.len(), 1000);
+    }};
+}
+macro_rules! raw_delete {
+    ($sql:expr, $exec:expr, $tenant:expr, $id:expr) => {{
+        let done = sqlx::query($sql.delete)
+            .bind($tenant)
+            .bind($id)
+            .execute($exec)
+            .await
+            .expect("raw delete");
+        assert_eq!(done.rows_affected(), 1);
+    }};
+}
+
+/// Rates per batch, per operation, for one side.
+type Rates = [Vec<f64>; 5];
+
+/// One round on one kind of connection: each operation runs in `BATCHES` batches, ours and raw
+/// alternating batch by batch (and taking turns going first), so both see the same machine,
+/// cache and write-ahead-log state. Returns (ours, raw) rates per batch.
+macro_rules! interleaved_round {
+    ($store:expr, $fill_store:expr, $sql:expr, $exec:expr, $raw_tenant:expr, $fill:expr, $n:expr, $all_n:expr) => {{
+        let (store, fill_store, sql, raw_tenant, fill, n, all_n) =
+            ($store, $fill_store, $sql, $raw_tenant, $fill, $n, $all_n);
+        let per = n / BATCHES;
+        let all_per = (all_n / BATCHES).max(1);
+        let mut ours_ids: Vec<String> = Vec::with_capacity(n);
+        // Raw generates its ids as it creates, as ours does (a UUIDv7 each).
+        let mut raw_ids: Vec<String> = Vec::with_capacity(n);
+        let (mut ours_rates, mut raw_rates): (Rates, Rates) = Default::default();
+        for op in 0..5 {
+            for batch in 0..BATCHES {
+                let range = batch * per..(batch + 1) * per;
+                for turn in 0..2 {
+                    let raw_now = (turn == 1) == (batch % 2 == 0);
+                    let start = Instant::now();
+                    let count = if op == 3 { all_per } else { per };
+                    match (op, raw_now) {
+                        (0, false) => {
+                            for i in range.clone() {
+                                ours_ids.push(store.create(recipe(i)).await.expect("create").id);
+                            }
+                        }
+                        (0, true) => {
+                            for i in range.clone() {
+                                let id = Uuid::now_v7().to_string();
+                                raw_create!(sql, $exec, raw_tenant, id.as_str(), i);
+                                raw_ids.push(id);
+                            }
+                        }
+                        (1, false) => {
+                            for id in &ours_ids[range.clone()] {
+                                assert!(store.get_by_id(id).await.expect("get").is_some());
+                            }
+                        }
+                        (1, true) => {
+                            for id in &raw_ids[range.clone()] {
+                                raw_get!(sql, $exec, raw_tenant, id.as_str());
+                            }
+                        }
+                        (2, false) => {
+                            for id in &ours_ids[range.clone()] {
+                                let patch = RecipePatch {
+                                    servings: Some(7),
+                                    version: Some(1),
+                                    ..Default::default()
+                                };
+                                assert!(store.update(id, patch).await.expect("update").is_some());
+                            }
+                        }
+                        (2, true) => {
+                            for id in &raw_ids[range.clone()] {
+                                raw_update!(sql, $exec, raw_tenant, id.as_str());
+                            }
+                        }
+                        (3, false) => {
+                            for _ in 0..all_per {
+                                assert_eq!(
+                                    fill_store.get_all().await.expect("get_all").len(),
+                                    1000
+                                );
+                            }
+                        }
+                        (3, true) => {
+                            for _ in 0..all_per {
+                                raw_all!(sql, $exec, fill);
+                            }
+                        }
+                        (_, false) => {
+                            for id in &ours_ids[range.clone()] {
+                                assert!(store.delete(id).await.expect("delete"));
+                            }
+                        }
+                        (_, true) => {
+                            for id in &raw_ids[range.clone()] {
+                                raw_delete!(sql, $exec, raw_tenant, id.as_str());
+                            }
+                        }
+                    }
+                    let rate = count as f64 / start.elapsed().as_secs_f64();
+                    if raw_now {
+                        raw_rates[op].push(rate)
+                    } else {
+                        ours_rates[op].push(rate)
+                    }
+                }
+            }
+        }
+        (ours_rates, raw_rates)
+    }};
+}
+
+const BATCHES: usize = 10;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -244,13 +335,14 @@ fn fmt_rate(r: f64) -> String {
     out
 }
 
-/// One table block: per operation, our median, raw's median, and our time per op over raw's.
-fn report(backend: &str, conn: &str, ours: &[[f64; 5]], raw: &[[f64; 5]]) {
-    for (k, op) in OPS.iter().enumerate() {
-        let o = median(ours.iter().map(|r| r[k]).collect());
-        let r = median(raw.iter().map(|r| r[k]).collect());
+/// One table block: per operation, the median batch rate of each side, and our time per
+/// operation over raw's.
+fn report(backend: &str, conn: &str, ours: Rates, raw: Rates) {
+    for (k, (o, r)) in ours.into_iter().zip(raw).enumerate() {
+        let (o, r) = (median(o), median(r));
         println!(
-            "| {backend} | {conn} | {op} | {} | {} | {:.2}x |",
+            "| {backend} | {conn} | {} | {} | {} | {:.2}x |",
+            OPS[k],
             fmt_rate(o),
             fmt_rate(r),
             r / o
@@ -258,7 +350,7 @@ fn report(backend: &str, conn: &str, ours: &[[f64; 5]], raw: &[[f64; 5]]) {
     }
 }
 
-/// Both kinds of connection on one backend, ours and raw alternating within each round.
+/// Both kinds of connection on one backend.
 macro_rules! bench_backend {
     ($fn:ident, $db:ty, $raw:expr) => {
         async fn $fn(name: &str, db: SqlDb<$db>, n: usize, rounds: usize, all_n: usize) {
@@ -270,32 +362,61 @@ macro_rules! bench_backend {
             for i in 0..1000 {
                 fill_store.create(recipe(i)).await.expect("fill");
             }
-            let (mut held_ours, mut held_raw, mut pool_ours, mut pool_raw) =
-                (vec![], vec![], vec![], vec![]);
+            let (mut held_ours, mut held_raw, mut pool_ours, mut pool_raw): (
+                Rates,
+                Rates,
+                Rates,
+                Rates,
+            ) = Default::default();
             for round in 0..rounds {
-                // A held connection: ours through a session, raw on `&mut *conn`.
+                // A held connection each: ours through a session, raw on `&mut *conn`.
                 let session = db.acquire().await.expect("acquire");
                 let store = session.store::<Recipe>(format!("ours-held-{run}-{round}"));
                 let fill_held = session.store::<Recipe>(fill.as_str());
-                held_ours.push(ours(&store, &fill_held, n, n, all_n).await);
-                drop((store, fill_held, session));
                 let mut conn = db.pool().acquire().await.expect("acquire");
-                let tenant = format!("raw-held-{run}-{round}");
-                held_raw.push(raw_round!(&$raw, &mut *conn, &tenant, &fill, n, all_n));
-                drop(conn);
+                let raw_tenant = format!("raw-held-{run}-{round}");
+                let (o, r) = interleaved_round!(
+                    &store,
+                    &fill_held,
+                    &$raw,
+                    &mut *conn,
+                    raw_tenant.as_str(),
+                    fill.as_str(),
+                    n,
+                    all_n
+                );
+                drop((store, fill_held, session, conn));
+                merge(&mut held_ours, o);
+                merge(&mut held_raw, r);
                 // Through the pool, per statement: both pay sqlx's acquire and release.
                 let store = db.store::<Recipe>(format!("ours-pool-{run}-{round}"));
-                pool_ours.push(ours(&store, &fill_store, n, n, all_n).await);
-                let tenant = format!("raw-pool-{run}-{round}");
-                pool_raw.push(raw_round!(&$raw, db.pool(), &tenant, &fill, n, all_n));
+                let raw_tenant = format!("raw-pool-{run}-{round}");
+                let (o, r) = interleaved_round!(
+                    &store,
+                    &fill_store,
+                    &$raw,
+                    db.pool(),
+                    raw_tenant.as_str(),
+                    fill.as_str(),
+                    n,
+                    all_n
+                );
+                merge(&mut pool_ours, o);
+                merge(&mut pool_raw, r);
             }
-            report(name, "held connection", &held_ours, &held_raw);
-            report(name, "pool", &pool_ours, &pool_raw);
+            report(name, "held connection", held_ours, held_raw);
+            report(name, "pool", pool_ours, pool_raw);
         }
     };
 }
 bench_backend!(bench_sqlite, sqlx::Sqlite, SQLITE_RAW);
 bench_backend!(bench_postgres, sqlx::Postgres, PG_RAW);
+
+fn merge(into: &mut Rates, from: Rates) {
+    for (a, b) in into.iter_mut().zip(from) {
+        a.extend(b);
+    }
+}
 
 /// The memory store: the same round, with many more point reads (there is no I/O to wait on).
 async fn memory(n: usize, rounds: usize, gets: usize) {
@@ -309,7 +430,7 @@ async fn memory(n: usize, rounds: usize, gets: usize) {
         results.push(ours(&store, &fill, n, gets, 1000).await);
     }
     for (k, op) in OPS.iter().enumerate() {
-        let o = median(results.iter().map(|r| r[k]).collect());
+        let o = median(results.iter().map(|r: &[f64; 5]| r[k]).collect());
         println!("| memory | - | {op} | {} | - | - |", fmt_rate(o));
     }
 }
@@ -325,8 +446,10 @@ fn main() {
         .expect("runtime");
     rt.block_on(async {
         println!(
-            "N = {n} per operation (get_all: {all_n}; memory get_by_id: {gets}), median of {rounds} rounds, \
-             operations per second; ratio = our time per operation / raw sqlx's\n"
+            "N = {n} per operation and round (get_all: {all_n}; memory get_by_id: {gets}), {rounds} rounds; \
+             SQL: each operation in {BATCHES} batches per round, ours and raw sqlx alternating; \
+             figures are medians of the batch rates in operations per second; \
+             ratio = our time per operation / raw sqlx's\n"
         );
         println!("| backend | connection | operation | manifest-rs | raw sqlx | ratio |");
         println!("|---|---|---|---|---|---|");

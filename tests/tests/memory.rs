@@ -31,6 +31,9 @@ impl Backend for Memory {
     fn values(&self, tenant: Uuid) -> Arc<dyn Store<Value>> {
         Arc::new(self.values.for_tenant(tenant))
     }
+    fn values_with_ids(&self, tenant: Uuid, ids: IdGenerator) -> Arc<dyn Store<Value>> {
+        Arc::new(self.values.for_tenant(tenant).with_ids(ids))
+    }
 }
 
 async fn memory() -> Option<Memory> {

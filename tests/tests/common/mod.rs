@@ -92,6 +92,7 @@ pub trait Backend: Send + Sync + 'static {
     fn recipes_with_ids(&self, tenant: &str, ids: IdGenerator) -> Arc<dyn Store<Recipe>>;
     fn labels(&self, tenant: &str) -> Arc<dyn Store<Label>>;
     fn values(&self, tenant: Uuid) -> Arc<dyn Store<Value>>;
+    fn values_with_ids(&self, tenant: Uuid, ids: IdGenerator) -> Arc<dyn Store<Value>>;
 }
 
 /// Tenant names no other test (or earlier run on the same database) uses.

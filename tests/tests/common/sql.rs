@@ -42,6 +42,9 @@ impl<DB: manifest_core::Backend> Backend for SqlBackend<DB> {
     fn values(&self, tenant: Uuid) -> Arc<dyn Store<Value>> {
         Arc::new(self.db.store::<Value>(tenant))
     }
+    fn values_with_ids(&self, tenant: Uuid, ids: IdGenerator) -> Arc<dyn Store<Value>> {
+        Arc::new(self.db.clone().with_ids(ids).store::<Value>(tenant))
+    }
 }
 
 /// Generates one `#[tokio::test]` per SQL-only check; `$make` is an async expression giving

@@ -8,19 +8,19 @@
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 use async_trait::async_trait;
-use sqlx::pool::PoolConnection;
-use sqlx::{Database, Pool, Transaction};
-use tokio::sync::{Mutex, MutexGuard};
+use sqlx::Database;
 
 use super::{Store, expected_version, prepare_create};
-use crate::entity::{Column, ColumnRole, ManifestEntity, Statements};
+use crate::entity::{Column, ManifestEntity, Statements};
 use crate::error::{BoxDynError, Error, Result};
 use crate::id::IdGenerator;
 use crate::types::{Binder, FieldType, RowDecoder};
 
+mod db;
+use db::Source;
+pub use db::{SqlDb, SqlSession, SqlTransaction};
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
@@ -52,12 +52,14 @@ pub trait Backend: Database + sealed::Sealed {
         sql: &'static str,
         args: Self::Arguments<'c>,
     ) -> impl Future<Output = Result<Option<Self::Row>, sqlx::Error>> + Send + 'c;
+    /// Fetch and decode every row, each as it arrives (decoding after collecting the rows is
+    /// twice as slow on SQLite: every row would stay alive until the last arrived).
     #[doc(hidden)]
-    fn fetch_all<'c>(
+    fn fetch_all<'c, T: ManifestEntity>(
         conn: &'c mut Self::Connection,
         sql: &'static str,
         args: Self::Arguments<'c>,
-    ) -> impl Future<Output = Result<Vec<Self::Row>, sqlx::Error>> + Send + 'c;
+    ) -> impl Future<Output = Result<Vec<T>, sqlx::Error>> + Send + 'c;
     #[doc(hidden)]
     fn execute<'c>(
         conn: &'c mut Self::Connection,
@@ -102,15 +104,17 @@ macro_rules! backend {
             + 'c {
                 sqlx::query_with(sql, args).fetch_optional(conn)
             }
-            fn fetch_all<'c>(
+            fn fetch_all<'c, T: $crate::ManifestEntity>(
                 conn: &'c mut <Self as sqlx::Database>::Connection,
                 sql: &'static str,
                 args: <Self as sqlx::Database>::Arguments<'c>,
-            ) -> impl std::future::Future<
-                Output = Result<Vec<<Self as sqlx::Database>::Row>, sqlx::Error>,
-            > + Send
-            + 'c {
-                sqlx::query_with(sql, args).fetch_all(conn)
+            ) -> impl std::future::Future<Output = Result<Vec<T>, sqlx::Error>> + Send + 'c {
+                sqlx::query_with(sql, args)
+                    .try_map(|row: <Self as sqlx::Database>::Row| {
+                        $crate::store::sql::decode::<Self, T>(&row)
+                            .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+                    })
+                    .fetch_all(conn)
             }
             fn execute<'c>(
                 conn: &'c mut <Self as sqlx::Database>::Connection,
@@ -188,265 +192,29 @@ impl<DB: Backend> RowDecoder for Decoder<'_, DB> {
     }
 }
 
-fn decode<DB: Backend, T: ManifestEntity>(row: &DB::Row) -> Result<T> {
+pub(crate) fn decode<DB: Backend, T: ManifestEntity>(row: &DB::Row) -> Result<T> {
     T::decode(&Decoder::<DB> {
         row,
         entity: T::ENTITY,
     })
 }
 
-/// Map a driver error; a unique violation on insert is a duplicate id.
+/// Map a driver error; a unique violation on insert is a duplicate id, and our own decode
+/// error, carried through sqlx by `fetch_all`, comes back out as it was.
 fn db_error(entity: &str, id: Option<&dyn fmt::Display>, e: sqlx::Error) -> Error {
+    let e = match e {
+        sqlx::Error::Decode(source) => match source.downcast::<Error>() {
+            Ok(ours) => return *ours,
+            Err(source) => sqlx::Error::Decode(source),
+        },
+        e => e,
+    };
     match (&e, id) {
         (sqlx::Error::Database(db), Some(id)) if db.is_unique_violation() => Error::DuplicateId {
             entity: entity.to_owned(),
             id: id.to_string(),
         },
         _ => Error::Database(Box::new(e)),
-    }
-}
-
-/// What a held connection or transaction is in.
-enum Held<DB: Database> {
-    Connection(PoolConnection<DB>),
-    Transaction(Transaction<'static, DB>),
-    Closed,
-}
-
-/// Where a store gets its connection: the pool, per operation, or one held connection or
-/// transaction shared by every store made from it.
-enum Source<DB: Database> {
-    Pool(Pool<DB>),
-    Held(Arc<Mutex<Held<DB>>>),
-}
-
-impl<DB: Database> Clone for Source<DB> {
-    fn clone(&self) -> Self {
-        match self {
-            Source::Pool(pool) => Source::Pool(pool.clone()),
-            Source::Held(held) => Source::Held(held.clone()),
-        }
-    }
-}
-
-enum Guard<'a, DB: Database> {
-    Pooled(PoolConnection<DB>),
-    Held(MutexGuard<'a, Held<DB>>),
-}
-
-impl<DB: Database> Source<DB> {
-    async fn acquire(&self) -> Result<Guard<'_, DB>> {
-        Ok(match self {
-            Source::Pool(pool) => Guard::Pooled(
-                pool.acquire()
-                    .await
-                    .map_err(|e| Error::Database(Box::new(e)))?,
-            ),
-            Source::Held(held) => Guard::Held(held.lock().await),
-        })
-    }
-}
-
-impl<DB: Database> Guard<'_, DB> {
-    fn conn(&mut self) -> Result<&mut DB::Connection> {
-        match self {
-            Guard::Pooled(conn) => Ok(&mut **conn),
-            Guard::Held(held) => match &mut **held {
-                Held::Connection(conn) => Ok(&mut **conn),
-                Held::Transaction(tx) => Ok(&mut **tx),
-                Held::Closed => Err(Error::Closed),
-            },
-        }
-    }
-}
-
-/// One application's database: a sqlx pool shared by every entity's store, and the id
-/// generator those stores use. Cloning is cheap (the pool is reference-counted).
-pub struct SqlDb<DB: Backend> {
-    pool: Pool<DB>,
-    ids: IdGenerator,
-}
-
-impl<DB: Backend> Clone for SqlDb<DB> {
-    fn clone(&self) -> Self {
-        SqlDb {
-            pool: self.pool.clone(),
-            ids: self.ids.clone(),
-        }
-    }
-}
-
-impl<DB: Backend> fmt::Debug for SqlDb<DB> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlDb")
-            .field("backend", &<DB as Database>::NAME)
-            .field("ids", &self.ids)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<DB: Backend> SqlDb<DB> {
-    /// Use an existing pool.
-    pub fn from_pool(pool: Pool<DB>) -> Self {
-        SqlDb {
-            pool,
-            ids: IdGenerator::default(),
-        }
-    }
-
-    /// Use `ids` for rows created without an id.
-    pub fn with_ids(mut self, ids: IdGenerator) -> Self {
-        self.ids = ids;
-        self
-    }
-
-    /// The pool.
-    pub fn pool(&self) -> &Pool<DB> {
-        &self.pool
-    }
-
-    /// The `CREATE TABLE IF NOT EXISTS` statement for `T`, with `PRIMARY KEY (tenant, id)`.
-    pub fn create_table_sql<T: ManifestEntity>() -> String {
-        let mut sql = format!("CREATE TABLE IF NOT EXISTS \"{}\" (", T::TABLE);
-        for column in T::COLUMNS {
-            let null = if column.nullable { "" } else { " NOT NULL" };
-            sql += &format!("\"{}\" {}{null}, ", column.name, DB::column_type(column));
-        }
-        let key = |role| T::column(role).map_or("", |c| c.name);
-        sql += &format!(
-            "PRIMARY KEY (\"{}\", \"{}\")){}",
-            key(ColumnRole::Tenant),
-            key(ColumnRole::Id),
-            DB::TABLE_SUFFIX
-        );
-        sql
-    }
-
-    /// Create `T`'s table if it does not exist yet; safe to run again.
-    pub async fn create_table<T: ManifestEntity>(&self) -> Result<()> {
-        let sql = Self::create_table_sql::<T>();
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| Error::Database(Box::new(e)))?;
-        DB::execute(&mut conn, &sql, Default::default())
-            .await
-            .map_err(|e| Error::Database(Box::new(e)))?;
-        Ok(())
-    }
-
-    /// `T`'s store for `tenant`; each operation takes a connection from the pool.
-    pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
-        SqlStore::new(
-            Source::Pool(self.pool.clone()),
-            tenant.into(),
-            self.ids.clone(),
-        )
-    }
-
-    /// Hold one connection for a unit of work: stores made from the session run every statement
-    /// on it, saving the pool's per-statement acquire and release.
-    pub async fn acquire(&self) -> Result<SqlSession<DB>> {
-        let conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| Error::Database(Box::new(e)))?;
-        Ok(SqlSession {
-            held: Arc::new(Mutex::new(Held::Connection(conn))),
-            ids: self.ids.clone(),
-        })
-    }
-
-    /// Begin a transaction: every store made from it, for any entity and tenant, writes in it,
-    /// and [`commit`](SqlTransaction::commit) or [`rollback`](SqlTransaction::rollback) (or
-    /// dropping it) ends them all together.
-    pub async fn begin(&self) -> Result<SqlTransaction<DB>> {
-        let tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(|e| Error::Database(Box::new(e)))?;
-        Ok(SqlTransaction {
-            held: Arc::new(Mutex::new(Held::Transaction(tx))),
-            ids: self.ids.clone(),
-        })
-    }
-}
-
-/// One connection held for a unit of work. See [`SqlDb::acquire`].
-pub struct SqlSession<DB: Backend> {
-    held: Arc<Mutex<Held<DB>>>,
-    ids: IdGenerator,
-}
-
-impl<DB: Backend> SqlSession<DB> {
-    /// `T`'s store for `tenant` on this connection.
-    pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
-        SqlStore::new(
-            Source::Held(self.held.clone()),
-            tenant.into(),
-            self.ids.clone(),
-        )
-    }
-}
-
-impl<DB: Backend> fmt::Debug for SqlSession<DB> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlSession")
-            .field("backend", &<DB as Database>::NAME)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A database transaction shared by the stores made from it. See [`SqlDb::begin`].
-///
-/// Dropped without [`commit`](Self::commit), it rolls back. After it ends, its stores fail
-/// with [`Error::Closed`]. A failed statement inside a PostgreSQL transaction (a duplicate id,
-/// say) aborts the transaction: roll it back.
-pub struct SqlTransaction<DB: Backend> {
-    held: Arc<Mutex<Held<DB>>>,
-    ids: IdGenerator,
-}
-
-impl<DB: Backend> SqlTransaction<DB> {
-    /// `T`'s store for `tenant` inside this transaction.
-    pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
-        SqlStore::new(
-            Source::Held(self.held.clone()),
-            tenant.into(),
-            self.ids.clone(),
-        )
-    }
-
-    async fn take(&self) -> Result<Transaction<'static, DB>> {
-        match std::mem::replace(&mut *self.held.lock().await, Held::Closed) {
-            Held::Transaction(tx) => Ok(tx),
-            _ => Err(Error::Closed),
-        }
-    }
-
-    /// Commit every write made through this transaction's stores.
-    pub async fn commit(self) -> Result<()> {
-        let tx = self.take().await?;
-        tx.commit().await.map_err(|e| Error::Database(Box::new(e)))
-    }
-
-    /// Undo every write made through this transaction's stores.
-    pub async fn rollback(self) -> Result<()> {
-        let tx = self.take().await?;
-        tx.rollback()
-            .await
-            .map_err(|e| Error::Database(Box::new(e)))
-    }
-}
-
-impl<DB: Backend> fmt::Debug for SqlTransaction<DB> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlTransaction")
-            .field("backend", &<DB as Database>::NAME)
-            .finish_non_exhaustive()
     }
 }
 
@@ -514,10 +282,9 @@ impl<DB: Backend, T: ManifestEntity> Store<T> for SqlStore<DB, T> {
         let mut args = Args::<DB>::new();
         args.bind(&self.tenant);
         let args = args.finish(T::ENTITY)?;
-        let rows = DB::fetch_all(guard.conn()?, DB::statements::<T>().select_all, args)
+        DB::fetch_all(guard.conn()?, DB::statements::<T>().select_all, args)
             .await
-            .map_err(|e| self.error(e))?;
-        rows.iter().map(decode::<DB, T>).collect()
+            .map_err(|e| self.error(e))
     }
 
     async fn get_by_id(&self, id: &T::Id) -> Result<Option<T>> {

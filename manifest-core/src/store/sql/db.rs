@@ -1,0 +1,258 @@
+//! Where stores get their connections: the application's [`SqlDb`] (a pool), a held
+//! [`SqlSession`], or a [`SqlTransaction`] shared by several stores.
+
+use std::fmt;
+use std::sync::Arc;
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Pool, Transaction};
+use tokio::sync::{Mutex, MutexGuard};
+
+use super::{Backend, SqlStore};
+use crate::entity::{ColumnRole, ManifestEntity};
+use crate::error::{Error, Result};
+use crate::id::IdGenerator;
+
+/// What a held connection or transaction is in.
+pub(super) enum Held<DB: Database> {
+    Connection(PoolConnection<DB>),
+    Transaction(Transaction<'static, DB>),
+    Closed,
+}
+
+/// Where a store gets its connection: the pool, per operation, or one held connection or
+/// transaction shared by every store made from it.
+pub(super) enum Source<DB: Database> {
+    Pool(Pool<DB>),
+    Held(Arc<Mutex<Held<DB>>>),
+}
+
+impl<DB: Database> Clone for Source<DB> {
+    fn clone(&self) -> Self {
+        match self {
+            Source::Pool(pool) => Source::Pool(pool.clone()),
+            Source::Held(held) => Source::Held(held.clone()),
+        }
+    }
+}
+
+pub(super) enum Guard<'a, DB: Database> {
+    Pooled(PoolConnection<DB>),
+    Held(MutexGuard<'a, Held<DB>>),
+}
+
+impl<DB: Database> Source<DB> {
+    pub(super) async fn acquire(&self) -> Result<Guard<'_, DB>> {
+        Ok(match self {
+            Source::Pool(pool) => Guard::Pooled(
+                pool.acquire()
+                    .await
+                    .map_err(|e| Error::Database(Box::new(e)))?,
+            ),
+            Source::Held(held) => Guard::Held(held.lock().await),
+        })
+    }
+}
+
+impl<DB: Database> Guard<'_, DB> {
+    pub(super) fn conn(&mut self) -> Result<&mut DB::Connection> {
+        match self {
+            Guard::Pooled(conn) => Ok(&mut **conn),
+            Guard::Held(held) => match &mut **held {
+                Held::Connection(conn) => Ok(&mut **conn),
+                Held::Transaction(tx) => Ok(&mut **tx),
+                Held::Closed => Err(Error::Closed),
+            },
+        }
+    }
+}
+
+/// One application's database: a sqlx pool shared by every entity's store, and the id
+/// generator those stores use. Cloning is cheap (the pool is reference-counted).
+pub struct SqlDb<DB: Backend> {
+    pool: Pool<DB>,
+    ids: IdGenerator,
+}
+
+impl<DB: Backend> Clone for SqlDb<DB> {
+    fn clone(&self) -> Self {
+        SqlDb {
+            pool: self.pool.clone(),
+            ids: self.ids.clone(),
+        }
+    }
+}
+
+impl<DB: Backend> fmt::Debug for SqlDb<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlDb")
+            .field("backend", &<DB as Database>::NAME)
+            .field("ids", &self.ids)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<DB: Backend> SqlDb<DB> {
+    /// Use an existing pool.
+    pub fn from_pool(pool: Pool<DB>) -> Self {
+        SqlDb {
+            pool,
+            ids: IdGenerator::default(),
+        }
+    }
+
+    /// Use `ids` for rows created without an id.
+    pub fn with_ids(mut self, ids: IdGenerator) -> Self {
+        self.ids = ids;
+        self
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    /// The `CREATE TABLE IF NOT EXISTS` statement for `T`, with `PRIMARY KEY (tenant, id)`.
+    pub fn create_table_sql<T: ManifestEntity>() -> String {
+        let mut sql = format!("CREATE TABLE IF NOT EXISTS \"{}\" (", T::TABLE);
+        for column in T::COLUMNS {
+            let null = if column.nullable { "" } else { " NOT NULL" };
+            sql += &format!("\"{}\" {}{null}, ", column.name, DB::column_type(column));
+        }
+        let key = |role| T::column(role).map_or("", |c| c.name);
+        sql += &format!(
+            "PRIMARY KEY (\"{}\", \"{}\")){}",
+            key(ColumnRole::Tenant),
+            key(ColumnRole::Id),
+            DB::TABLE_SUFFIX
+        );
+        sql
+    }
+
+    /// Create `T`'s table if it does not exist yet; safe to run again.
+    pub async fn create_table<T: ManifestEntity>(&self) -> Result<()> {
+        let sql = Self::create_table_sql::<T>();
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| Error::Database(Box::new(e)))?;
+        DB::execute(&mut conn, &sql, Default::default())
+            .await
+            .map_err(|e| Error::Database(Box::new(e)))?;
+        Ok(())
+    }
+
+    /// `T`'s store for `tenant`; each operation takes a connection from the pool.
+    pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
+        SqlStore::new(
+            Source::Pool(self.pool.clone()),
+            tenant.into(),
+            self.ids.clone(),
+        )
+    }
+
+    /// Hold one connection for a unit of work: stores made from the session run every statement
+    /// on it, saving the pool's per-statement acquire and release.
+    pub async fn acquire(&self) -> Result<SqlSession<DB>> {
+        let conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| Error::Database(Box::new(e)))?;
+        Ok(SqlSession {
+            held: Arc::new(Mutex::new(Held::Connection(conn))),
+            ids: self.ids.clone(),
+        })
+    }
+
+    /// Begin a transaction: every store made from it, for any entity and tenant, writes in it,
+    /// and [`commit`](SqlTransaction::commit) or [`rollback`](SqlTransaction::rollback) (or
+    /// dropping it) ends them all together.
+    pub async fn begin(&self) -> Result<SqlTransaction<DB>> {
+        let tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| Error::Database(Box::new(e)))?;
+        Ok(SqlTransaction {
+            held: Arc::new(Mutex::new(Held::Transaction(tx))),
+            ids: self.ids.clone(),
+        })
+    }
+}
+
+/// One connection held for a unit of work. See [`SqlDb::acquire`].
+pub struct SqlSession<DB: Backend> {
+    held: Arc<Mutex<Held<DB>>>,
+    ids: IdGenerator,
+}
+
+impl<DB: Backend> SqlSession<DB> {
+    /// `T`'s store for `tenant` on this connection.
+    pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
+        SqlStore::new(
+            Source::Held(self.held.clone()),
+            tenant.into(),
+            self.ids.clone(),
+        )
+    }
+}
+
+impl<DB: Backend> fmt::Debug for SqlSession<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlSession")
+            .field("backend", &<DB as Database>::NAME)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A database transaction shared by the stores made from it. See [`SqlDb::begin`].
+///
+/// Dropped without [`commit`](Self::commit), it rolls back. After it ends, its stores fail
+/// with [`Error::Closed`]. A failed statement inside a PostgreSQL transaction (a duplicate id,
+/// say) aborts the transaction: roll it back.
+pub struct SqlTransaction<DB: Backend> {
+    held: Arc<Mutex<Held<DB>>>,
+    ids: IdGenerator,
+}
+
+impl<DB: Backend> SqlTransaction<DB> {
+    /// `T`'s store for `tenant` inside this transaction.
+    pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
+        SqlStore::new(
+            Source::Held(self.held.clone()),
+            tenant.into(),
+            self.ids.clone(),
+        )
+    }
+
+    async fn take(&self) -> Result<Transaction<'static, DB>> {
+        match std::mem::replace(&mut *self.held.lock().await, Held::Closed) {
+            Held::Transaction(tx) => Ok(tx),
+            _ => Err(Error::Closed),
+        }
+    }
+
+    /// Commit every write made through this transaction's stores.
+    pub async fn commit(self) -> Result<()> {
+        let tx = self.take().await?;
+        tx.commit().await.map_err(|e| Error::Database(Box::new(e)))
+    }
+
+    /// Undo every write made through this transaction's stores.
+    pub async fn rollback(self) -> Result<()> {
+        let tx = self.take().await?;
+        tx.rollback()
+            .await
+            .map_err(|e| Error::Database(Box::new(e)))
+    }
+}
+
+impl<DB: Backend> fmt::Debug for SqlTransaction<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlTransaction")
+            .field("backend", &<DB as Database>::NAME)
+            .finish_non_exhaustive()
+    }
+}
