@@ -1,6 +1,6 @@
 //! The derived stores against the same operations written by hand with raw sqlx (`query_as`
 //! with `FromRow`), on SQLite (a file in WAL mode) and PostgreSQL (loopback), one connection,
-//! sequential awaits; and the memory store. Prints a Markdown table of medians.
+//! sequential awaits, a pool of one connection that both sides share; and the memory store. Prints a Markdown table of medians.
 //!
 //! `scripts/bench.sh` runs it with a throwaway PostgreSQL server; without `MANIFEST_PG_URL`
 //! the PostgreSQL rows are left out. `BENCH_N` sets the operations per measurement (10,000),
@@ -9,6 +9,10 @@
 
 use std::time::Instant;
 
+use manifest_core::sqlx::postgres::PgPoolOptions;
+use manifest_core::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use manifest_core::sqlx::{self, FromRow, Row};
 use manifest_core::{ManifestEntity, MemoryStore, SqlDb, Store};
 use uuid::Uuid;
@@ -221,89 +225,123 @@ macro_rules! raw_delete {
 /// Rates per batch, per operation, for one side.
 type Rates = [Vec<f64>; 5];
 
-/// One round on one kind of connection: each operation runs in `BATCHES` batches, ours and raw
-/// alternating batch by batch (and taking turns going first), so both see the same machine,
-/// cache and write-ahead-log state. Returns (ours, raw) rates per batch.
+/// One batch of raw operation `op` on executor `$exec` (evaluated per statement).
+macro_rules! raw_batch {
+    ($op:expr, $sql:expr, $exec:expr, $tenant:expr, $fill:expr, $ids:expr, $range:expr, $all_per:expr) => {
+        match $op {
+            0 => {
+                for i in $range {
+                    let id = Uuid::now_v7().to_string();
+                    raw_create!($sql, $exec, $tenant, id.as_str(), i);
+                    $ids.push(id);
+                }
+            }
+            1 => {
+                for id in &$ids[$range] {
+                    raw_get!($sql, $exec, $tenant, id.as_str());
+                }
+            }
+            2 => {
+                for id in &$ids[$range] {
+                    raw_update!($sql, $exec, $tenant, id.as_str());
+                }
+            }
+            3 => {
+                for _ in 0..$all_per {
+                    raw_all!($sql, $exec, $fill);
+                }
+            }
+            _ => {
+                for id in &$ids[$range] {
+                    raw_delete!($sql, $exec, $tenant, id.as_str());
+                }
+            }
+        }
+    };
+}
+
+/// One round on one kind of connection. The database's pool has exactly one connection, so
+/// both sides talk to the same server connection (on PostgreSQL, the same backend process).
+/// Each operation runs in `BATCHES` batches, ours and raw alternating batch by batch and
+/// taking turns going first, so both see the same machine, cache and log state. With `held`,
+/// each batch holds the connection for its whole run (ours through a session, raw on
+/// `&mut *conn`); otherwise every statement goes through the pool. Connections are taken
+/// before the clock starts. Returns (ours, raw) rates per batch.
 macro_rules! interleaved_round {
-    ($store:expr, $fill_store:expr, $sql:expr, $exec:expr, $raw_tenant:expr, $fill:expr, $n:expr, $all_n:expr) => {{
-        let (store, fill_store, sql, raw_tenant, fill, n, all_n) =
-            ($store, $fill_store, $sql, $raw_tenant, $fill, $n, $all_n);
+    ($db:expr, $held:expr, $sql:expr, $ours_tenant:expr, $raw_tenant:expr, $fill:expr, $n:expr, $all_n:expr) => {{
+        let (db, held, sql, ours_tenant, raw_tenant, fill, n, all_n) = (
+            $db,
+            $held,
+            $sql,
+            $ours_tenant,
+            $raw_tenant,
+            $fill,
+            $n,
+            $all_n,
+        );
         let per = n / BATCHES;
         let all_per = (all_n / BATCHES).max(1);
         let mut ours_ids: Vec<String> = Vec::with_capacity(n);
-        // Raw generates its ids as it creates, as ours does (a UUIDv7 each).
         let mut raw_ids: Vec<String> = Vec::with_capacity(n);
         let (mut ours_rates, mut raw_rates): (Rates, Rates) = Default::default();
         for op in 0..5 {
+            let count = if op == 3 { all_per } else { per };
             for batch in 0..BATCHES {
                 let range = batch * per..(batch + 1) * per;
                 for turn in 0..2 {
                     let raw_now = (turn == 1) == (batch % 2 == 0);
-                    let start = Instant::now();
-                    let count = if op == 3 { all_per } else { per };
-                    match (op, raw_now) {
-                        (0, false) => {
-                            for i in range.clone() {
-                                ours_ids.push(store.create(recipe(i)).await.expect("create").id);
-                            }
+                    let elapsed = if raw_now {
+                        if held {
+                            let mut conn = db.pool().acquire().await.expect("acquire");
+                            let start = Instant::now();
+                            raw_batch!(
+                                op,
+                                sql,
+                                &mut *conn,
+                                raw_tenant,
+                                fill,
+                                raw_ids,
+                                range.clone(),
+                                all_per
+                            );
+                            start.elapsed()
+                        } else {
+                            let start = Instant::now();
+                            raw_batch!(
+                                op,
+                                sql,
+                                db.pool(),
+                                raw_tenant,
+                                fill,
+                                raw_ids,
+                                range.clone(),
+                                all_per
+                            );
+                            start.elapsed()
                         }
-                        (0, true) => {
-                            for i in range.clone() {
-                                let id = Uuid::now_v7().to_string();
-                                raw_create!(sql, $exec, raw_tenant, id.as_str(), i);
-                                raw_ids.push(id);
-                            }
-                        }
-                        (1, false) => {
-                            for id in &ours_ids[range.clone()] {
-                                assert!(store.get_by_id(id).await.expect("get").is_some());
-                            }
-                        }
-                        (1, true) => {
-                            for id in &raw_ids[range.clone()] {
-                                raw_get!(sql, $exec, raw_tenant, id.as_str());
-                            }
-                        }
-                        (2, false) => {
-                            for id in &ours_ids[range.clone()] {
-                                let patch = RecipePatch {
-                                    servings: Some(7),
-                                    version: Some(1),
-                                    ..Default::default()
-                                };
-                                assert!(store.update(id, patch).await.expect("update").is_some());
-                            }
-                        }
-                        (2, true) => {
-                            for id in &raw_ids[range.clone()] {
-                                raw_update!(sql, $exec, raw_tenant, id.as_str());
-                            }
-                        }
-                        (3, false) => {
-                            for _ in 0..all_per {
-                                assert_eq!(
-                                    fill_store.get_all().await.expect("get_all").len(),
-                                    1000
-                                );
-                            }
-                        }
-                        (3, true) => {
-                            for _ in 0..all_per {
-                                raw_all!(sql, $exec, fill);
-                            }
-                        }
-                        (_, false) => {
-                            for id in &ours_ids[range.clone()] {
-                                assert!(store.delete(id).await.expect("delete"));
-                            }
-                        }
-                        (_, true) => {
-                            for id in &raw_ids[range.clone()] {
-                                raw_delete!(sql, $exec, raw_tenant, id.as_str());
-                            }
-                        }
-                    }
-                    let rate = count as f64 / start.elapsed().as_secs_f64();
+                    } else {
+                        let session = if held {
+                            Some(db.acquire().await.expect("acquire"))
+                        } else {
+                            None
+                        };
+                        let (store, fill_store) = match &session {
+                            Some(s) => (s.store::<Recipe>(ours_tenant), s.store::<Recipe>(fill)),
+                            None => (db.store::<Recipe>(ours_tenant), db.store::<Recipe>(fill)),
+                        };
+                        let start = Instant::now();
+                        ours_batch(
+                            op,
+                            &store,
+                            &fill_store,
+                            &mut ours_ids,
+                            range.clone(),
+                            all_per,
+                        )
+                        .await;
+                        start.elapsed()
+                    };
+                    let rate = count as f64 / elapsed.as_secs_f64();
                     if raw_now {
                         raw_rates[op].push(rate)
                     } else {
@@ -314,6 +352,49 @@ macro_rules! interleaved_round {
         }
         (ours_rates, raw_rates)
     }};
+}
+
+/// One batch of our operation `op`.
+async fn ours_batch<S: Store<Recipe>>(
+    op: usize,
+    store: &S,
+    fill: &S,
+    ids: &mut Vec<String>,
+    range: std::ops::Range<usize>,
+    all_per: usize,
+) {
+    match op {
+        0 => {
+            for i in range {
+                ids.push(store.create(recipe(i)).await.expect("create").id);
+            }
+        }
+        1 => {
+            for id in &ids[range] {
+                assert!(store.get_by_id(id).await.expect("get").is_some());
+            }
+        }
+        2 => {
+            for id in &ids[range] {
+                let patch = RecipePatch {
+                    servings: Some(7),
+                    version: Some(1),
+                    ..Default::default()
+                };
+                assert!(store.update(id, patch).await.expect("update").is_some());
+            }
+        }
+        3 => {
+            for _ in 0..all_per {
+                assert_eq!(fill.get_all().await.expect("get_all").len(), 1000);
+            }
+        }
+        _ => {
+            for id in &ids[range] {
+                assert!(store.delete(id).await.expect("delete"));
+            }
+        }
+    }
 }
 
 const BATCHES: usize = 10;
@@ -362,6 +443,7 @@ macro_rules! bench_backend {
             for i in 0..1000 {
                 fill_store.create(recipe(i)).await.expect("fill");
             }
+            drop(fill_store);
             let (mut held_ours, mut held_raw, mut pool_ours, mut pool_raw): (
                 Rates,
                 Rates,
@@ -369,40 +451,26 @@ macro_rules! bench_backend {
                 Rates,
             ) = Default::default();
             for round in 0..rounds {
-                // A held connection each: ours through a session, raw on `&mut *conn`.
-                let session = db.acquire().await.expect("acquire");
-                let store = session.store::<Recipe>(format!("ours-held-{run}-{round}"));
-                let fill_held = session.store::<Recipe>(fill.as_str());
-                let mut conn = db.pool().acquire().await.expect("acquire");
-                let raw_tenant = format!("raw-held-{run}-{round}");
-                let (o, r) = interleaved_round!(
-                    &store,
-                    &fill_held,
-                    &$raw,
-                    &mut *conn,
-                    raw_tenant.as_str(),
-                    fill.as_str(),
-                    n,
-                    all_n
-                );
-                drop((store, fill_held, session, conn));
-                merge(&mut held_ours, o);
-                merge(&mut held_raw, r);
-                // Through the pool, per statement: both pay sqlx's acquire and release.
-                let store = db.store::<Recipe>(format!("ours-pool-{run}-{round}"));
-                let raw_tenant = format!("raw-pool-{run}-{round}");
-                let (o, r) = interleaved_round!(
-                    &store,
-                    &fill_store,
-                    &$raw,
-                    db.pool(),
-                    raw_tenant.as_str(),
-                    fill.as_str(),
-                    n,
-                    all_n
-                );
-                merge(&mut pool_ours, o);
-                merge(&mut pool_raw, r);
+                for (held, ours_into, raw_into) in [
+                    (true, &mut held_ours, &mut held_raw),
+                    (false, &mut pool_ours, &mut pool_raw),
+                ] {
+                    let kind = if held { "held" } else { "pool" };
+                    let ours_tenant = format!("ours-{kind}-{run}-{round}");
+                    let raw_tenant = format!("raw-{kind}-{run}-{round}");
+                    let (o, r) = interleaved_round!(
+                        &db,
+                        held,
+                        &$raw,
+                        ours_tenant.as_str(),
+                        raw_tenant.as_str(),
+                        fill.as_str(),
+                        n,
+                        all_n
+                    );
+                    merge(ours_into, o);
+                    merge(raw_into, r);
+                }
             }
             report(name, "held connection", held_ours, held_raw);
             report(name, "pool", pool_ours, pool_raw);
@@ -456,11 +524,18 @@ fn main() {
         memory(n, rounds, gets).await;
         let dir = std::env::temp_dir().join(format!("manifest-bench-{}", Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let sqlite = manifest_core::SqliteDb::open(dir.join("bench.db")).await.expect("sqlite");
+        let options = SqliteConnectOptions::new()
+            .filename(dir.join("bench.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal);
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.expect("sqlite");
+        let sqlite = SqlDb::from_pool(pool);
         bench_sqlite("SQLite", sqlite, n, rounds, all_n).await;
         match std::env::var("MANIFEST_PG_URL") {
             Ok(url) => {
-                let pg = manifest_core::PgDb::connect(&url).await.expect("postgres");
+                let pool = PgPoolOptions::new().max_connections(1).connect(&url).await.expect("postgres");
+                let pg = SqlDb::from_pool(pool);
                 bench_postgres("PostgreSQL", pg, n, rounds, all_n).await;
             }
             Err(_) => eprintln!("MANIFEST_PG_URL not set: PostgreSQL left out (scripts/bench.sh sets it)"),
