@@ -130,6 +130,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// A driver error, source kept.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn database(e: sqlx::Error) -> Self {
+        Error::Database(Box::new(e))
+    }
+
     /// Name the entity in an error raised where its name was not known.
     pub(crate) fn for_entity(mut self, name: &str) -> Self {
         if let Error::ImmutableField { entity, .. } | Error::UnknownField { entity, .. } = &mut self

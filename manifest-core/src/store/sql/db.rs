@@ -44,11 +44,7 @@ pub(super) enum Guard<'a, DB: Database> {
 impl<DB: Database> Source<DB> {
     pub(super) async fn acquire(&self) -> Result<Guard<'_, DB>> {
         Ok(match self {
-            Source::Pool(pool) => Guard::Pooled(
-                pool.acquire()
-                    .await
-                    .map_err(|e| Error::Database(Box::new(e)))?,
-            ),
+            Source::Pool(pool) => Guard::Pooled(pool.acquire().await.map_err(Error::database)?),
             Source::Held(held) => Guard::Held(held.lock().await),
         })
     }
@@ -132,14 +128,10 @@ impl<DB: Backend> SqlDb<DB> {
     /// Create `T`'s table if it does not exist yet; safe to run again.
     pub async fn create_table<T: ManifestEntity>(&self) -> Result<()> {
         let sql = Self::create_table_sql::<T>();
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| Error::Database(Box::new(e)))?;
+        let mut conn = self.pool.acquire().await.map_err(Error::database)?;
         DB::execute(&mut conn, &sql, Default::default())
             .await
-            .map_err(|e| Error::Database(Box::new(e)))?;
+            .map_err(Error::database)?;
         Ok(())
     }
 
@@ -155,47 +147,51 @@ impl<DB: Backend> SqlDb<DB> {
     /// Hold one connection for a unit of work: stores made from the session run every statement
     /// on it, saving the pool's per-statement acquire and release.
     pub async fn acquire(&self) -> Result<SqlSession<DB>> {
-        let conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| Error::Database(Box::new(e)))?;
-        Ok(SqlSession {
-            held: Arc::new(Mutex::new(Held::Connection(conn))),
-            ids: self.ids.clone(),
-        })
+        let conn = self.pool.acquire().await.map_err(Error::database)?;
+        Ok(SqlSession(Shared::new(
+            Held::Connection(conn),
+            self.ids.clone(),
+        )))
     }
 
     /// Begin a transaction: every store made from it, for any entity and tenant, writes in it,
     /// and [`commit`](SqlTransaction::commit) or [`rollback`](SqlTransaction::rollback) (or
     /// dropping it) ends them all together.
     pub async fn begin(&self) -> Result<SqlTransaction<DB>> {
-        let tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(|e| Error::Database(Box::new(e)))?;
-        Ok(SqlTransaction {
-            held: Arc::new(Mutex::new(Held::Transaction(tx))),
-            ids: self.ids.clone(),
-        })
+        let tx = self.pool.begin().await.map_err(Error::database)?;
+        Ok(SqlTransaction(Shared::new(
+            Held::Transaction(tx),
+            self.ids.clone(),
+        )))
     }
 }
 
-/// One connection held for a unit of work. See [`SqlDb::acquire`].
-pub struct SqlSession<DB: Backend> {
+/// A held connection or transaction and the id generator, shared by the stores made from it.
+struct Shared<DB: Backend> {
     held: Arc<Mutex<Held<DB>>>,
     ids: IdGenerator,
 }
 
+impl<DB: Backend> Shared<DB> {
+    fn new(held: Held<DB>, ids: IdGenerator) -> Self {
+        Shared {
+            held: Arc::new(Mutex::new(held)),
+            ids,
+        }
+    }
+
+    fn store<T: ManifestEntity>(&self, tenant: T::Tenant) -> SqlStore<DB, T> {
+        SqlStore::new(Source::Held(self.held.clone()), tenant, self.ids.clone())
+    }
+}
+
+/// One connection held for a unit of work. See [`SqlDb::acquire`].
+pub struct SqlSession<DB: Backend>(Shared<DB>);
+
 impl<DB: Backend> SqlSession<DB> {
     /// `T`'s store for `tenant` on this connection.
     pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
-        SqlStore::new(
-            Source::Held(self.held.clone()),
-            tenant.into(),
-            self.ids.clone(),
-        )
+        self.0.store(tenant.into())
     }
 }
 
@@ -212,23 +208,16 @@ impl<DB: Backend> fmt::Debug for SqlSession<DB> {
 /// Dropped without [`commit`](Self::commit), it rolls back. After it ends, its stores fail
 /// with [`Error::Closed`]. A failed statement inside a PostgreSQL transaction (a duplicate id,
 /// say) aborts the transaction: roll it back.
-pub struct SqlTransaction<DB: Backend> {
-    held: Arc<Mutex<Held<DB>>>,
-    ids: IdGenerator,
-}
+pub struct SqlTransaction<DB: Backend>(Shared<DB>);
 
 impl<DB: Backend> SqlTransaction<DB> {
     /// `T`'s store for `tenant` inside this transaction.
     pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
-        SqlStore::new(
-            Source::Held(self.held.clone()),
-            tenant.into(),
-            self.ids.clone(),
-        )
+        self.0.store(tenant.into())
     }
 
     async fn take(&self) -> Result<Transaction<'static, DB>> {
-        match std::mem::replace(&mut *self.held.lock().await, Held::Closed) {
+        match std::mem::replace(&mut *self.0.held.lock().await, Held::Closed) {
             Held::Transaction(tx) => Ok(tx),
             _ => Err(Error::Closed),
         }
@@ -237,15 +226,13 @@ impl<DB: Backend> SqlTransaction<DB> {
     /// Commit every write made through this transaction's stores.
     pub async fn commit(self) -> Result<()> {
         let tx = self.take().await?;
-        tx.commit().await.map_err(|e| Error::Database(Box::new(e)))
+        tx.commit().await.map_err(Error::database)
     }
 
     /// Undo every write made through this transaction's stores.
     pub async fn rollback(self) -> Result<()> {
         let tx = self.take().await?;
-        tx.rollback()
-            .await
-            .map_err(|e| Error::Database(Box::new(e)))
+        tx.rollback().await.map_err(Error::database)
     }
 }
 

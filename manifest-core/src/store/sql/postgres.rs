@@ -32,7 +32,7 @@ impl SqlDb<Postgres> {
         let pool = PgPoolOptions::new()
             .connect(url)
             .await
-            .map_err(|e| Error::Database(Box::new(e)))?;
+            .map_err(Error::database)?;
         Ok(Self::from_pool(pool))
     }
 }

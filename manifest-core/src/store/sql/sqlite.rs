@@ -40,18 +40,17 @@ impl SqlDb<Sqlite> {
         let pool = SqlitePoolOptions::new()
             .connect_with(options)
             .await
-            .map_err(|e| Error::Database(Box::new(e)))?;
+            .map_err(Error::database)?;
         Ok(Self::from_pool(pool))
     }
 
     /// Connect with a sqlx SQLite URL, such as `sqlite://app.db?mode=rwc`.
     pub async fn connect(url: &str) -> Result<Self> {
-        let options =
-            SqliteConnectOptions::from_str(url).map_err(|e| Error::Database(Box::new(e)))?;
+        let options = SqliteConnectOptions::from_str(url).map_err(Error::database)?;
         let pool = SqlitePoolOptions::new()
             .connect_with(options)
             .await
-            .map_err(|e| Error::Database(Box::new(e)))?;
+            .map_err(Error::database)?;
         Ok(Self::from_pool(pool))
     }
 
@@ -66,7 +65,7 @@ impl SqlDb<Sqlite> {
             .max_lifetime(None)
             .connect_with(SqliteConnectOptions::new().in_memory(true))
             .await
-            .map_err(|e| Error::Database(Box::new(e)))?;
+            .map_err(Error::database)?;
         Ok(Self::from_pool(pool))
     }
 }
