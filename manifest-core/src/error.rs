@@ -120,6 +120,17 @@ pub enum Error {
         #[source]
         source: BoxDynError,
     },
+    /// A name given at run time cannot be used as a SQL name: a `DocumentStore` table name that
+    /// is not `[A-Za-z_][A-Za-z0-9_]*`, is longer than 63 bytes, or starts with `sqlite_`.
+    #[error("{entity}: `{name}` cannot be a table name: {reason}")]
+    InvalidName {
+        /// The entity name.
+        entity: String,
+        /// The rejected name.
+        name: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// The transaction or connection this store was bound to has been committed, rolled back
     /// or released.
     #[error("the transaction or connection of this store is already closed")]

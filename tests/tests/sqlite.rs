@@ -2,21 +2,64 @@
 
 mod common;
 
+use common::document::{DocBackend, ENTITY};
 use common::sql::SqlBackend;
-use manifest_core::SqliteDb;
+use manifest_core::sqlx::Sqlite;
+use manifest_core::{SqliteDb, Store};
 
-async fn sqlite() -> Option<SqlBackend<manifest_core::sqlx::Sqlite>> {
+async fn open() -> SqliteDb {
     let path = std::env::temp_dir().join(format!("manifest-test-{}.db", uuid::Uuid::new_v4()));
-    let db = SqliteDb::open(&path).await.expect("open a SQLite file");
-    Some(SqlBackend::new(db, "sqlite").await)
+    SqliteDb::open(&path).await.expect("open a SQLite file")
+}
+
+async fn sqlite() -> Option<SqlBackend<Sqlite>> {
+    Some(SqlBackend::new(open().await, "sqlite").await)
+}
+
+async fn sqlite_documents() -> Option<DocBackend<Sqlite>> {
+    Some(DocBackend::new(open().await, "sqlite").await)
 }
 
 contract_suite!(sqlite());
 sql_suite!(sqlite());
+document_suite!(sqlite_documents());
 
 #[tokio::test]
 async fn in_memory_database_keeps_the_contract() {
     let backend = SqlBackend::new(SqliteDb::memory().await.unwrap(), "sqlite-memory").await;
     common::contract::same_id_in_two_tenants(&backend).await;
     common::contract::values_round_trip_verbatim(&backend).await;
+    let documents = DocBackend::new(SqliteDb::memory().await.unwrap(), "sqlite-memory").await;
+    common::document_data::values_round_trip_verbatim(&documents).await;
+    common::document::update_merges_top_level_keys(&documents).await;
+}
+
+/// The document table: tenant first in the key, `STRICT`, the data checked to be an object.
+#[tokio::test]
+async fn document_table_is_tenant_first_and_strict() {
+    let b = sqlite_documents().await.unwrap();
+    let ddl: String = manifest_core::sqlx::query_scalar(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'doc_prep_task'",
+    )
+    .fetch_one(b.db.pool())
+    .await
+    .unwrap();
+    assert!(ddl.contains(r#"PRIMARY KEY ("tenant_id", "id")"#), "{ddl}");
+    assert!(ddl.ends_with("STRICT"), "{ddl}");
+    assert!(
+        ddl.contains(r#""data" TEXT NOT NULL CHECK (json_type("data") = 'object')"#),
+        "{ddl}"
+    );
+    // Data that is not a JSON object cannot get in, even past the store.
+    for bad in ["[1]", "1", "not json", "{\"a\":"] {
+        let err = manifest_core::sqlx::query(
+            "INSERT INTO doc_prep_task (tenant_id, id, data) VALUES ('t', 'x', ?)",
+        )
+        .bind(bad)
+        .execute(b.db.pool())
+        .await;
+        assert!(err.is_err(), "{bad}");
+    }
+    assert!(b.store("t").get_all().await.unwrap().is_empty());
+    assert_eq!(b.store("t").entity(), ENTITY);
 }

@@ -3,6 +3,9 @@
 #![allow(dead_code)] // each backend's test binary uses a different part of the shared suite
 
 pub mod contract;
+pub mod document;
+pub mod document_data;
+pub mod document_model;
 pub mod model;
 pub mod sql;
 

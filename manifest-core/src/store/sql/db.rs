@@ -8,6 +8,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Database, Pool, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
+use super::document::{DocumentCache, DocumentStore};
 use super::{Backend, SqlStore};
 use crate::entity::{ColumnRole, ManifestEntity};
 use crate::error::{Error, Result};
@@ -68,6 +69,7 @@ impl<DB: Database> Guard<'_, DB> {
 pub struct SqlDb<DB: Backend> {
     pool: Pool<DB>,
     ids: IdGenerator,
+    documents: DocumentCache,
 }
 
 impl<DB: Backend> Clone for SqlDb<DB> {
@@ -75,6 +77,7 @@ impl<DB: Backend> Clone for SqlDb<DB> {
         SqlDb {
             pool: self.pool.clone(),
             ids: self.ids.clone(),
+            documents: self.documents.clone(),
         }
     }
 }
@@ -94,6 +97,7 @@ impl<DB: Backend> SqlDb<DB> {
         SqlDb {
             pool,
             ids: IdGenerator::default(),
+            documents: DocumentCache::default(),
         }
     }
 
@@ -144,14 +148,68 @@ impl<DB: Backend> SqlDb<DB> {
         )
     }
 
+    /// Create the [`DocumentStore`] table of the entity called `entity` if it does not exist
+    /// yet; safe to run again. The table is the entity name in snake_case (`PrepTask` to
+    /// `prep_task`); a name that cannot be a table name is [`Error::InvalidName`].
+    pub async fn create_document_table(&self, entity: &str) -> Result<()> {
+        self.create_document_table_at(entity, None).await
+    }
+
+    /// [`create_document_table`](Self::create_document_table) with the table named `table`.
+    pub async fn create_document_table_in(&self, entity: &str, table: &str) -> Result<()> {
+        self.create_document_table_at(entity, Some(table)).await
+    }
+
+    async fn create_document_table_at(&self, entity: &str, table: Option<&str>) -> Result<()> {
+        let sql = self.documents.get::<DB>(entity, table)?;
+        let mut conn = self.pool.acquire().await.map_err(Error::database)?;
+        DB::execute(&mut conn, sql.create_table(), Default::default())
+            .await
+            .map_err(Error::database)?;
+        Ok(())
+    }
+
+    /// The [`DocumentStore`] of the entity called `entity` (in the table
+    /// [`create_document_table`](Self::create_document_table) makes) for `tenant`; each
+    /// operation takes a connection from the pool. The statements are built on the first call
+    /// for an entity and shared by every later store of it.
+    pub fn document_store(
+        &self,
+        entity: &str,
+        tenant: impl Into<String>,
+    ) -> Result<DocumentStore<DB>> {
+        self.document_store_at(entity, None, tenant.into())
+    }
+
+    /// [`document_store`](Self::document_store) with the table named `table`.
+    pub fn document_store_in(
+        &self,
+        entity: &str,
+        table: &str,
+        tenant: impl Into<String>,
+    ) -> Result<DocumentStore<DB>> {
+        self.document_store_at(entity, Some(table), tenant.into())
+    }
+
+    fn document_store_at(
+        &self,
+        entity: &str,
+        table: Option<&str>,
+        tenant: String,
+    ) -> Result<DocumentStore<DB>> {
+        Ok(DocumentStore::new(
+            Source::Pool(self.pool.clone()),
+            self.documents.get::<DB>(entity, table)?,
+            tenant,
+            self.ids.clone(),
+        ))
+    }
+
     /// Hold one connection for a unit of work: stores made from the session run every statement
     /// on it, saving the pool's per-statement acquire and release.
     pub async fn acquire(&self) -> Result<SqlSession<DB>> {
         let conn = self.pool.acquire().await.map_err(Error::database)?;
-        Ok(SqlSession(Shared::new(
-            Held::Connection(conn),
-            self.ids.clone(),
-        )))
+        Ok(SqlSession(Shared::new(Held::Connection(conn), self)))
     }
 
     /// Begin a transaction: every store made from it, for any entity and tenant, writes in it,
@@ -159,29 +217,43 @@ impl<DB: Backend> SqlDb<DB> {
     /// dropping it) ends them all together.
     pub async fn begin(&self) -> Result<SqlTransaction<DB>> {
         let tx = self.pool.begin().await.map_err(Error::database)?;
-        Ok(SqlTransaction(Shared::new(
-            Held::Transaction(tx),
-            self.ids.clone(),
-        )))
+        Ok(SqlTransaction(Shared::new(Held::Transaction(tx), self)))
     }
 }
 
-/// A held connection or transaction and the id generator, shared by the stores made from it.
+/// A held connection or transaction and the database's id generator and document
+/// statements, shared by the stores made from it.
 struct Shared<DB: Backend> {
     held: Arc<Mutex<Held<DB>>>,
     ids: IdGenerator,
+    documents: DocumentCache,
 }
 
 impl<DB: Backend> Shared<DB> {
-    fn new(held: Held<DB>, ids: IdGenerator) -> Self {
+    fn new(held: Held<DB>, db: &SqlDb<DB>) -> Self {
         Shared {
             held: Arc::new(Mutex::new(held)),
-            ids,
+            ids: db.ids.clone(),
+            documents: db.documents.clone(),
         }
     }
 
     fn store<T: ManifestEntity>(&self, tenant: T::Tenant) -> SqlStore<DB, T> {
         SqlStore::new(Source::Held(self.held.clone()), tenant, self.ids.clone())
+    }
+
+    fn document_store(
+        &self,
+        entity: &str,
+        table: Option<&str>,
+        tenant: String,
+    ) -> Result<DocumentStore<DB>> {
+        Ok(DocumentStore::new(
+            Source::Held(self.held.clone()),
+            self.documents.get::<DB>(entity, table)?,
+            tenant,
+            self.ids.clone(),
+        ))
     }
 }
 
@@ -192,6 +264,26 @@ impl<DB: Backend> SqlSession<DB> {
     /// `T`'s store for `tenant` on this connection.
     pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
         self.0.store(tenant.into())
+    }
+
+    /// The [`DocumentStore`] of `entity` for `tenant` on this connection (see
+    /// [`SqlDb::document_store`]).
+    pub fn document_store(
+        &self,
+        entity: &str,
+        tenant: impl Into<String>,
+    ) -> Result<DocumentStore<DB>> {
+        self.0.document_store(entity, None, tenant.into())
+    }
+
+    /// [`document_store`](Self::document_store) with the table named `table`.
+    pub fn document_store_in(
+        &self,
+        entity: &str,
+        table: &str,
+        tenant: impl Into<String>,
+    ) -> Result<DocumentStore<DB>> {
+        self.0.document_store(entity, Some(table), tenant.into())
     }
 }
 
@@ -214,6 +306,26 @@ impl<DB: Backend> SqlTransaction<DB> {
     /// `T`'s store for `tenant` inside this transaction.
     pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
         self.0.store(tenant.into())
+    }
+
+    /// The [`DocumentStore`] of `entity` for `tenant` inside this transaction (see
+    /// [`SqlDb::document_store`]).
+    pub fn document_store(
+        &self,
+        entity: &str,
+        tenant: impl Into<String>,
+    ) -> Result<DocumentStore<DB>> {
+        self.0.document_store(entity, None, tenant.into())
+    }
+
+    /// [`document_store`](Self::document_store) with the table named `table`.
+    pub fn document_store_in(
+        &self,
+        entity: &str,
+        table: &str,
+        tenant: impl Into<String>,
+    ) -> Result<DocumentStore<DB>> {
+        self.0.document_store(entity, Some(table), tenant.into())
     }
 
     async fn take(&self) -> Result<Transaction<'static, DB>> {

@@ -19,8 +19,12 @@ use crate::id::IdGenerator;
 use crate::types::{Binder, FieldType, RowDecoder};
 
 mod db;
+mod document;
 use db::Source;
 pub use db::{SqlDb, SqlSession, SqlTransaction};
+#[doc(hidden)]
+pub use document::DocumentDialect;
+pub use document::DocumentStore;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
@@ -35,6 +39,9 @@ pub trait Backend: Database + sealed::Sealed {
     /// What follows the column list in `CREATE TABLE`.
     #[doc(hidden)]
     const TABLE_SUFFIX: &'static str;
+    /// The statements of a [`DocumentStore`].
+    #[doc(hidden)]
+    const DOCUMENT: DocumentDialect;
     #[doc(hidden)]
     fn statements<T: ManifestEntity>() -> Statements;
     #[doc(hidden)]
@@ -49,17 +56,22 @@ pub trait Backend: Database + sealed::Sealed {
     #[doc(hidden)]
     fn fetch_optional<'c>(
         conn: &'c mut Self::Connection,
-        sql: &'static str,
+        sql: &'c str,
         args: Self::Arguments<'c>,
     ) -> impl Future<Output = Result<Option<Self::Row>, sqlx::Error>> + Send + 'c;
     /// Fetch and decode every row, each as it arrives (decoding after collecting the rows is
-    /// twice as slow on SQLite: every row would stay alive until the last arrived).
+    /// twice as slow on SQLite: every row would stay alive until the last arrived). A decode
+    /// error travels through sqlx as `sqlx::Error::Decode` and [`db_error`] unwraps it.
     #[doc(hidden)]
-    fn fetch_all<'c, T: ManifestEntity>(
+    fn fetch_all<'c, O, F>(
         conn: &'c mut Self::Connection,
-        sql: &'static str,
+        sql: &'c str,
         args: Self::Arguments<'c>,
-    ) -> impl Future<Output = Result<Vec<T>, sqlx::Error>> + Send + 'c;
+        decode: F,
+    ) -> impl Future<Output = Result<Vec<O>, sqlx::Error>> + Send + 'c
+    where
+        O: Send + Unpin + 'c,
+        F: Fn(&Self::Row) -> Result<O> + Send + 'c;
     #[doc(hidden)]
     fn execute<'c>(
         conn: &'c mut Self::Connection,
@@ -70,11 +82,20 @@ pub trait Backend: Database + sealed::Sealed {
 
 /// Implements [`Backend`] for one sqlx database; the two backends differ only in these names.
 macro_rules! backend {
-    ($db:ty, $suffix:literal, $stmts:ident, $col_type:ident, $bind:ident, $decode:ident) => {
+    (
+        $db:ty,
+        $suffix:literal,
+        $document:path,
+        $stmts:ident,
+        $col_type:ident,
+        $bind:ident,
+        $decode:ident
+    ) => {
         impl $crate::store::sql::sealed::Sealed for $db {}
 
         impl $crate::store::sql::Backend for $db {
             const TABLE_SUFFIX: &'static str = $suffix;
+            const DOCUMENT: $crate::store::sql::DocumentDialect = $document;
 
             fn statements<T: $crate::ManifestEntity>() -> $crate::Statements {
                 T::$stmts
@@ -96,7 +117,7 @@ macro_rules! backend {
             }
             fn fetch_optional<'c>(
                 conn: &'c mut <Self as sqlx::Database>::Connection,
-                sql: &'static str,
+                sql: &'c str,
                 args: <Self as sqlx::Database>::Arguments<'c>,
             ) -> impl std::future::Future<
                 Output = Result<Option<<Self as sqlx::Database>::Row>, sqlx::Error>,
@@ -104,15 +125,19 @@ macro_rules! backend {
             + 'c {
                 sqlx::query_with(sql, args).fetch_optional(conn)
             }
-            fn fetch_all<'c, T: $crate::ManifestEntity>(
+            fn fetch_all<'c, O, F>(
                 conn: &'c mut <Self as sqlx::Database>::Connection,
-                sql: &'static str,
+                sql: &'c str,
                 args: <Self as sqlx::Database>::Arguments<'c>,
-            ) -> impl std::future::Future<Output = Result<Vec<T>, sqlx::Error>> + Send + 'c {
+                decode: F,
+            ) -> impl std::future::Future<Output = Result<Vec<O>, sqlx::Error>> + Send + 'c
+            where
+                O: Send + Unpin + 'c,
+                F: Fn(&<Self as sqlx::Database>::Row) -> $crate::Result<O> + Send + 'c,
+            {
                 sqlx::query_with(sql, args)
-                    .try_map(|row: <Self as sqlx::Database>::Row| {
-                        $crate::store::sql::decode::<Self, T>(&row)
-                            .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+                    .try_map(move |row: <Self as sqlx::Database>::Row| {
+                        decode(&row).map_err(|e| sqlx::Error::Decode(Box::new(e)))
                     })
                     .fetch_all(conn)
             }
@@ -192,7 +217,7 @@ impl<DB: Backend> RowDecoder for Decoder<'_, DB> {
     }
 }
 
-pub(crate) fn decode<DB: Backend, T: ManifestEntity>(row: &DB::Row) -> Result<T> {
+fn decode<DB: Backend, T: ManifestEntity>(row: &DB::Row) -> Result<T> {
     T::decode(&Decoder::<DB> {
         row,
         entity: T::ENTITY,
@@ -282,9 +307,14 @@ impl<DB: Backend, T: ManifestEntity> Store<T> for SqlStore<DB, T> {
         let mut args = Args::<DB>::new();
         args.bind(&self.tenant);
         let args = args.finish(T::ENTITY)?;
-        DB::fetch_all(guard.conn()?, DB::statements::<T>().select_all, args)
-            .await
-            .map_err(|e| self.error(e))
+        DB::fetch_all(
+            guard.conn()?,
+            DB::statements::<T>().select_all,
+            args,
+            decode::<DB, T>,
+        )
+        .await
+        .map_err(|e| self.error(e))
     }
 
     async fn get_by_id(&self, id: &T::Id) -> Result<Option<T>> {

@@ -5,12 +5,13 @@
 use sqlx::Postgres;
 use sqlx::postgres::PgPoolOptions;
 
-use super::{SqlDb, SqlSession, SqlStore, SqlTransaction, backend};
+use super::{DocumentStore, SqlDb, SqlSession, SqlStore, SqlTransaction, backend};
 use crate::error::{Error, Result};
 
 backend!(
     Postgres,
     "",
+    super::document::POSTGRES,
     POSTGRES,
     postgres_type,
     bind_postgres,
@@ -21,6 +22,8 @@ backend!(
 pub type PgDb = SqlDb<Postgres>;
 /// A typed, tenant-scoped store on PostgreSQL.
 pub type PgStore<T> = SqlStore<Postgres, T>;
+/// A JSON-document store on PostgreSQL, for an entity without a Rust struct.
+pub type PgDocumentStore = DocumentStore<Postgres>;
 /// A PostgreSQL transaction shared by several stores.
 pub type PgTransaction = SqlTransaction<Postgres>;
 /// A held PostgreSQL connection shared by several stores.

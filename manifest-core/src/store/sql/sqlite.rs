@@ -6,12 +6,13 @@ use std::str::FromStr;
 use sqlx::Sqlite;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::{SqlDb, SqlSession, SqlStore, SqlTransaction, backend};
+use super::{DocumentStore, SqlDb, SqlSession, SqlStore, SqlTransaction, backend};
 use crate::error::{Error, Result};
 
 backend!(
     Sqlite,
     " STRICT",
+    super::document::SQLITE,
     SQLITE,
     sqlite_type,
     bind_sqlite,
@@ -22,6 +23,8 @@ backend!(
 pub type SqliteDb = SqlDb<Sqlite>;
 /// A typed, tenant-scoped store on SQLite.
 pub type SqliteStore<T> = SqlStore<Sqlite, T>;
+/// A JSON-document store on SQLite, for an entity without a Rust struct.
+pub type SqliteDocumentStore = DocumentStore<Sqlite>;
 /// A SQLite transaction shared by several stores.
 pub type SqliteTransaction = SqlTransaction<Sqlite>;
 /// A held SQLite connection shared by several stores.
