@@ -46,7 +46,9 @@
 //! - `derive` (default): re-exports `#[derive(ManifestEntity)]`.
 //! - `sqlite`, `postgres`: [`SqlStore`] (`SqliteStore`, `PgStore`) over sqlx, made from
 //!   a [`SqlDb`] (one pool per application), a held `SqlSession`, or a
-//!   `SqlTransaction` shared by several stores.
+//!   `SqlTransaction` shared by several stores; and [`DocumentStore`] (`SqliteDocumentStore`,
+//!   `PgDocumentStore`), a `Store<EntityInstance>` for entities that have no Rust struct, one
+//!   JSON object per row.
 //!
 //! The memory store is always compiled.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -57,6 +59,7 @@ extern crate self as manifest_core;
 mod entity;
 mod error;
 mod id;
+pub mod runtime;
 mod store;
 mod types;
 
@@ -71,15 +74,17 @@ pub use types::{Binder, FieldType, RowDecoder, VersionType};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
-pub use store::sql::{Backend, SqlDb, SqlSession, SqlStore, SqlTransaction};
+pub use store::sql::{Backend, DocumentStore, SqlDb, SqlSession, SqlStore, SqlTransaction};
 
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
-pub use store::sql::sqlite::{SqliteDb, SqliteSession, SqliteStore, SqliteTransaction};
+pub use store::sql::sqlite::{
+    SqliteDb, SqliteDocumentStore, SqliteSession, SqliteStore, SqliteTransaction,
+};
 
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use store::sql::postgres::{PgDb, PgSession, PgStore, PgTransaction};
+pub use store::sql::postgres::{PgDb, PgDocumentStore, PgSession, PgStore, PgTransaction};
 
 /// The sqlx version this crate is built on, for naming pools and database types.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -1,0 +1,480 @@
+//! Manifest IR v1, loaded into typed structures.
+//!
+//! The shapes follow `ir-v1.schema.json` and the reference compiler's output. Keys this runtime
+//! does not use are ignored, so newer compilers' additions load; a key it does use with the wrong
+//! shape is an [`IrError`] naming the JSON path, never a panic.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+use super::expr::{Expr, IrValue};
+
+/// The IR version this runtime executes.
+pub const IR_VERSION: &str = "1.0";
+
+/// A compiled Manifest program.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Ir {
+    /// The IR version (`"1.0"`).
+    pub version: String,
+    /// Compiler provenance, kept as it is.
+    #[serde(default)]
+    pub provenance: Json,
+    /// Entities.
+    #[serde(default)]
+    pub entities: Vec<IrEntity>,
+    /// Where each entity is stored.
+    #[serde(default)]
+    pub stores: Vec<IrStore>,
+    /// Declared events.
+    #[serde(default)]
+    pub events: Vec<IrEvent>,
+    /// Every command, entity-bound or global.
+    #[serde(default)]
+    pub commands: Vec<IrCommand>,
+    /// Policies.
+    #[serde(default)]
+    pub policies: Vec<IrPolicy>,
+    /// Event reactions, kept as JSON (not executed yet).
+    #[serde(default)]
+    pub reactions: Vec<Json>,
+    /// Roles, kept as JSON (not executed yet).
+    #[serde(default)]
+    pub roles: Vec<Json>,
+}
+
+/// An entity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrEntity {
+    /// Its name.
+    pub name: String,
+    /// Stored properties (the id is implicit unless declared).
+    #[serde(default)]
+    pub properties: Vec<IrProperty>,
+    /// Computed properties.
+    #[serde(default)]
+    pub computed_properties: Vec<IrComputedProperty>,
+    /// Relationships.
+    #[serde(default)]
+    pub relationships: Vec<IrRelationship>,
+    /// The names of its commands.
+    #[serde(default)]
+    pub commands: Vec<String>,
+    /// Entity constraints.
+    #[serde(default)]
+    pub constraints: Vec<IrConstraint>,
+    /// Policy names.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Default policies (the compiler also copies them into each command).
+    #[serde(default)]
+    pub default_policies: Vec<String>,
+    /// A composite key: the instance id is these properties' values joined with `|`.
+    #[serde(default)]
+    pub key: Option<Vec<String>>,
+    /// The optimistic-concurrency version property.
+    #[serde(default)]
+    pub version_property: Option<String>,
+    /// The property set to `now()` whenever the version changes.
+    #[serde(default)]
+    pub version_at_property: Option<String>,
+    /// Whether `createdAt` / `updatedAt` are maintained.
+    #[serde(default)]
+    pub timestamps: bool,
+    /// Allowed state transitions.
+    #[serde(default)]
+    pub transitions: Vec<IrTransition>,
+}
+
+/// A stored property.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrProperty {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub ty: IrType,
+    /// The value used when a create leaves it out.
+    #[serde(default)]
+    pub default_value: Option<IrValue>,
+    /// Modifiers: `required`, `optional`, `readonly`, `private`, ...
+    #[serde(default)]
+    pub modifiers: Vec<String>,
+}
+
+impl IrProperty {
+    /// Whether the property carries this modifier.
+    pub fn has(&self, modifier: &str) -> bool {
+        self.modifiers.iter().any(|m| m == modifier)
+    }
+}
+
+/// A type: `{name, nullable, generic?}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrType {
+    /// `string`, `number`, `boolean`, `array`, `datetime`, ...
+    pub name: String,
+    /// Whether null is allowed.
+    #[serde(default)]
+    pub nullable: bool,
+    /// The element type of an array.
+    #[serde(default)]
+    pub generic: Option<Box<IrType>>,
+}
+
+/// A computed property.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrComputedProperty {
+    /// Its name.
+    pub name: String,
+    /// Its expression.
+    pub expression: Expr,
+    /// The properties it reads.
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+}
+
+/// A relationship.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrRelationship {
+    /// Its name.
+    pub name: String,
+    /// `hasMany`, `hasOne`, `belongsTo` or `ref`.
+    pub kind: String,
+    /// The related entity.
+    pub target: String,
+    /// The foreign key, when not inferred.
+    #[serde(default)]
+    pub foreign_key: Option<Json>,
+    /// The join entity of a `hasMany ... through`.
+    #[serde(default)]
+    pub through: Option<String>,
+}
+
+/// How bad a failed constraint is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Informational: never fails.
+    Ok,
+    /// Reported, does not block.
+    Warn,
+    /// Blocks the write or command.
+    #[default]
+    Block,
+}
+
+/// An entity or command constraint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrConstraint {
+    /// Its name.
+    pub name: String,
+    /// Its code (for overrides).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The condition.
+    pub expression: Expr,
+    /// Its severity (default `block`).
+    #[serde(default)]
+    pub severity: Severity,
+    /// When true, the constraint is violated when the expression is true.
+    #[serde(default)]
+    pub fail_when: bool,
+    /// The message of a failure.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Whether an override may lift it.
+    #[serde(default)]
+    pub overrideable: bool,
+    /// The policy that authorizes an override.
+    #[serde(default)]
+    pub override_policy_ref: Option<String>,
+}
+
+/// An allowed state transition: from `from`, the property may become one of `to`.
+#[derive(Debug, Clone, Deserialize)]
+#[non_exhaustive]
+pub struct IrTransition {
+    /// The state property.
+    pub property: String,
+    /// The state it leaves.
+    pub from: String,
+    /// The states it may enter.
+    pub to: Vec<String>,
+}
+
+/// A command.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrCommand {
+    /// Its name.
+    pub name: String,
+    /// The entity it runs on; none for a global command.
+    #[serde(default)]
+    pub entity: Option<String>,
+    /// Parameters.
+    #[serde(default)]
+    pub parameters: Vec<IrParameter>,
+    /// Guards, in order.
+    #[serde(default)]
+    pub guards: Vec<Expr>,
+    /// Command constraints.
+    #[serde(default)]
+    pub constraints: Vec<IrConstraint>,
+    /// Policy names that apply (empty: the entity's and global execute policies).
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// A rate limit, kept as JSON (not enforced yet).
+    #[serde(default)]
+    pub rate_limit: Option<Json>,
+    /// Actions, in order.
+    #[serde(default)]
+    pub actions: Vec<IrAction>,
+    /// Events emitted after the actions.
+    #[serde(default)]
+    pub emits: Vec<String>,
+}
+
+/// A parameter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrParameter {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub ty: IrType,
+    /// Whether it must be given.
+    #[serde(default)]
+    pub required: bool,
+    /// Its default.
+    #[serde(default)]
+    pub default_value: Option<IrValue>,
+}
+
+/// What an action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    /// Assign `target` on the instance.
+    Mutate,
+    /// Bind `target` as a local name for later actions.
+    Compute,
+    /// Emit an event.
+    Emit,
+    /// Publish an event.
+    Publish,
+    /// A side effect.
+    Effect,
+    /// Persist the working copy.
+    Persist,
+}
+
+/// An action.
+#[derive(Debug, Clone, Deserialize)]
+#[non_exhaustive]
+pub struct IrAction {
+    /// What it does.
+    pub kind: ActionKind,
+    /// The property, binding or event it targets.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Its value.
+    pub expression: Expr,
+}
+
+/// What a policy governs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyAction {
+    /// Reads.
+    Read,
+    /// Writes.
+    Write,
+    /// Deletes.
+    Delete,
+    /// Running commands.
+    Execute,
+    /// Everything.
+    All,
+    /// Authorizing constraint overrides.
+    Override,
+}
+
+/// A policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrPolicy {
+    /// Its name.
+    pub name: String,
+    /// The entity it is limited to, if any.
+    #[serde(default)]
+    pub entity: Option<String>,
+    /// What it governs.
+    pub action: PolicyAction,
+    /// The condition that allows.
+    pub expression: Expr,
+    /// The denial message.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// A rate limit, kept as JSON (not enforced yet).
+    #[serde(default)]
+    pub rate_limit: Option<Json>,
+}
+
+/// A declared event.
+#[derive(Debug, Clone, Deserialize)]
+#[non_exhaustive]
+pub struct IrEvent {
+    /// Its name.
+    pub name: String,
+    /// Its channel.
+    pub channel: String,
+}
+
+/// Where an entity is stored.
+#[derive(Debug, Clone, Deserialize)]
+#[non_exhaustive]
+pub struct IrStore {
+    /// The entity.
+    pub entity: String,
+    /// `memory`, `postgres`, `supabase`, `durable`, ...
+    pub target: String,
+    /// Target settings, kept as JSON.
+    #[serde(default)]
+    pub config: Json,
+}
+
+/// IR that cannot be loaded: where, and what was expected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IrError {
+    /// The JSON is malformed, or a value has the wrong shape.
+    #[error("invalid IR at `{path}`: {message}")]
+    Shape {
+        /// The JSON path, such as `commands[0].guards[1].kind`.
+        path: String,
+        /// What serde expected.
+        message: String,
+    },
+    /// The IR is of a version this runtime does not execute.
+    #[error("unsupported IR version `{found}` at `version`: expected `{IR_VERSION}`")]
+    Version {
+        /// The version found.
+        found: String,
+    },
+    /// A name refers to something the IR does not declare.
+    #[error("invalid IR at `{path}`: {message}")]
+    Reference {
+        /// The JSON path of the reference.
+        path: String,
+        /// What is missing.
+        message: String,
+    },
+}
+
+impl Ir {
+    /// Load IR from JSON text, with errors that name the JSON path.
+    pub fn from_json_str(text: &str) -> Result<Ir, IrError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let ir: Ir = serde_path_to_error::deserialize(de).map_err(|e| IrError::Shape {
+            path: e.path().to_string(),
+            message: e.into_inner().to_string(),
+        })?;
+        ir.validate()?;
+        Ok(ir)
+    }
+
+    /// Load IR from a JSON value.
+    pub fn from_json(value: Json) -> Result<Ir, IrError> {
+        let ir: Ir = serde_path_to_error::deserialize(value).map_err(|e| IrError::Shape {
+            path: e.path().to_string(),
+            message: e.into_inner().to_string(),
+        })?;
+        ir.validate()?;
+        Ok(ir)
+    }
+
+    fn validate(&self) -> Result<(), IrError> {
+        if self.version != IR_VERSION {
+            return Err(IrError::Version {
+                found: self.version.clone(),
+            });
+        }
+        let reference = |path: String, message: String| IrError::Reference { path, message };
+        for (i, command) in self.commands.iter().enumerate() {
+            if let Some(entity) = &command.entity
+                && self.entity(entity).is_none()
+            {
+                return Err(reference(
+                    format!("commands[{i}].entity"),
+                    format!("command `{}` names unknown entity `{entity}`", command.name),
+                ));
+            }
+            for (j, policy) in command.policies.iter().enumerate() {
+                if self.policy(policy).is_none() {
+                    return Err(reference(
+                        format!("commands[{i}].policies[{j}]"),
+                        format!("command `{}` names unknown policy `{policy}`", command.name),
+                    ));
+                }
+            }
+        }
+        for (i, store) in self.stores.iter().enumerate() {
+            if self.entity(&store.entity).is_none() {
+                return Err(reference(
+                    format!("stores[{i}].entity"),
+                    format!("store names unknown entity `{}`", store.entity),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The entity called `name`.
+    pub fn entity(&self, name: &str) -> Option<&IrEntity> {
+        self.entities.iter().find(|e| e.name == name)
+    }
+
+    /// The policy called `name`.
+    pub fn policy(&self, name: &str) -> Option<&IrPolicy> {
+        self.policies.iter().find(|p| p.name == name)
+    }
+
+    /// The store declaration of `entity`, if any.
+    pub fn store_of(&self, entity: &str) -> Option<&IrStore> {
+        self.stores.iter().find(|s| s.entity == entity)
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ActionKind::Mutate => "mutate",
+            ActionKind::Compute => "compute",
+            ActionKind::Emit => "emit",
+            ActionKind::Publish => "publish",
+            ActionKind::Effect => "effect",
+            ActionKind::Persist => "persist",
+        })
+    }
+}

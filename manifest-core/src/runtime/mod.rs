@@ -1,0 +1,15 @@
+//! The runtime: Manifest IR loaded into typed structures, the expression evaluator, and the
+//! engine that executes commands over the stores the provider hook gives.
+
+pub mod engine;
+pub mod eval;
+pub mod expr;
+pub mod ir;
+pub mod result;
+pub mod value;
+
+mod builtins;
+
+pub use engine::{CommandOptions, RuntimeEngine, RuntimeError, RuntimeOptions, StoreProvider};
+pub use ir::{Ir, IrError};
+pub use result::{CommandResult, ConstraintOutcome, EmittedEvent};

@@ -1,0 +1,129 @@
+//! What the engine's operations return, serialised as the reference runtime's camelCase JSON.
+
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+
+/// The outcome of [`RuntimeEngine::run_command`](super::RuntimeEngine::run_command).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct CommandResult {
+    /// Whether the command ran to the end and wrote its changes.
+    pub success: bool,
+    /// The value of the last action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Json>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The policy that denied it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied_by: Option<String>,
+    /// The guard that failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard_failure: Option<GuardFailure>,
+    /// The policy denial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_denial: Option<PolicyDenial>,
+    /// The version conflict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency_conflict: Option<ConcurrencyConflict>,
+    /// The outcomes of the command's constraints, when one blocked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub constraint_outcomes: Vec<ConstraintOutcome>,
+    /// Events emitted, in order (none when the command failed).
+    pub emitted_events: Vec<EmittedEvent>,
+}
+
+impl CommandResult {
+    pub(crate) fn failure(error: impl Into<String>) -> Self {
+        CommandResult {
+            success: false,
+            error: Some(error.into()),
+            ..CommandResult::default()
+        }
+    }
+}
+
+/// A failed guard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct GuardFailure {
+    /// The guard's position, counted from 1.
+    pub index: usize,
+    /// The guard as text, as the reference formats it.
+    pub formatted: String,
+    /// Resolved sub-expression values (empty: not computed yet).
+    pub resolved: Vec<Json>,
+}
+
+/// A policy denial.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PolicyDenial {
+    /// The policy.
+    pub policy_name: String,
+    /// The policy's expression as text.
+    pub formatted: String,
+    /// The denial message.
+    pub message: String,
+    /// Resolved sub-expression values (empty: not computed yet).
+    pub resolved: Vec<Json>,
+}
+
+/// A version conflict on a command's instance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ConcurrencyConflict {
+    /// The entity.
+    pub entity_type: String,
+    /// The instance.
+    pub entity_id: String,
+    /// The version the command wrote.
+    pub expected_version: Json,
+    /// The stored version.
+    pub actual_version: Json,
+    /// Always `VERSION_MISMATCH`.
+    pub conflict_code: String,
+}
+
+/// The outcome of one constraint.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ConstraintOutcome {
+    /// The constraint's code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The constraint.
+    pub constraint_name: String,
+    /// `ok`, `warn` or `block`.
+    pub severity: &'static str,
+    /// Its expression as text.
+    pub formatted: String,
+    /// Its message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Whether it passed.
+    pub passed: bool,
+    /// Resolved sub-expression values (empty: not computed yet).
+    pub resolved: Vec<Json>,
+}
+
+/// An emitted event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct EmittedEvent {
+    /// The event.
+    pub name: String,
+    /// Its channel (the event's name when it is not declared).
+    pub channel: String,
+    /// `{...input, result}`.
+    pub payload: Map<String, Json>,
+    /// The engine clock's time, in milliseconds.
+    pub timestamp: Json,
+}

@@ -1,0 +1,125 @@
+//! Loading Manifest IR: every public fixture's IR loads, and bad IR is an error that names the
+//! JSON path and what was expected.
+
+use std::path::Path;
+
+use manifest_core::runtime::ir::{Ir, IrError};
+
+fn fixtures() -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/fixtures");
+    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .expect("tests/conformance/fixtures")
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let name = path
+                .file_name()?
+                .to_str()?
+                .strip_suffix(".ir.json")?
+                .to_owned();
+            Some((name, std::fs::read_to_string(&path).ok()?))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn every_fixture_ir_loads() {
+    let fixtures = fixtures();
+    assert!(
+        fixtures.len() >= 40,
+        "only {} fixtures found",
+        fixtures.len()
+    );
+    for (name, text) in &fixtures {
+        let ir = Ir::from_json_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(ir.version, "1.0");
+        let json: serde_json::Value = serde_json::from_str(text).unwrap();
+        let entities = json["entities"].as_array().map_or(0, Vec::len);
+        let commands = json["commands"].as_array().map_or(0, Vec::len);
+        assert_eq!(ir.entities.len(), entities, "{name}: entities");
+        assert_eq!(ir.commands.len(), commands, "{name}: commands");
+    }
+}
+
+fn load_error(json: serde_json::Value) -> IrError {
+    match Ir::from_json(json) {
+        Ok(_) => panic!("bad IR loaded"),
+        Err(e) => e,
+    }
+}
+
+fn minimal() -> serde_json::Value {
+    serde_json::json!({
+        "version": "1.0",
+        "entities": [{"name": "Task", "properties": [{"name": "title", "type": {"name": "string"}}]}],
+        "stores": [{"entity": "Task", "target": "memory"}],
+        "commands": [{
+            "name": "rename", "entity": "Task",
+            "guards": [{"kind": "identifier", "name": "ok"}],
+            "actions": [{"kind": "mutate", "target": "title", "expression": {"kind": "literal", "value": {"kind": "string", "value": "x"}}}]
+        }]
+    })
+}
+
+#[test]
+fn minimal_ir_loads() {
+    let ir = Ir::from_json(minimal()).unwrap();
+    assert_eq!(ir.entity("Task").unwrap().properties[0].name, "title");
+    assert_eq!(ir.store_of("Task").unwrap().target, "memory");
+}
+
+#[test]
+fn wrong_shape_names_the_path() {
+    let mut ir = minimal();
+    ir["commands"][0]["guards"][0] = serde_json::json!({"kind": "teleport"});
+    let e = load_error(ir);
+    let text = e.to_string();
+    assert!(
+        matches!(e, IrError::Shape { ref path, .. } if path == "commands[0].guards[0].kind"),
+        "{text}"
+    );
+    assert!(text.contains("teleport"), "{text}");
+
+    let mut ir = minimal();
+    ir["entities"][0]["properties"][0]["type"] = serde_json::json!("string");
+    let e = load_error(ir);
+    assert!(
+        matches!(e, IrError::Shape { ref path, .. } if path == "entities[0].properties[0].type"),
+        "{e}"
+    );
+
+    let mut ir = minimal();
+    ir["commands"][0]["actions"][0]["kind"] = serde_json::json!("explode");
+    let e = load_error(ir);
+    assert!(
+        matches!(e, IrError::Shape { ref path, .. } if path == "commands[0].actions[0].kind"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unsupported_version_and_dangling_names_are_errors() {
+    let mut ir = minimal();
+    ir["version"] = serde_json::json!("2.0");
+    let e = load_error(ir);
+    assert!(
+        matches!(&e, IrError::Version { found } if found == "2.0"),
+        "{e}"
+    );
+
+    let mut ir = minimal();
+    ir["commands"][0]["entity"] = serde_json::json!("Ghost");
+    let e = load_error(ir);
+    assert!(
+        matches!(&e, IrError::Reference { path, message } if path == "commands[0].entity" && message.contains("Ghost")),
+        "{e}"
+    );
+
+    let mut ir = minimal();
+    ir["stores"][0]["entity"] = serde_json::json!("Ghost");
+    assert!(matches!(load_error(ir), IrError::Reference { .. }));
+
+    let e = Ir::from_json_str("{\"version\": \"1.0\", \"entities\": [").unwrap_err();
+    assert!(matches!(e, IrError::Shape { .. }), "{e}");
+}
