@@ -42,6 +42,19 @@ pub trait Entity: Clone + Debug + Send + Sync + Unpin + 'static {
     /// Reset the fields that are not stored (`#[manifest(skip)]`) to their defaults, so a row
     /// the memory store keeps reads back as a SQL store's would.
     fn clear_skipped(&mut self) {}
+    /// Whether `self`, a stored row, is still `read`, the same row as a caller read it earlier:
+    /// what [`MemoryStore::update_if`](crate::Store::update_if) checks. `None` when the type
+    /// cannot tell (for any two rows); that `update_if` is then [`Error::Unsupported`](crate::Error::Unsupported).
+    ///
+    /// The default compares the versions of a versioned entity (every update bumps the version,
+    /// so an equal version is an unchanged row) and cannot tell for any other.
+    /// [`EntityInstance`](crate::EntityInstance) compares every field.
+    fn same_row(&self, read: &Self) -> Option<bool> {
+        match (self.version(), read.version()) {
+            (Some(stored), Some(read)) if Self::VERSIONED => Some(stored == read),
+            _ => None,
+        }
+    }
 }
 
 /// A value that can key a row: an id or a tenant.

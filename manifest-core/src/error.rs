@@ -131,6 +131,18 @@ pub enum Error {
         /// Why it cannot be used.
         reason: String,
     },
+    /// The store cannot do this operation. [`Store::update_if`](crate::Store::update_if) says so
+    /// rather than fall back to a check and a write that another writer could come between: a
+    /// store that cannot check and write atomically (for example a typed store of an entity
+    /// without a `#[manifest(version)]` field) returns this, and the caller chooses what to do
+    /// (the runtime engine then relies on its in-process lock).
+    #[error("{entity}: this store does not support `{operation}`")]
+    Unsupported {
+        /// The entity name.
+        entity: String,
+        /// The operation (`update_if`).
+        operation: &'static str,
+    },
     /// The transaction or connection this store was bound to has been committed, rolled back
     /// or released.
     #[error("the transaction or connection of this store is already closed")]

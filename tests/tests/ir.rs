@@ -120,6 +120,6 @@ fn unsupported_version_and_dangling_names_are_errors() {
     ir["stores"][0]["entity"] = serde_json::json!("Ghost");
     assert!(matches!(load_error(ir), IrError::Reference { .. }));
 
-    let e = Ir::from_json_str("{\"version\": \"1.0\", \"entities\": [").unwrap_err();
-    assert!(matches!(e, IrError::Shape { .. }), "{e}");
+    let e = Ir::from_json_str("{\"version\": \"1.0\",\n \"entities\": [").unwrap_err();
+    assert!(matches!(e, IrError::Syntax { line: 2, .. }), "{e}");
 }

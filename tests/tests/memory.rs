@@ -45,3 +45,9 @@ async fn memory() -> Option<Memory> {
 }
 
 contract_suite!(memory());
+
+/// The memory store of the runtime's dynamic records: `update_if` compares whole rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_keep_the_update_if_contract() {
+    common::conditional::memory_update_if().await;
+}

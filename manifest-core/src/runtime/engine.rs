@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Map, Value as Json};
 
@@ -15,7 +16,10 @@ use super::result::{
 };
 use super::value::Value;
 use crate::id::IdGenerator;
-use crate::store::{EntityInstance, MemoryStore, Store};
+use crate::store::{Conditional, EntityInstance, MemoryStore, Store};
+
+mod concurrency;
+use concurrency::{COMMAND_ATTEMPTS, InstanceLocks, backoff};
 
 /// A JS-like object: the engine's view of an instance, an input or a context.
 type Object = BTreeMap<String, Value>;
@@ -107,6 +111,14 @@ pub enum RuntimeError {
         /// Its IR store target.
         target: String,
     },
+    /// A typed store bound through the provider does not fit its IR entity.
+    #[error("the store bound to entity `{entity}` does not fit it: {}", mismatches.join("; "))]
+    SchemaMismatch {
+        /// The entity.
+        entity: String,
+        /// Each mismatch, naming the property or field.
+        mismatches: Vec<String>,
+    },
     /// `require_tenant_context` is set and no tenant was given.
     #[error("a tenant is required (`require_tenant_context`) but none was given")]
     TenantRequired,
@@ -119,6 +131,24 @@ pub enum RuntimeError {
     /// A store failed.
     #[error(transparent)]
     Store(#[from] crate::Error),
+    /// Other writers kept changing the command's instance between its read and its write, on
+    /// every attempt: the command gave up. Unless `written`, it wrote nothing and emitted
+    /// nothing, and can be run again; `written` means an explicit `persist` action of the last
+    /// attempt had already written, so the instance holds that attempt's changes up to it.
+    #[error(
+        "concurrent updates on {entity}#{id} kept conflicting after {attempts} attempt(s); {}",
+        if *.written { "an earlier persist of the last attempt was written" } else { "nothing was written" }
+    )]
+    Conflict {
+        /// The entity.
+        entity: String,
+        /// The instance.
+        id: String,
+        /// How many times the command ran.
+        attempts: u32,
+        /// Whether a `persist` action had written before the conflict.
+        written: bool,
+    },
     /// An expression could not be evaluated.
     #[error("evaluating {what}: {source}")]
     Eval {
@@ -131,14 +161,52 @@ pub enum RuntimeError {
 }
 
 /// Executes Manifest IR. `Send + Sync`: share it between tasks behind an `Arc`.
+///
+/// # Concurrent commands
+///
+/// Two commands on one instance never lose an update, whether they run in this engine or in
+/// engines of other processes sharing the database. A command reads its instance, evaluates
+/// policies, constraints, guards and actions on a working copy, and writes the changes in one
+/// [`Store::update_if`] against the row as it read it: the store checks that the row is
+/// unchanged and writes in one atomic step (one `UPDATE ... WHERE` on SQL stores). If another
+/// write came between, nothing was written and nothing emitted, so the whole command runs
+/// again from a fresh read, up to [`COMMAND_ATTEMPTS`](Self::COMMAND_ATTEMPTS) (32) times, each
+/// rerun after a random pause that grows from under 1 ms to at most 16 ms; then it fails with
+/// [`RuntimeError::Conflict`]. The pauses use tokio's timer, so run the engine on a tokio
+/// runtime with time enabled (`#[tokio::main]` and `#[tokio::test]` enable it). An explicit
+/// `persist` action writes the same way; once it has written, a later conflict cannot be
+/// retried and is a `Conflict` with `written` set. A rerun evaluates everything again: `now()`
+/// is read again and generated ids (`uuid()`) are drawn again, so a retried command consumes
+/// ids that no instance ends up with.
+///
+/// This is optimistic concurrency (a compare-and-set on the row) rather than a row lock held
+/// between read and write: it needs no transaction kept open across the evaluation, works on
+/// every store through one trait method (memory, SQLite, PostgreSQL, a tenant-sharded Citus),
+/// and costs nothing extra when commands do not collide. Within one engine, commands on the
+/// same instance also take an in-process per-instance lock, so they queue instead of colliding
+/// and retrying; that lock is an optimisation, the store's check is the guarantee. For a
+/// store whose `update_if` is [`Error::Unsupported`](crate::Error::Unsupported) (a custom
+/// store, or a typed store of an unversioned entity through
+/// [`InstanceStore`](crate::InstanceStore)) the engine writes with a plain `update` and the
+/// per-instance lock is the only protection: it covers this engine, not other processes.
+/// [`update_instance`](Self::update_instance) follows the same rules.
 pub struct RuntimeEngine {
     ir: Arc<Ir>,
     stores: HashMap<String, Arc<dyn Store<EntityInstance>>>,
+    /// Per entity: whether its store may still support `update_if` (cleared on the first
+    /// `Unsupported`).
+    conditional: HashMap<String, AtomicBool>,
+    locks: InstanceLocks,
     context: Value,
     user: Value,
     now: Arc<dyn Fn() -> f64 + Send + Sync>,
     ids: IdGenerator,
 }
+
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<RuntimeEngine>();
+};
 
 impl fmt::Debug for RuntimeEngine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -164,14 +232,44 @@ impl Host for EngineHost<'_> {
 /// What one command run has changed so far.
 struct Working {
     instance: Option<Object>,
+    /// The stored row the next write expects: as read, then as last written.
+    read: Option<EntityInstance>,
     patch: Object,
     version_bumped: bool,
+    /// Whether a `persist` action has written.
+    written: bool,
 }
 
-/// A command ended early: this is its result.
-struct Stop(CommandResult);
+impl Working {
+    fn new(read: Option<EntityInstance>) -> Self {
+        Working {
+            instance: read.as_ref().map(instance_object),
+            read,
+            patch: Object::new(),
+            version_bumped: false,
+            written: false,
+        }
+    }
+}
+
+/// A command ended early.
+// The large variant is the common one, and it travels next to an `Ok(CommandResult)` of the
+// same size: boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Stop {
+    /// With this result.
+    Result(CommandResult),
+    /// Its instance changed (or was deleted) between the read and a write; nothing of this
+    /// write was written. `written`: an earlier `persist` of this attempt was.
+    Changed { written: bool },
+}
 
 impl RuntimeEngine {
+    /// How many times [`run_command`](Self::run_command) and
+    /// [`update_instance`](Self::update_instance) run before other writers changing the
+    /// instance every time make them give up with [`RuntimeError::Conflict`].
+    pub const COMMAND_ATTEMPTS: u32 = COMMAND_ATTEMPTS;
+
     /// An engine for `ir`, choosing each entity's store: the provider's, else a memory store for
     /// `memory` targets and entities without a store declaration; any other target without a
     /// provided store is [`RuntimeError::NoStore`].
@@ -193,13 +291,25 @@ impl RuntimeEngine {
         };
         let tenant = options.tenant_id.clone().unwrap_or_default();
         let mut stores = HashMap::new();
+        let mut conditional = HashMap::new();
         for entity in &ir.entities {
             let provided = options
                 .store_provider
                 .as_ref()
                 .and_then(|p| p.store(&entity.name));
             let store = match provided {
-                Some(store) => store,
+                Some(store) => {
+                    if let Some((name, columns)) = store.typed_columns() {
+                        let found = super::schema::mismatches(entity, name, columns);
+                        if !found.is_empty() {
+                            return Err(RuntimeError::SchemaMismatch {
+                                entity: entity.name.clone(),
+                                mismatches: found,
+                            });
+                        }
+                    }
+                    store
+                }
                 None => match ir.store_of(&entity.name).map(|s| s.target.as_str()) {
                     None | Some("memory") => Arc::new(
                         MemoryStore::<EntityInstance>::named(&entity.name, tenant.clone())
@@ -215,6 +325,7 @@ impl RuntimeEngine {
                 },
             };
             stores.insert(entity.name.clone(), store);
+            conditional.insert(entity.name.clone(), AtomicBool::new(true));
         }
         let now = options
             .now
@@ -223,6 +334,8 @@ impl RuntimeEngine {
         Ok(RuntimeEngine {
             ir: Arc::new(ir),
             stores,
+            conditional,
+            locks: InstanceLocks::default(),
             context,
             user,
             now,
@@ -401,25 +514,33 @@ impl RuntimeEngine {
     ) -> Result<Option<Map<String, Json>>, RuntimeError> {
         let entity = self.entity(entity_name)?;
         let store = self.store(entity_name)?;
-        let Some(existing) = store.get_by_id(&id.to_owned()).await? else {
-            return Ok(None);
-        };
-        let mut working = Working {
-            instance: Some(instance_object(&existing)),
-            patch: Object::new(),
-            version_bumped: false,
-        };
-        match self.mutate(entity, id, &mut working, to_object(&data), false)? {
-            Ok(()) => {}
-            Err(_) => return Ok(None),
+        let _lock = self.locks.lock(entity_name, id).await;
+        let data = to_object(&data);
+        let mut attempt = 1;
+        loop {
+            let Some(existing) = store.get_by_id(&id.to_owned()).await? else {
+                return Ok(None);
+            };
+            let mut working = Working::new(Some(existing));
+            match self.mutate(entity, id, &mut working, data.clone(), false)? {
+                Ok(()) => {}
+                Err(_) => return Ok(None),
+            }
+            if working.patch.is_empty() {
+                return Ok(working.instance.map(|i| to_json_map(&i)));
+            }
+            if let Some(updated) = self
+                .write(entity_name, id, working.read.as_ref(), &working.patch)
+                .await?
+            {
+                return Ok(Some(from_instance(updated)));
+            }
+            if attempt == COMMAND_ATTEMPTS {
+                return Err(self.conflict(entity_name, id, attempt, false));
+            }
+            attempt += 1;
+            backoff(attempt).await;
         }
-        if working.patch.is_empty() {
-            return Ok(working.instance.map(|i| to_json_map(&i)));
-        }
-        let updated = store
-            .update(&id.to_owned(), to_json_map(&working.patch))
-            .await?;
-        Ok(updated.map(from_instance))
     }
 
     /// The value of a computed property of an instance (`Undefined` when the instance or the
@@ -565,40 +686,74 @@ impl RuntimeEngine {
 
     /// Run a command: parameters, policies, command constraints, guards in order, actions,
     /// then the emitted events. A command that fails writes nothing and emits nothing.
+    ///
+    /// When another writer changes the instance between the command's read and its write, the
+    /// command runs again from a fresh read (see [Concurrent commands](Self#concurrent-commands));
+    /// after [`COMMAND_ATTEMPTS`](Self::COMMAND_ATTEMPTS) attempts it fails with
+    /// [`RuntimeError::Conflict`].
     pub async fn run_command(
         &self,
         name: &str,
         input: Map<String, Json>,
         options: CommandOptions,
     ) -> Result<CommandResult, RuntimeError> {
-        match self.run_command_inner(name, input, options).await? {
-            Ok(result) | Err(Stop(result)) => Ok(result),
+        let target = match (&options.entity_name, &options.instance_id) {
+            (Some(entity), Some(id)) => Some((entity.as_str(), id.as_str())),
+            _ => None,
+        };
+        let _lock = match target {
+            Some((entity, id)) => Some(self.locks.lock(entity, id).await),
+            None => None,
+        };
+        let mut attempt = 1;
+        loop {
+            match self.run_command_once(name, &input, &options).await? {
+                Ok(result) | Err(Stop::Result(result)) => return Ok(result),
+                Err(Stop::Changed { written }) => {
+                    if written || attempt == COMMAND_ATTEMPTS {
+                        let (entity, id) = target.unwrap_or_default();
+                        return Err(self.conflict(entity, id, attempt, written));
+                    }
+                    attempt += 1;
+                    backoff(attempt).await;
+                }
+            }
         }
     }
 
-    async fn run_command_inner(
+    fn conflict(&self, entity: &str, id: &str, attempts: u32, written: bool) -> RuntimeError {
+        RuntimeError::Conflict {
+            entity: entity.to_owned(),
+            id: id.to_owned(),
+            attempts,
+            written,
+        }
+    }
+
+    /// One attempt of a command.
+    async fn run_command_once(
         &self,
         name: &str,
-        input: Map<String, Json>,
-        options: CommandOptions,
+        input: &Map<String, Json>,
+        options: &CommandOptions,
     ) -> Result<Result<CommandResult, Stop>, RuntimeError> {
         let entity_name = options.entity_name.as_deref();
         let command = self.ir.commands.iter().find(|c| {
             c.name == name && (entity_name.is_none() || c.entity.as_deref() == entity_name)
         });
         let Some(command) = command else {
-            return Ok(Err(Stop(CommandResult::failure(format!(
+            return Ok(Err(Stop::Result(CommandResult::failure(format!(
                 "Command '{name}' not found"
             )))));
         };
         // Parameters: defaults for absent ones, then the required check.
-        let mut input = to_object(&input);
+        let mut input = to_object(input);
         for param in &command.parameters {
             if matches!(input.get(&param.name), None | Some(Value::Undefined)) {
                 if let Some(default) = &param.default_value {
                     input.insert(param.name.clone(), default.to_value());
                 } else if param.required {
-                    return Ok(Err(Stop(CommandResult::failure(format!(
+                    return Ok(Err(Stop::Result(CommandResult::failure(format!(
                         "MISSING_REQUIRED_PARAMETER: command '{name}' requires parameter '{}'",
                         param.name
                     )))));
@@ -609,15 +764,13 @@ impl RuntimeEngine {
             Some(e) => Some(self.entity(e)?),
             None => None,
         };
-        let instance = match (entity_name, &options.instance_id) {
-            (Some(e), Some(id)) => self
-                .store(e)?
-                .get_by_id(id)
-                .await?
-                .map(|i| instance_object(&i)),
+        let read = match (entity_name, &options.instance_id) {
+            (Some(e), Some(id)) => self.store(e)?.get_by_id(id).await?,
             _ => None,
         };
-        let mut scope = self.command_scope(&input, instance.as_ref(), entity_name);
+        // Actions work on this copy, written in one store update at the end.
+        let mut working = Working::new(read);
+        let mut scope = self.command_scope(&input, working.instance.as_ref(), entity_name);
 
         // Policies.
         let named = !command.policies.is_empty();
@@ -635,7 +788,7 @@ impl RuntimeEngine {
                     .message
                     .clone()
                     .unwrap_or_else(|| format!("Denied by policy '{}'", policy.name));
-                return Ok(Err(Stop(CommandResult {
+                return Ok(Err(Stop::Result(CommandResult {
                     error: Some(message.clone()),
                     denied_by: Some(policy.name.clone()),
                     policy_denial: Some(PolicyDenial {
@@ -666,7 +819,7 @@ impl RuntimeEngine {
                 let what = format!("override policy `{}`", policy.name);
                 if self.eval(&policy.expression, &scope, &what)?.truthy() {
                     overridden = true;
-                    emitted.push(self.override_event(constraint, &policy.name, name, &options));
+                    emitted.push(self.override_event(constraint, &policy.name, name, options));
                 }
             }
             let blocks = !outcome.passed && !overridden && outcome.severity == "block";
@@ -674,7 +827,7 @@ impl RuntimeEngine {
             let constraint_name = outcome.constraint_name.clone();
             outcomes.push(outcome);
             if blocks {
-                return Ok(Err(Stop(CommandResult {
+                return Ok(Err(Stop::Result(CommandResult {
                     error: Some(message.unwrap_or_else(|| {
                         format!("Command blocked by constraint '{constraint_name}'")
                     })),
@@ -688,7 +841,7 @@ impl RuntimeEngine {
         for (i, guard) in command.guards.iter().enumerate() {
             let what = format!("guard {} of command `{name}`", i + 1);
             if !self.eval(guard, &scope, &what)?.truthy() {
-                return Ok(Err(Stop(CommandResult {
+                return Ok(Err(Stop::Result(CommandResult {
                     error: Some(format!("Guard condition failed for command '{name}'")),
                     guard_failure: Some(GuardFailure {
                         index: i + 1,
@@ -700,12 +853,7 @@ impl RuntimeEngine {
             }
         }
 
-        // Actions, on a working copy flushed in one store update at the end.
-        let mut working = Working {
-            instance,
-            patch: Object::new(),
-            version_bumped: false,
-        };
+        // Actions.
         let target = match (entity, &options.instance_id) {
             (Some(entity), Some(id)) => Some((entity, id.as_str())),
             _ => None,
@@ -732,8 +880,10 @@ impl RuntimeEngine {
                     }
                 }
                 ActionKind::Persist => {
-                    if let Some((entity, id)) = target {
-                        self.flush(&entity.name, id, &mut working).await?;
+                    if let Some((entity, id)) = target
+                        && let Err(stop) = self.flush(&entity.name, id, &mut working).await?
+                    {
+                        return Ok(Err(stop));
                     }
                 }
                 ActionKind::Emit => {
@@ -746,20 +896,22 @@ impl RuntimeEngine {
                     emitted.push(self.event(event, payload));
                 }
                 ActionKind::Publish => {
-                    return Ok(Err(Stop(CommandResult::failure(format!(
+                    return Ok(Err(Stop::Result(CommandResult::failure(format!(
                         "MISSING_OUTBOX_STORE: publish action in command '{name}' requires RuntimeOptions.outboxStore, but none is configured"
                     )))));
                 }
                 ActionKind::Effect => {
-                    return Ok(Err(Stop(CommandResult::failure(format!(
+                    return Ok(Err(Stop::Result(CommandResult::failure(format!(
                         "MISSING_EFFECT_HANDLER: effect action in command '{name}' requires RuntimeOptions.effectHandler, but none is configured"
                     )))));
                 }
             }
             result = value;
         }
-        if let Some((entity, id)) = target {
-            self.flush(&entity.name, id, &mut working).await?;
+        if let Some((entity, id)) = target
+            && let Err(stop) = self.flush(&entity.name, id, &mut working).await?
+        {
+            return Ok(Err(stop));
         }
 
         // Events.
@@ -855,7 +1007,7 @@ impl RuntimeEngine {
                     "Property '{}' is readonly and cannot be modified after creation",
                     prop.name
                 );
-                return Ok(Err(Stop(CommandResult::failure(format!(
+                return Ok(Err(Stop::Result(CommandResult::failure(format!(
                     "E_READONLY: {message}"
                 )))));
             }
@@ -872,7 +1024,7 @@ impl RuntimeEngine {
                         actual_version: current.to_json().unwrap_or(Json::Null),
                         conflict_code: "VERSION_MISMATCH".to_owned(),
                     };
-                    return Ok(Err(Stop(CommandResult {
+                    return Ok(Err(Stop::Result(CommandResult {
                         error: Some(format!(
                             "Concurrency conflict on {}#{id}: expected version {}, actual {}",
                             entity.name,
@@ -916,7 +1068,7 @@ impl RuntimeEngine {
                 && !rule.to.contains(&to)
             {
                 let allowed: Vec<String> = rule.to.iter().map(|v| format!("'{v}'")).collect();
-                return Ok(Err(Stop(CommandResult::failure(format!(
+                return Ok(Err(Stop::Result(CommandResult::failure(format!(
                     "Invalid state transition for '{prop}': '{from}' -> '{to}' is not allowed. Allowed from '{from}': [{}]",
                     allowed.join(", ")
                 )))));
@@ -936,18 +1088,61 @@ impl RuntimeEngine {
         Ok(Ok(()))
     }
 
+    /// Write the working patch against the row as read (or as last written), with
+    /// [`write`](Self::write). `Err(Stop::Changed)` when the instance changed or vanished since.
     async fn flush(
         &self,
         entity: &str,
         id: &str,
         working: &mut Working,
-    ) -> Result<(), RuntimeError> {
+    ) -> Result<Result<(), Stop>, RuntimeError> {
         if working.patch.is_empty() {
-            return Ok(());
+            return Ok(Ok(()));
         }
-        let patch = to_json_map(&std::mem::take(&mut working.patch));
-        self.store(entity)?.update(&id.to_owned(), patch).await?;
-        Ok(())
+        let patch = std::mem::take(&mut working.patch);
+        match self
+            .write(entity, id, working.read.as_ref(), &patch)
+            .await?
+        {
+            Some(row) => {
+                working.read = Some(row);
+                working.written = true;
+                Ok(Ok(()))
+            }
+            None => Ok(Err(Stop::Changed {
+                written: working.written,
+            })),
+        }
+    }
+
+    /// Write `patch` to the instance if it is still `read`: the store's `update_if`, or for a
+    /// store without it a plain `update` (the caller holds the instance's lock). `None` when the
+    /// instance changed or is gone.
+    async fn write(
+        &self,
+        entity: &str,
+        id: &str,
+        read: Option<&EntityInstance>,
+        patch: &Object,
+    ) -> Result<Option<EntityInstance>, RuntimeError> {
+        let store = self.store(entity)?;
+        let id = id.to_owned();
+        let conditional = self.conditional.get(entity);
+        if let Some(read) = read
+            && conditional.is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            match store.update_if(&id, read, to_json_map(patch)).await {
+                Ok(Conditional::Updated(row)) => return Ok(Some(row)),
+                Ok(_) => return Ok(None),
+                Err(crate::Error::Unsupported { .. }) => {
+                    if let Some(c) = conditional {
+                        c.store(false, Ordering::Relaxed);
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(store.update(&id, to_json_map(patch)).await?)
     }
 }
 

@@ -23,7 +23,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::builtins::{self, Arg, Builtin, Lambda};
 use super::expr::{AggregateOp, BinaryOp, Expr, UnaryOp};
@@ -43,7 +43,10 @@ static UNDEFINED: Value = Value::Undefined;
 /// scope over an instance costs no copy of it.
 #[derive(Debug, Default)]
 pub struct Scope<'a> {
-    vars: HashMap<Cow<'a, str>, Cow<'a, Value>>,
+    /// Each bound name once. Scopes hold a handful of bindings (a lambda's parameters, the
+    /// few names a caller binds), which a linear search finds faster than a hash table does,
+    /// and a new scope (one per lambda call) costs no hasher and at most one allocation.
+    vars: Vec<(Cow<'a, str>, Cow<'a, Value>)>,
     fields: Option<&'a BTreeMap<String, Value>>,
     parent: Option<&'a Scope<'a>>,
 }
@@ -73,17 +76,24 @@ impl<'a> Scope<'a> {
 
     /// Bind `name` to `value`, replacing any binding of the name in this scope.
     pub fn set(&mut self, name: impl Into<Cow<'a, str>>, value: Value) {
-        self.vars.insert(name.into(), Cow::Owned(value));
+        self.bind(name.into(), Cow::Owned(value));
     }
 
     /// Bind `name` to a borrowed `value`.
     pub fn set_ref(&mut self, name: impl Into<Cow<'a, str>>, value: &'a Value) {
-        self.vars.insert(name.into(), Cow::Borrowed(value));
+        self.bind(name.into(), Cow::Borrowed(value));
+    }
+
+    fn bind(&mut self, name: Cow<'a, str>, value: Cow<'a, Value>) {
+        match self.vars.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, slot)) => *slot = value,
+            None => self.vars.push((name, value)),
+        }
     }
 
     /// The value bound to `name`, if any. A name bound to `undefined` is bound.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        if let Some(v) = self.vars.get(name) {
+        if let Some((_, v)) = self.vars.iter().find(|(n, _)| n == name) {
             return Some(v);
         }
         if let Some(v) = self.fields.and_then(|f| f.get(name)) {
@@ -326,10 +336,11 @@ impl<'h> Evaluator<'h> {
         object: Cow<'a, Value>,
         property: &str,
     ) -> Result<Cow<'a, Value>, EvalError> {
+        // `_entity` first: most objects have none, which saves the `id` lookup.
         if let Value::Object(fields) = &*object
-            && let (Some(Value::String(_)), Some(Value::String(entity))) =
-                (fields.get("id"), fields.get("_entity"))
+            && let Some(Value::String(entity)) = fields.get("_entity")
             && !entity.is_empty()
+            && let Some(Value::String(_)) = fields.get("id")
             && let Some(resolved) = self.host.relationship(entity, fields, property)
         {
             return resolved.map(Cow::Owned);

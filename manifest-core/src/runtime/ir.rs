@@ -382,6 +382,16 @@ pub enum IrError {
         /// The version found.
         found: String,
     },
+    /// The text is not JSON.
+    #[error("IR is not valid JSON at line {line}, column {column}: {message}")]
+    Syntax {
+        /// The line of the error, from 1.
+        line: usize,
+        /// The column of the error, from 1.
+        column: usize,
+        /// What the parser reported.
+        message: String,
+    },
     /// A name refers to something the IR does not declare.
     #[error("invalid IR at `{path}`: {message}")]
     Reference {
@@ -396,9 +406,21 @@ impl Ir {
     /// Load IR from JSON text, with errors that name the JSON path.
     pub fn from_json_str(text: &str) -> Result<Ir, IrError> {
         let de = &mut serde_json::Deserializer::from_str(text);
-        let ir: Ir = serde_path_to_error::deserialize(de).map_err(|e| IrError::Shape {
-            path: e.path().to_string(),
-            message: e.into_inner().to_string(),
+        let ir: Ir = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                IrError::Syntax {
+                    line: inner.line(),
+                    column: inner.column(),
+                    message: inner.to_string(),
+                }
+            } else {
+                IrError::Shape {
+                    path,
+                    message: inner.to_string(),
+                }
+            }
         })?;
         ir.validate()?;
         Ok(ir)

@@ -1,11 +1,13 @@
 //! The runtime: Manifest IR loaded into typed structures, the expression evaluator, and the
 //! engine that executes commands over the stores the provider hook gives.
 
+pub mod conformance;
 pub mod engine;
 pub mod eval;
 pub mod expr;
 pub mod ir;
 pub mod result;
+pub mod schema;
 pub mod value;
 
 mod builtins;

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::Store;
+use super::{Conditional, Store};
 use crate::entity::{ColumnRole, Entity, Key, ManifestEntity};
 use crate::error::{BoxDynError, Error, Result};
 
@@ -61,6 +61,10 @@ impl Entity for EntityInstance {
     fn expected_version(_: &Self::Patch) -> Option<i64> {
         None
     }
+    /// Every field is compared: `Some(self == read)`.
+    fn same_row(&self, read: &Self) -> Option<bool> {
+        Some(self == read)
+    }
     fn apply(&mut self, patch: Self::Patch) -> Result<()> {
         if let Some(id) = patch.get("id")
             && id.as_str() != Some(self.id.as_str())
@@ -88,6 +92,9 @@ impl Entity for EntityInstance {
 /// versioned entity that write checks the version it read, so a concurrent change is a
 /// [`Error::VersionConflict`], never a lost update. Patch keys the entity does not have are
 /// [`Error::UnknownField`]; changing the id or tenant is [`Error::ImmutableField`].
+/// [`update_if`](Store::update_if) merges the patch into the expected row and asks the typed
+/// store's `update_if`: it works for versioned entities (the version is the check) and is
+/// [`Error::Unsupported`] for unversioned ones on this crate's typed stores.
 pub struct InstanceStore<T: ManifestEntity> {
     inner: Arc<dyn Store<T>>,
     tenant: String,
@@ -161,6 +168,36 @@ where
         serde_json::to_value(value).map_err(|e| self.invalid(e))
     }
 
+    /// `patch` merged into `base`: fields replaced, the id and tenant kept (a patch may only
+    /// repeat them), unknown fields refused.
+    fn merge(&self, id: &str, base: &T, patch: Map<String, Value>) -> Result<T> {
+        let mut fields = self.to_map(base)?;
+        let id_field = Self::field(ColumnRole::Id);
+        let tenant_field = Self::field(ColumnRole::Tenant);
+        for (name, value) in patch {
+            let keeps = if name == "id" || Some(name.as_str()) == id_field {
+                value.as_str() == Some(id) || id_field.and_then(|f| fields.get(f)) == Some(&value)
+            } else if Some(name.as_str()) == tenant_field {
+                tenant_field.and_then(|f| fields.get(f)) == Some(&value)
+            } else if fields.contains_key(&name) {
+                fields.insert(name, value);
+                continue;
+            } else {
+                return Err(Error::UnknownField {
+                    entity: self.entity_name(),
+                    field: name,
+                });
+            };
+            if !keeps {
+                return Err(Error::ImmutableField {
+                    entity: self.entity_name(),
+                    field: name,
+                });
+            }
+        }
+        serde_json::from_value(Value::Object(fields)).map_err(|e| self.invalid(e))
+    }
+
     fn to_row(&self, instance: EntityInstance) -> Result<T> {
         let mut fields = instance.fields;
         let id = if instance.id.is_empty() {
@@ -204,6 +241,11 @@ where
         &self.tenant
     }
 
+    fn typed_columns(&self) -> Option<(&'static str, &'static [crate::entity::Column])> {
+        let name = std::any::type_name::<T>();
+        Some((name.rsplit("::").next().unwrap_or(name), T::COLUMNS))
+    }
+
     async fn get_all(&self) -> Result<Vec<EntityInstance>> {
         let rows = self.inner.get_all().await?;
         rows.into_iter().map(|row| self.to_instance(row)).collect()
@@ -230,35 +272,34 @@ where
         let Some(current) = self.inner.get_by_id(&key).await? else {
             return Ok(None);
         };
-        let mut fields = self.to_map(&current)?;
-        let id_field = Self::field(ColumnRole::Id);
-        let tenant_field = Self::field(ColumnRole::Tenant);
-        for (name, value) in patch {
-            let keeps = if name == "id" || Some(name.as_str()) == id_field {
-                value.as_str() == Some(id.as_str())
-                    || id_field.and_then(|f| fields.get(f)) == Some(&value)
-            } else if Some(name.as_str()) == tenant_field {
-                tenant_field.and_then(|f| fields.get(f)) == Some(&value)
-            } else if fields.contains_key(&name) {
-                fields.insert(name, value);
-                continue;
-            } else {
-                return Err(Error::UnknownField {
-                    entity: self.entity_name(),
-                    field: name,
-                });
-            };
-            if !keeps {
-                return Err(Error::ImmutableField {
-                    entity: self.entity_name(),
-                    field: name,
-                });
-            }
-        }
-        let merged: T =
-            serde_json::from_value(Value::Object(fields)).map_err(|e| self.invalid(e))?;
+        let merged = self.merge(id, &current, patch)?;
         let row = self.inner.update(&key, merged.into_patch()).await?;
         row.map(|row| self.to_instance(row)).transpose()
+    }
+
+    /// The patch is merged into `expected` (as `update` merges it into the stored row), and the
+    /// typed store's `update_if` decides: for a versioned entity it checks `expected`'s
+    /// version; the typed stores of unversioned entities return [`Error::Unsupported`].
+    async fn update_if(
+        &self,
+        id: &String,
+        expected: &EntityInstance,
+        patch: Map<String, Value>,
+    ) -> Result<Conditional<EntityInstance>> {
+        let key = self.key(id)?;
+        let read = self.to_row(expected.clone())?;
+        let merged = self.merge(id, &read, patch)?;
+        Ok(
+            match self
+                .inner
+                .update_if(&key, &read, merged.into_patch())
+                .await?
+            {
+                Conditional::Updated(row) => Conditional::Updated(self.to_instance(row)?),
+                Conditional::Changed => Conditional::Changed,
+                Conditional::Missing => Conditional::Missing,
+            },
+        )
     }
 
     async fn delete(&self, id: &String) -> Result<bool> {

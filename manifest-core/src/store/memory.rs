@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 
-use super::{Store, expected_version, prepare_create};
+use super::{Conditional, Store, conditional_version, expected_version, prepare_create};
 use crate::entity::{Entity, ManifestEntity};
 use crate::error::{Error, Result};
 use crate::id::IdGenerator;
@@ -18,6 +18,11 @@ type Partition<T> = Arc<RwLock<HashMap<<T as Entity>::Id, T>>>;
 /// A `MemoryStore` is bound to one tenant; [`for_tenant`](MemoryStore::for_tenant) gives a store
 /// of another tenant over the same data, as two SQL stores share one table. Each tenant's rows
 /// sit in their own map, so no operation can reach another tenant's rows.
+///
+/// [`update_if`](Store::update_if) compares the stored row with the one read
+/// ([`Entity::same_row`]) and writes under the same lock: it works for
+/// [`EntityInstance`](crate::EntityInstance) rows and versioned entities, and is
+/// [`Error::Unsupported`] for other types.
 ///
 /// ```
 /// # use manifest_core::{ManifestEntity, MemoryStore, Store};
@@ -97,6 +102,40 @@ impl<T: Entity> MemoryStore<T> {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<T::Id, T>> {
         self.rows.write().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// `update` of a row found under the write lock: the version checked and bumped, the patch
+    /// applied to a copy, the copy stored. On an error the row is left as it was.
+    fn apply_update(
+        &self,
+        id: &T::Id,
+        row: &mut T,
+        expected: Option<i64>,
+        patch: T::Patch,
+    ) -> Result<T> {
+        let mut next = row.clone();
+        if let (Some(actual), Some(expected)) = (row.version(), expected) {
+            if actual != expected {
+                return Err(Error::VersionConflict {
+                    entity: self.entity.to_string(),
+                    id: id.to_string(),
+                    expected,
+                    actual,
+                });
+            }
+            actual
+                .checked_add(1)
+                .ok_or_else(|| "the version is at its maximum".into())
+                .and_then(|bumped| next.set_version(bumped))
+                .map_err(|source| Error::InvalidValue {
+                    entity: self.entity.to_string(),
+                    field: "version".to_owned(),
+                    source,
+                })?;
+        }
+        next.apply(patch).map_err(|e| e.for_entity(&self.entity))?;
+        *row = next.clone();
+        Ok(next)
+    }
 }
 
 impl<T: Entity> Clone for MemoryStore<T> {
@@ -160,30 +199,31 @@ impl<T: Entity> Store<T> for MemoryStore<T> {
         let Some(row) = rows.get_mut(id) else {
             return Ok(None);
         };
-        let current = row.version();
-        let mut next = row.clone();
-        if let (Some(actual), Some(expected)) = (current, expected) {
-            if actual != expected {
-                return Err(Error::VersionConflict {
-                    entity: self.entity.to_string(),
-                    id: id.to_string(),
-                    expected,
-                    actual,
-                });
-            }
-            actual
-                .checked_add(1)
-                .ok_or_else(|| "the version is at its maximum".into())
-                .and_then(|bumped| next.set_version(bumped))
-                .map_err(|source| Error::InvalidValue {
-                    entity: self.entity.to_string(),
-                    field: "version".to_owned(),
-                    source,
-                })?;
+        self.apply_update(id, row, expected, patch).map(Some)
+    }
+
+    /// Under the write lock: the stored row is compared with [`Entity::same_row`], then
+    /// patched as by `update`.
+    async fn update_if(&self, id: &T::Id, expected: &T, patch: T::Patch) -> Result<Conditional<T>> {
+        if T::VERSIONED {
+            conditional_version(&self.entity, id, expected, &patch)?;
         }
-        next.apply(patch).map_err(|e| e.for_entity(&self.entity))?;
-        *row = next.clone();
-        Ok(Some(next))
+        let unsupported = || Error::Unsupported {
+            entity: self.entity.to_string(),
+            operation: "update_if",
+        };
+        // A type that cannot compare rows cannot compare any: refuse before looking.
+        expected.same_row(expected).ok_or_else(unsupported)?;
+        let version = expected_version::<T>(&self.entity, id, T::VERSIONED, &patch)?;
+        let mut rows = self.write();
+        let Some(row) = rows.get_mut(id) else {
+            return Ok(Conditional::Missing);
+        };
+        if !row.same_row(expected).ok_or_else(unsupported)? {
+            return Ok(Conditional::Changed);
+        }
+        self.apply_update(id, row, version, patch)
+            .map(Conditional::Updated)
     }
 
     async fn delete(&self, id: &T::Id) -> Result<bool> {

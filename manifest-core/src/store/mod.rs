@@ -16,6 +16,22 @@ pub(crate) mod sql;
 pub use instance::{EntityInstance, InstanceStore};
 pub use memory::MemoryStore;
 
+/// The outcome of [`Store::update_if`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+#[must_use]
+pub enum Conditional<T> {
+    /// The row was still the one the caller read: the patch is applied, and this is the row as
+    /// stored.
+    Updated(T),
+    /// The row has changed since the caller read it (another write came between): nothing was
+    /// written. Read it again and decide again.
+    Changed,
+    /// The tenant has no row with this id (it was deleted, or never existed): nothing was
+    /// written.
+    Missing,
+}
+
 /// The persistence contract: one store per entity, bound to one tenant.
 ///
 /// Every operation sees and changes the bound tenant's rows only. A row is keyed by
@@ -32,6 +48,13 @@ pub trait Store<T: Entity>: Debug + Send + Sync {
 
     /// The tenant this store is bound to.
     fn tenant(&self) -> &T::Tenant;
+
+    /// For a store that serves a `#[derive(ManifestEntity)]` struct as dynamic instances
+    /// ([`InstanceStore`]): the struct's name and column mapping, which the runtime checks
+    /// against the IR entity when the store is bound. `None` for every other store.
+    fn typed_columns(&self) -> Option<(&'static str, &'static [crate::entity::Column])> {
+        None
+    }
 
     /// Every row of this tenant, ordered by id.
     async fn get_all(&self) -> Result<Vec<T>>;
@@ -52,6 +75,31 @@ pub trait Store<T: Entity>: Debug + Send + Sync {
 
     /// Delete the row; `false` if there was none.
     async fn delete(&self, id: &T::Id) -> Result<bool>;
+
+    /// Apply `patch` as [`update`](Store::update) does, but only if the stored row is still
+    /// `expected`, the row as the caller read it (from [`get_by_id`](Store::get_by_id) or an
+    /// earlier update), and atomically: no other write, from this process or any other sharing
+    /// the database, can come between the check and the write. This is what a read, decide,
+    /// write cycle needs to never lose an update: on [`Conditional::Changed`] read again and
+    /// decide again.
+    ///
+    /// What "still `expected`" means depends on the store: the memory store asks
+    /// [`Entity::same_row`]; a typed store of a versioned entity compares the version (the
+    /// patch must expect `expected`'s version, [`Error::InvalidValue`] otherwise, checked
+    /// before anything is read); a [`DocumentStore`](crate::DocumentStore) compares the JSON
+    /// data (key order aside) in the `UPDATE` statement itself; an
+    /// [`InstanceStore`] asks the typed store it wraps.
+    ///
+    /// The default returns [`Error::Unsupported`]: a store that cannot check and write
+    /// atomically must say so rather than check, then write, and so let another write slip
+    /// between. The typed stores of entities without a version field are such stores.
+    async fn update_if(&self, id: &T::Id, expected: &T, patch: T::Patch) -> Result<Conditional<T>> {
+        let _ = (id, expected, patch);
+        Err(Error::Unsupported {
+            entity: self.entity().to_owned(),
+            operation: "update_if",
+        })
+    }
 
     /// Delete every row of this tenant (and no other); returns how many.
     async fn clear(&self) -> Result<u64>;
@@ -103,4 +151,36 @@ pub(crate) fn expected_version<T: Entity>(
         }),
         (_, expected) => Ok(expected),
     }
+}
+
+/// `update_if` of a versioned entity on a typed store: the patch must expect the version of
+/// the row the caller read. Unversioned entities cannot `update_if` there.
+pub(crate) fn conditional_version<T: Entity>(
+    entity: &str,
+    id: &T::Id,
+    expected: &T,
+    patch: &T::Patch,
+) -> Result<()> {
+    if !T::VERSIONED {
+        return Err(Error::Unsupported {
+            entity: entity.to_owned(),
+            operation: "update_if",
+        });
+    }
+    let named = expected_version::<T>(entity, id, true, patch)?;
+    if named != expected.version() {
+        return Err(Error::InvalidValue {
+            entity: entity.to_owned(),
+            field: "version".to_owned(),
+            source: format!(
+                "the patch expects version {} but the row read has version {}",
+                named.map_or_else(|| "none".to_owned(), |v| v.to_string()),
+                expected
+                    .version()
+                    .map_or_else(|| "none".to_owned(), |v| v.to_string()),
+            )
+            .into(),
+        });
+    }
+    Ok(())
 }

@@ -11,6 +11,12 @@ use uuid::Uuid;
 
 use super::{Backend, Label, LabelPatch, Recipe, RecipePatch, Value, ValuePatch, tenants};
 
+// The `update_if` checks live in `conditional.rs`; `contract_suite!` finds them here.
+pub use super::conditional::{
+    update_if_checks_the_version, update_if_of_unversioned_is_unsupported,
+    update_if_through_the_instance_adapter,
+};
+
 pub async fn create_generates_id_and_fills_tenant(b: &impl Backend) {
     let [a] = tenants();
     let store = b.recipes(&a);

@@ -71,6 +71,7 @@ macro_rules! document_suite {
             document::transaction_commits_and_rolls_back,
             document::session_and_closed_transaction,
             document::concurrent_updates_of_different_keys_all_land,
+            conditional::document_update_if,
             document_model::model_check_interleaved_tenants,
         );
     };

@@ -8,7 +8,7 @@ use super::document::{CUSTOM_ENTITY, CUSTOM_TABLE, DocBackend, doc, obj};
 use super::tenants;
 
 /// Every kind of JSON value, as field values and as keys.
-fn every_value() -> Value {
+pub fn every_value() -> Value {
     let long: String = "abcdéfgh—ijk \"q\" \\ ".repeat(15_000);
     json!({
         "ints": [0, 1, -1, i64::MIN, i64::MAX, u64::MAX, 1_000_000_000_000_000_000u64],

@@ -2,6 +2,7 @@
 //! PostgreSQL) by `memory.rs`, `sqlite.rs` and `postgres.rs`.
 #![allow(dead_code)] // each backend's test binary uses a different part of the shared suite
 
+pub mod conditional;
 pub mod contract;
 pub mod document;
 pub mod document_data;
@@ -127,6 +128,9 @@ macro_rules! contract_suite {
             values_round_trip_verbatim,
             hostile_text_round_trips,
             instance_adapter_contract,
+            update_if_checks_the_version,
+            update_if_of_unversioned_is_unsupported,
+            update_if_through_the_instance_adapter,
             model_check_interleaved_tenants,
         );
     };

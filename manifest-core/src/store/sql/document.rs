@@ -21,7 +21,7 @@ use super::db::Source;
 use super::{Args, Backend, db_error};
 use crate::error::{Error, Result};
 use crate::id::IdGenerator;
-use crate::store::{EntityInstance, Store, prepare_create};
+use crate::store::{Conditional, EntityInstance, Store, prepare_create};
 use crate::types::Binder;
 
 mod names;
@@ -33,7 +33,8 @@ const MAX_NESTING: usize = 127;
 
 /// One backend's document statements, `{table}` standing for the quoted table name.
 /// Parameters: `1` tenant, `2` id, `3` the data or patch as JSON text, and for a dialect that
-/// `removes_keys`, `4` the patch's keys mapped to `null`.
+/// `removes_keys`, `4` the patch's keys mapped to `null`; `update_if` binds the expected data
+/// as JSON text after them (`4` on PostgreSQL, `5` on SQLite).
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct DocumentDialect {
@@ -42,6 +43,7 @@ pub struct DocumentDialect {
     select_by_id: &'static str,
     select_all: &'static str,
     update: &'static str,
+    update_if: &'static str,
     delete: &'static str,
     clear: &'static str,
     removes_keys: bool,
@@ -52,6 +54,13 @@ pub struct DocumentDialect {
 /// nulls), and the patch's own text is spliced in after them, so every value, the patch's and
 /// the untouched ones, is copied as JSON text: no number goes through a SQL REAL (which
 /// SQLite's JSON functions print with 15 digits).
+///
+/// `update_if` is the same statement with one more condition: the stored text is the expected
+/// text, or else (the merge appends patched keys, so stored keys need not be in the sorted
+/// order serde_json writes) both objects have the same number of keys and every expected key
+/// is stored with the same JSON type and value. Nested objects and arrays compare as JSON text
+/// (this crate writes their keys sorted); strings, integers and booleans compare exactly;
+/// floats compare as the doubles SQLite reads, which are the same for the same text.
 #[cfg(feature = "sqlite")]
 pub(crate) const SQLITE: DocumentDialect = DocumentDialect {
     create_table: r#"CREATE TABLE IF NOT EXISTS {table} ("tenant_id" TEXT NOT NULL, "id" TEXT NOT NULL, "data" TEXT NOT NULL CHECK (json_type("data") = 'object'), PRIMARY KEY ("tenant_id", "id")) STRICT"#,
@@ -59,6 +68,7 @@ pub(crate) const SQLITE: DocumentDialect = DocumentDialect {
     select_by_id: r#"SELECT "id", "data" FROM {table} WHERE "tenant_id" = ?1 AND "id" = ?2"#,
     select_all: r#"SELECT "id", "data" FROM {table} WHERE "tenant_id" = ?1 ORDER BY "id""#,
     update: r#"UPDATE {table} SET "data" = (SELECT CASE "rest" WHEN '{}' THEN ?3 ELSE substr("rest", 1, length("rest") - 1) || ',' || substr(?3, 2) END FROM (SELECT json_patch("data", ?4) AS "rest")) WHERE "tenant_id" = ?1 AND "id" = ?2 RETURNING "id", "data""#,
+    update_if: r#"UPDATE {table} SET "data" = (SELECT CASE "rest" WHEN '{}' THEN ?3 ELSE substr("rest", 1, length("rest") - 1) || ',' || substr(?3, 2) END FROM (SELECT json_patch("data", ?4) AS "rest")) WHERE "tenant_id" = ?1 AND "id" = ?2 AND ({table}."data" = ?5 OR ((SELECT count(*) FROM json_each({table}."data")) = (SELECT count(*) FROM json_each(?5)) AND NOT EXISTS (SELECT 1 FROM json_each(?5) AS "e" WHERE NOT EXISTS (SELECT 1 FROM json_each({table}."data") AS "d" WHERE "d"."key" = "e"."key" AND "d"."type" = "e"."type" AND "d"."value" IS "e"."value")))) RETURNING "id", "data""#,
     delete: r#"DELETE FROM {table} WHERE "tenant_id" = ?1 AND "id" = ?2"#,
     clear: r#"DELETE FROM {table} WHERE "tenant_id" = ?1"#,
     removes_keys: true,
@@ -66,7 +76,8 @@ pub(crate) const SQLITE: DocumentDialect = DocumentDialect {
 
 /// PostgreSQL. `jsonb || jsonb` is exactly the update: top-level keys of the right side replace
 /// the left side's, nulls included, nested values whole. Ids sort bytewise (`COLLATE "C"`), as
-/// on SQLite and in memory, whatever the database's collation.
+/// on SQLite and in memory, whatever the database's collation. `update_if` adds
+/// `"data" = $4::jsonb`: JSONB equality is semantic (key order and number spelling aside).
 #[cfg(feature = "postgres")]
 pub(crate) const POSTGRES: DocumentDialect = DocumentDialect {
     create_table: r#"CREATE TABLE IF NOT EXISTS {table} ("tenant_id" TEXT NOT NULL, "id" TEXT COLLATE "C" NOT NULL, "data" JSONB NOT NULL CHECK (jsonb_typeof("data") = 'object'), PRIMARY KEY ("tenant_id", "id"))"#,
@@ -74,6 +85,7 @@ pub(crate) const POSTGRES: DocumentDialect = DocumentDialect {
     select_by_id: r#"SELECT "id", "data"::text FROM {table} WHERE "tenant_id" = $1 AND "id" = $2"#,
     select_all: r#"SELECT "id", "data"::text FROM {table} WHERE "tenant_id" = $1 ORDER BY "id""#,
     update: r#"UPDATE {table} SET "data" = "data" || $3::jsonb WHERE "tenant_id" = $1 AND "id" = $2 RETURNING "id", "data"::text"#,
+    update_if: r#"UPDATE {table} SET "data" = "data" || $3::jsonb WHERE "tenant_id" = $1 AND "id" = $2 AND "data" = $4::jsonb RETURNING "id", "data"::text"#,
     delete: r#"DELETE FROM {table} WHERE "tenant_id" = $1 AND "id" = $2"#,
     clear: r#"DELETE FROM {table} WHERE "tenant_id" = $1"#,
     removes_keys: false,
@@ -89,6 +101,7 @@ pub(super) struct DocumentSql {
     select_by_id: String,
     select_all: String,
     update: String,
+    update_if: String,
     delete: String,
     clear: String,
     removes_keys: bool,
@@ -106,6 +119,7 @@ impl DocumentSql {
             select_by_id: sql(dialect.select_by_id),
             select_all: sql(dialect.select_all),
             update: sql(dialect.update),
+            update_if: sql(dialect.update_if),
             delete: sql(dialect.delete),
             clear: sql(dialect.clear),
             removes_keys: dialect.removes_keys,
@@ -262,6 +276,16 @@ fn decode<DB: Backend>(entity: &str, row: &DB::Row) -> Result<EntityInstance> {
 /// array replaces the stored one whole), so two concurrent updates of different keys both land;
 /// an `id` key in a patch must equal the row's id ([`Error::ImmutableField`] otherwise, and
 /// nothing is written).
+///
+/// [`update_if`](Store::update_if) is the same one statement with the expected data as one
+/// more condition of its `WHERE` (`"data" = $4::jsonb` on PostgreSQL, a key-by-key comparison
+/// on SQLite; see the dialects), so the check and the write are one atomic step even between
+/// processes; only when no row matched does a second statement tell
+/// [`Conditional::Changed`] from [`Conditional::Missing`]. A row read back and passed as
+/// `expected` always compares equal, floats included (they are written in the shortest form
+/// that reads back exactly, and read back exactly). Data written by other means compares by
+/// value on PostgreSQL, but on SQLite nested objects whose keys are not in sorted order compare
+/// unequal to what serde_json writes, so such a row is `Changed` until rewritten through a store.
 ///
 /// # What comes back
 ///
@@ -442,6 +466,63 @@ impl<DB: Backend> Store<EntityInstance> for DocumentStore<DB> {
         }
         self.fetch_one(guard.conn()?, &self.sql.update, args, None)
             .await
+    }
+
+    async fn update_if(
+        &self,
+        id: &String,
+        expected: &EntityInstance,
+        mut patch: Map<String, Value>,
+    ) -> Result<Conditional<EntityInstance>> {
+        let moves = patch
+            .remove("id")
+            .is_some_and(|new| new.as_str() != Some(id.as_str()));
+        if moves || patch.is_empty() {
+            // Nothing to write, so nothing to do atomically: the outcome is what is stored.
+            return match self.get_by_id(id).await? {
+                None => Ok(Conditional::Missing),
+                Some(_) if moves => Err(Error::ImmutableField {
+                    entity: self.entity_name().to_owned(),
+                    field: "id".to_owned(),
+                }),
+                Some(current) if current.fields == expected.fields => {
+                    Ok(Conditional::Updated(current))
+                }
+                Some(_) => Ok(Conditional::Changed),
+            };
+        }
+        check_nesting(self.entity_name(), &patch)?;
+        let text = to_text(self.entity_name(), &patch)?;
+        let removed = if self.sql.removes_keys {
+            Some(to_text(self.entity_name(), &KeysAsNulls(&patch))?)
+        } else {
+            None
+        };
+        let expected_text = to_text(self.entity_name(), &expected.fields)?;
+        let mut guard = self.source.acquire().await?;
+        let mut args = self.key_args(id);
+        args.bind(&text);
+        if let Some(removed) = &removed {
+            args.bind(removed);
+        }
+        args.bind(&expected_text);
+        let conn = guard.conn()?;
+        if let Some(row) = self
+            .fetch_one(conn, &self.sql.update_if, args, None)
+            .await?
+        {
+            return Ok(Conditional::Updated(row));
+        }
+        // No row matched: there is none, or it is not the expected one. Only this path reads,
+        // on the same connection (inside the same transaction, if there is one).
+        let args = self.key_args(id);
+        let current = self
+            .fetch_one(guard.conn()?, &self.sql.select_by_id, args, None)
+            .await?;
+        Ok(match current {
+            Some(_) => Conditional::Changed,
+            None => Conditional::Missing,
+        })
     }
 
     async fn delete(&self, id: &String) -> Result<bool> {

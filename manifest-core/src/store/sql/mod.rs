@@ -12,7 +12,7 @@ use std::marker::PhantomData;
 use async_trait::async_trait;
 use sqlx::Database;
 
-use super::{Store, expected_version, prepare_create};
+use super::{Conditional, Store, conditional_version, expected_version, prepare_create};
 use crate::entity::{Column, ManifestEntity, Statements};
 use crate::error::{BoxDynError, Error, Result};
 use crate::id::IdGenerator;
@@ -383,6 +383,19 @@ impl<DB: Backend, T: ManifestEntity> Store<T> for SqlStore<DB, T> {
                 }
                 .get::<i64>(0, "version")?,
             }),
+        }
+    }
+
+    /// For a versioned entity: `update`, whose statement checks the version the patch names
+    /// (which must be `expected`'s); a version conflict is [`Conditional::Changed`]. An
+    /// unversioned entity is [`Error::Unsupported`].
+    async fn update_if(&self, id: &T::Id, expected: &T, patch: T::Patch) -> Result<Conditional<T>> {
+        conditional_version(T::ENTITY, id, expected, &patch)?;
+        match self.update(id, patch).await {
+            Ok(Some(row)) => Ok(Conditional::Updated(row)),
+            Ok(None) => Ok(Conditional::Missing),
+            Err(Error::VersionConflict { .. }) => Ok(Conditional::Changed),
+            Err(e) => Err(e),
         }
     }
 
