@@ -1,0 +1,475 @@
+//! Running commands: parameters, policies, command constraints, guards, actions on a working
+//! copy, the conditional flush and the emitted events.
+
+use super::*;
+
+impl RuntimeEngine {
+    // ── commands ───────────────────────────────────────────────────────────────────────
+
+    /// Run a command: parameters, policies, command constraints, guards in order, actions,
+    /// then the emitted events. A command that fails writes nothing and emits nothing.
+    ///
+    /// When another writer changes the instance between the command's read and its write, the
+    /// command runs again from a fresh read (see [Concurrent commands](Self#concurrent-commands));
+    /// after [`COMMAND_ATTEMPTS`](Self::COMMAND_ATTEMPTS) attempts it fails with
+    /// [`RuntimeError::Conflict`].
+    pub async fn run_command(
+        &self,
+        name: &str,
+        input: Map<String, Json>,
+        options: CommandOptions,
+    ) -> Result<CommandResult, RuntimeError> {
+        let target = match (&options.entity_name, &options.instance_id) {
+            (Some(entity), Some(id)) => Some((entity.as_str(), id.as_str())),
+            _ => None,
+        };
+        let _lock = match target {
+            Some((entity, id)) => Some(self.locks.lock(entity, id).await),
+            None => None,
+        };
+        let mut attempt = 1;
+        loop {
+            match self.run_command_once(name, &input, &options).await? {
+                Ok(result) | Err(Stop::Result(result)) => return Ok(result),
+                Err(Stop::Changed { written }) => {
+                    if written || attempt == COMMAND_ATTEMPTS {
+                        let (entity, id) = target.unwrap_or_default();
+                        return Err(self.conflict(entity, id, attempt, written));
+                    }
+                    attempt += 1;
+                    backoff(attempt).await;
+                }
+            }
+        }
+    }
+
+    pub(super) fn conflict(
+        &self,
+        entity: &str,
+        id: &str,
+        attempts: u32,
+        written: bool,
+    ) -> RuntimeError {
+        RuntimeError::Conflict {
+            entity: entity.to_owned(),
+            id: id.to_owned(),
+            attempts,
+            written,
+        }
+    }
+
+    /// One attempt of a command.
+    pub(super) async fn run_command_once(
+        &self,
+        name: &str,
+        input: &Map<String, Json>,
+        options: &CommandOptions,
+    ) -> Result<Result<CommandResult, Stop>, RuntimeError> {
+        let entity_name = options.entity_name.as_deref();
+        let command = self.ir.commands.iter().find(|c| {
+            c.name == name && (entity_name.is_none() || c.entity.as_deref() == entity_name)
+        });
+        let Some(command) = command else {
+            return Ok(Err(Stop::Result(CommandResult::failure(format!(
+                "Command '{name}' not found"
+            )))));
+        };
+        // Parameters: defaults for absent ones, then the required check.
+        let mut input = to_object(input);
+        for param in &command.parameters {
+            if matches!(input.get(&param.name), None | Some(Value::Undefined)) {
+                if let Some(default) = &param.default_value {
+                    input.insert(param.name.clone(), default.to_value());
+                } else if param.required {
+                    return Ok(Err(Stop::Result(CommandResult::failure(format!(
+                        "MISSING_REQUIRED_PARAMETER: command '{name}' requires parameter '{}'",
+                        param.name
+                    )))));
+                }
+            }
+        }
+        let entity = match entity_name {
+            Some(e) => Some(self.entity(e)?),
+            None => None,
+        };
+        let read = match (entity_name, &options.instance_id) {
+            (Some(e), Some(id)) => self.store(e)?.get_by_id(id).await?,
+            _ => None,
+        };
+        // Actions work on this copy, written in one store update at the end.
+        let mut working = Working::new(read);
+        let mut scope = self.command_scope(&input, working.instance.as_ref(), entity_name);
+
+        // Policies.
+        let named = !command.policies.is_empty();
+        for policy in self.ir.policies.iter().filter(|p| {
+            if named {
+                command.policies.contains(&p.name)
+            } else {
+                (p.entity.is_none() || command.entity.is_none() || p.entity == command.entity)
+                    && matches!(p.action, PolicyAction::All | PolicyAction::Execute)
+            }
+        }) {
+            let what = format!("policy `{}`", policy.name);
+            if !self.eval(&policy.expression, &scope, &what)?.truthy() {
+                let message = policy
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| format!("Denied by policy '{}'", policy.name));
+                return Ok(Err(Stop::Result(CommandResult {
+                    error: Some(message.clone()),
+                    denied_by: Some(policy.name.clone()),
+                    policy_denial: Some(PolicyDenial {
+                        policy_name: policy.name.clone(),
+                        formatted: policy.expression.to_string(),
+                        message,
+                        resolved: Vec::new(),
+                    }),
+                    ..CommandResult::default()
+                })));
+            }
+        }
+
+        // Command constraints (after policies, before guards).
+        let mut emitted = Vec::new();
+        let mut outcomes = Vec::new();
+        for constraint in &command.constraints {
+            let outcome = self.constraint(constraint, &scope)?;
+            let mut overridden = false;
+            if !outcome.passed
+                && constraint.overrideable
+                && let Some(policy) = constraint
+                    .override_policy_ref
+                    .as_deref()
+                    .and_then(|p| self.ir.policy(p))
+                && policy.action == PolicyAction::Override
+            {
+                let what = format!("override policy `{}`", policy.name);
+                if self.eval(&policy.expression, &scope, &what)?.truthy() {
+                    overridden = true;
+                    emitted.push(self.override_event(constraint, &policy.name, name, options));
+                }
+            }
+            let blocks = !outcome.passed && !overridden && outcome.severity == "block";
+            let message = outcome.message.clone();
+            let constraint_name = outcome.constraint_name.clone();
+            outcomes.push(outcome);
+            if blocks {
+                return Ok(Err(Stop::Result(CommandResult {
+                    error: Some(message.unwrap_or_else(|| {
+                        format!("Command blocked by constraint '{constraint_name}'")
+                    })),
+                    constraint_outcomes: outcomes,
+                    ..CommandResult::default()
+                })));
+            }
+        }
+
+        // Guards, in order.
+        for (i, guard) in command.guards.iter().enumerate() {
+            let what = format!("guard {} of command `{name}`", i + 1);
+            if !self.eval(guard, &scope, &what)?.truthy() {
+                return Ok(Err(Stop::Result(CommandResult {
+                    error: Some(format!("Guard condition failed for command '{name}'")),
+                    guard_failure: Some(GuardFailure {
+                        index: i + 1,
+                        formatted: guard.to_string(),
+                        resolved: Vec::new(),
+                    }),
+                    ..CommandResult::default()
+                })));
+            }
+        }
+
+        // Actions.
+        let target = match (entity, &options.instance_id) {
+            (Some(entity), Some(id)) => Some((entity, id.as_str())),
+            _ => None,
+        };
+        let mut result = Value::Undefined;
+        for (i, action) in command.actions.iter().enumerate() {
+            let what = format!("action {} of command `{name}`", i + 1);
+            let value = self.eval(&action.expression, &scope, &what)?;
+            match action.kind {
+                ActionKind::Mutate => {
+                    if let (Some(field), Some((entity, id))) = (&action.target, target) {
+                        let data = Object::from([(field.clone(), value.clone())]);
+                        if let Err(stop) = self.mutate(entity, id, &mut working, data, true)? {
+                            return Ok(Err(stop));
+                        }
+                        if let Some(instance) = &working.instance {
+                            scope = self.command_scope(&input, Some(instance), entity_name);
+                        }
+                    }
+                }
+                ActionKind::Compute => {
+                    if let Some(binding) = &action.target {
+                        scope.insert(binding.clone(), value.clone());
+                    }
+                }
+                ActionKind::Persist => {
+                    if let Some((entity, id)) = target
+                        && let Err(stop) = self.flush(&entity.name, id, &mut working).await?
+                    {
+                        return Ok(Err(stop));
+                    }
+                }
+                ActionKind::Emit => {
+                    let event = action.target.as_deref().unwrap_or("action_event");
+                    let payload = match value.to_json() {
+                        Some(Json::Object(map)) => map,
+                        None | Some(Json::Null) => Map::new(),
+                        Some(other) => Map::from_iter([("result".to_owned(), other)]),
+                    };
+                    emitted.push(self.event(event, payload));
+                }
+                ActionKind::Publish => {
+                    return Ok(Err(Stop::Result(CommandResult::failure(format!(
+                        "MISSING_OUTBOX_STORE: publish action in command '{name}' requires RuntimeOptions.outboxStore, but none is configured"
+                    )))));
+                }
+                ActionKind::Effect => {
+                    return Ok(Err(Stop::Result(CommandResult::failure(format!(
+                        "MISSING_EFFECT_HANDLER: effect action in command '{name}' requires RuntimeOptions.effectHandler, but none is configured"
+                    )))));
+                }
+            }
+            result = value;
+        }
+        if let Some((entity, id)) = target
+            && let Err(stop) = self.flush(&entity.name, id, &mut working).await?
+        {
+            return Ok(Err(stop));
+        }
+
+        // Events.
+        let result_json = result.to_json();
+        for event in &command.emits {
+            let mut payload = to_json_map(&input);
+            if let Some(result) = &result_json {
+                payload.insert("result".to_owned(), result.clone());
+            }
+            emitted.push(self.event(event, payload));
+        }
+        Ok(Ok(CommandResult {
+            success: true,
+            result: result_json,
+            emitted_events: emitted,
+            ..CommandResult::default()
+        }))
+    }
+
+    pub(super) fn event(&self, name: &str, payload: Map<String, Json>) -> EmittedEvent {
+        let channel = self
+            .ir
+            .events
+            .iter()
+            .find(|e| e.name == name)
+            .map_or(name, |e| e.channel.as_str());
+        EmittedEvent {
+            name: name.to_owned(),
+            channel: channel.to_owned(),
+            payload,
+            timestamp: self.now_value().to_json().unwrap_or(Json::Null),
+        }
+    }
+
+    pub(super) fn override_event(
+        &self,
+        constraint: &IrConstraint,
+        policy: &str,
+        command: &str,
+        options: &CommandOptions,
+    ) -> EmittedEvent {
+        let authorized_by = match &self.user {
+            Value::Object(user) => user.get("id").and_then(Value::to_json),
+            _ => None,
+        }
+        .unwrap_or_else(|| Json::String(format!("policy:{policy}")));
+        let now = self.now_value().to_json().unwrap_or(Json::Null);
+        let mut payload = Map::new();
+        payload.insert(
+            "constraintCode".to_owned(),
+            constraint.code.clone().map_or(Json::Null, Json::String),
+        );
+        payload.insert(
+            "reason".to_owned(),
+            Json::String(format!("Auto-authorized by policy '{policy}'")),
+        );
+        payload.insert("authorizedBy".to_owned(), authorized_by);
+        payload.insert("timestamp".to_owned(), now.clone());
+        payload.insert("commandName".to_owned(), Json::String(command.to_owned()));
+        if let Some(entity) = &options.entity_name {
+            payload.insert("entityName".to_owned(), Json::String(entity.clone()));
+        }
+        if let Some(id) = &options.instance_id {
+            payload.insert("instanceId".to_owned(), Json::String(id.clone()));
+        }
+        EmittedEvent {
+            name: "OverrideApplied".to_owned(),
+            channel: "system".to_owned(),
+            payload,
+            timestamp: now,
+        }
+    }
+
+    /// Apply `data` to the working copy with the reference's checks. `Ok(Err(stop))` ends the
+    /// command with that result; a blocking entity constraint silently skips the change, as
+    /// the reference does.
+    pub(super) fn mutate(
+        &self,
+        entity: &IrEntity,
+        id: &str,
+        working: &mut Working,
+        mut data: Object,
+        in_command: bool,
+    ) -> Result<Result<(), Stop>, RuntimeError> {
+        let Some(existing) = &working.instance else {
+            return Ok(Ok(()));
+        };
+        for prop in entity.properties.iter().filter(|p| p.has("readonly")) {
+            if let Some(new) = data.get(&prop.name)
+                && !new.strict_eq(existing.get(&prop.name).unwrap_or(&Value::Undefined))
+            {
+                let message = format!(
+                    "Property '{}' is readonly and cannot be modified after creation",
+                    prop.name
+                );
+                return Ok(Err(Stop::Result(CommandResult::failure(format!(
+                    "E_READONLY: {message}"
+                )))));
+            }
+        }
+        if let Some(version) = &entity.version_property {
+            let current = existing.get(version).cloned().unwrap_or(Value::Undefined);
+            let provided = data.get(version).cloned().unwrap_or(Value::Undefined);
+            if !matches!(current, Value::Undefined) && !matches!(provided, Value::Undefined) {
+                if !current.strict_eq(&provided) {
+                    let conflict = ConcurrencyConflict {
+                        entity_type: entity.name.clone(),
+                        entity_id: id.to_owned(),
+                        expected_version: provided.to_json().unwrap_or(Json::Null),
+                        actual_version: current.to_json().unwrap_or(Json::Null),
+                        conflict_code: "VERSION_MISMATCH".to_owned(),
+                    };
+                    return Ok(Err(Stop::Result(CommandResult {
+                        error: Some(format!(
+                            "Concurrency conflict on {}#{id}: expected version {}, actual {}",
+                            entity.name,
+                            provided.to_js_string(),
+                            current.to_js_string()
+                        )),
+                        concurrency_conflict: Some(conflict),
+                        ..CommandResult::default()
+                    })));
+                }
+            } else if matches!(provided, Value::Undefined)
+                && !(in_command && working.version_bumped)
+            {
+                let base = match current {
+                    Value::Number(n) => n,
+                    _ => 0.0,
+                };
+                data.insert(version.clone(), Value::Number(base + 1.0));
+                working.version_bumped = in_command;
+            }
+        }
+        if let Some(at) = &entity.version_at_property {
+            data.insert(at.clone(), self.now_value());
+        }
+        if entity.timestamps {
+            data.insert("updatedAt".to_owned(), self.now_value());
+        }
+        for (prop, new) in &data {
+            let Some(current) = existing.get(prop) else {
+                continue;
+            };
+            if matches!(current, Value::Undefined) {
+                continue;
+            }
+            let from = current.to_js_string();
+            let to = new.to_js_string();
+            if let Some(rule) = entity
+                .transitions
+                .iter()
+                .find(|t| &t.property == prop && t.from == from)
+                && !rule.to.contains(&to)
+            {
+                let allowed: Vec<String> = rule.to.iter().map(|v| format!("'{v}'")).collect();
+                return Ok(Err(Stop::Result(CommandResult::failure(format!(
+                    "Invalid state transition for '{prop}': '{from}' -> '{to}' is not allowed. Allowed from '{from}': [{}]",
+                    allowed.join(", ")
+                )))));
+            }
+        }
+        let mut merged = existing.clone();
+        merged.extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if self
+            .failed_constraints(entity, &merged)?
+            .iter()
+            .any(is_blocking)
+        {
+            return Ok(Ok(()));
+        }
+        working.instance = Some(merged);
+        working.patch.extend(data);
+        Ok(Ok(()))
+    }
+
+    /// Write the working patch against the row as read (or as last written), with
+    /// [`write`](Self::write). `Err(Stop::Changed)` when the instance changed or vanished since.
+    pub(super) async fn flush(
+        &self,
+        entity: &str,
+        id: &str,
+        working: &mut Working,
+    ) -> Result<Result<(), Stop>, RuntimeError> {
+        if working.patch.is_empty() {
+            return Ok(Ok(()));
+        }
+        let patch = std::mem::take(&mut working.patch);
+        match self
+            .write(entity, id, working.read.as_ref(), &patch)
+            .await?
+        {
+            Some(row) => {
+                working.read = Some(row);
+                working.written = true;
+                Ok(Ok(()))
+            }
+            None => Ok(Err(Stop::Changed {
+                written: working.written,
+            })),
+        }
+    }
+
+    /// Write `patch` to the instance if it is still `read`: the store's `update_if`, or for a
+    /// store without it a plain `update` (the caller holds the instance's lock). `None` when the
+    /// instance changed or is gone.
+    pub(super) async fn write(
+        &self,
+        entity: &str,
+        id: &str,
+        read: Option<&EntityInstance>,
+        patch: &Object,
+    ) -> Result<Option<EntityInstance>, RuntimeError> {
+        let store = self.store(entity)?;
+        let id = id.to_owned();
+        let conditional = self.conditional.get(entity);
+        if let Some(read) = read
+            && conditional.is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            match store.update_if(&id, read, to_json_map(patch)).await {
+                Ok(Conditional::Updated(row)) => return Ok(Some(row)),
+                Ok(_) => return Ok(None),
+                Err(crate::Error::Unsupported { .. }) => {
+                    if let Some(c) = conditional {
+                        c.store(false, Ordering::Relaxed);
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(store.update(&id, to_json_map(patch)).await?)
+    }
+}
