@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Map, Value as Json};
 
-use super::eval::{Host, Scope, eval};
+use super::eval::{Host, Scope, eval, eval_truthy};
 use super::expr::Expr;
 use super::ir::{ActionKind, Ir, IrConstraint, IrEntity, PolicyAction, Severity};
 use super::result::{
@@ -231,12 +231,30 @@ impl RuntimeEngine {
         Value::Number((self.now)())
     }
 
-    fn eval(&self, expr: &Expr, scope: &Object, what: &str) -> Result<Value, RuntimeError> {
-        eval(expr, &Scope::with_fields(scope), &EngineHost(self)).map_err(|source| {
-            RuntimeError::Eval {
-                what: what.to_owned(),
-                source,
-            }
+    /// Evaluate `expr`; `what` names the expression in an error and is only called on one.
+    fn eval(
+        &self,
+        expr: &Expr,
+        scope: &Scope<'_>,
+        what: impl FnOnce() -> String,
+    ) -> Result<Value, RuntimeError> {
+        eval(expr, scope, &EngineHost(self)).map_err(|source| RuntimeError::Eval {
+            what: what(),
+            source,
+        })
+    }
+
+    /// [`eval`](Self::eval) and the value's JavaScript truthiness, without copying the value
+    /// (policies, guards, constraints).
+    fn eval_truthy(
+        &self,
+        expr: &Expr,
+        scope: &Scope<'_>,
+        what: impl FnOnce() -> String,
+    ) -> Result<bool, RuntimeError> {
+        eval_truthy(expr, scope, &EngineHost(self)).map_err(|source| RuntimeError::Eval {
+            what: what(),
+            source,
         })
     }
 
@@ -453,13 +471,11 @@ impl RuntimeEngine {
             }
         }
         visiting.pop();
-        let mut scope = self.instance_scope(entity, instance);
-        scope.extend(deps);
-        self.eval(
-            &computed.expression,
-            &scope,
-            &format!("computed property `{}.{property}`", entity.name),
-        )
+        let this = enriched(instance, Some(&entity.name));
+        let scope = self.scope_over(&this, &EMPTY, &deps);
+        self.eval(&computed.expression, &scope, || {
+            format!("computed property `{}.{property}`", entity.name)
+        })
     }
 
     /// The entity constraints `data` fails, in declaration order (`ok` never fails).
@@ -477,7 +493,11 @@ impl RuntimeEngine {
         entity: &IrEntity,
         data: &Object,
     ) -> Result<Vec<ConstraintOutcome>, RuntimeError> {
-        let scope = self.instance_scope(entity, data);
+        if entity.constraints.is_empty() {
+            return Ok(Vec::new());
+        }
+        let this = enriched(data, Some(&entity.name));
+        let scope = self.scope_over(&this, &EMPTY, &EMPTY);
         let mut failed = Vec::new();
         for constraint in &entity.constraints {
             let outcome = self.constraint(constraint, &scope)?;
@@ -491,10 +511,11 @@ impl RuntimeEngine {
     fn constraint(
         &self,
         constraint: &IrConstraint,
-        scope: &Object,
+        scope: &Scope<'_>,
     ) -> Result<ConstraintOutcome, RuntimeError> {
-        let what = format!("constraint `{}`", constraint.name);
-        let raw = self.eval(&constraint.expression, scope, &what)?.truthy();
+        let raw = self.eval_truthy(&constraint.expression, scope, || {
+            format!("constraint `{}`", constraint.name)
+        })?;
         let passed = constraint.severity == Severity::Ok || raw != constraint.fail_when;
         Ok(ConstraintOutcome {
             code: constraint.code.clone(),
@@ -511,41 +532,30 @@ impl RuntimeEngine {
         })
     }
 
-    /// `{...instance, _entity, self, this, user, context}`: what constraints and computed
-    /// properties see.
-    fn instance_scope(&self, entity: &IrEntity, instance: &Object) -> Object {
-        let mut enriched = instance.clone();
-        enriched.insert("_entity".to_owned(), Value::String(entity.name.clone()));
-        let mut scope = enriched.clone();
-        let enriched = Value::Object(enriched);
-        scope.insert("self".to_owned(), enriched.clone());
-        scope.insert("this".to_owned(), enriched);
-        scope.insert("user".to_owned(), self.user.clone());
-        scope.insert("context".to_owned(), self.context.clone());
-        scope
-    }
-
-    /// `{...instance, ...input, self, this, user, context}`: what a command's expressions see.
-    fn command_scope(
-        &self,
-        input: &Object,
-        instance: Option<&Object>,
-        entity: Option<&str>,
-    ) -> Object {
-        let enriched = instance.map(|i| {
-            let mut i = i.clone();
-            if let Some(entity) = entity {
-                i.insert("_entity".to_owned(), Value::String(entity.to_owned()));
-            }
-            i
-        });
-        let mut scope = enriched.clone().unwrap_or_default();
-        scope.extend(input.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let this = enriched.map_or(Value::Null, Value::Object);
-        scope.insert("self".to_owned(), this.clone());
-        scope.insert("this".to_owned(), this);
-        scope.insert("user".to_owned(), self.user.clone());
-        scope.insert("context".to_owned(), self.context.clone());
+    /// `{...instance, ...input, self, this, user, context, ...computed}`, later names hiding
+    /// earlier ones, where `this` is the instance with `_entity` ([`enriched`]), or `null`:
+    /// what constraints, computed properties and a command's expressions see. It borrows
+    /// everything and copies nothing.
+    fn scope_over<'a>(
+        &'a self,
+        this: &'a Value,
+        input: &'a Object,
+        computed: &'a Object,
+    ) -> Scope<'a> {
+        let mut scope = match this {
+            Value::Object(fields) => Scope::with_fields(fields),
+            _ => Scope::new(),
+        };
+        for (k, v) in input {
+            scope.set_ref(k.as_str(), v);
+        }
+        scope.set_ref("self", this);
+        scope.set_ref("this", this);
+        scope.set_ref("user", &self.user);
+        scope.set_ref("context", &self.context);
+        for (k, v) in computed {
+            scope.set_ref(k.as_str(), v);
+        }
         scope
     }
 }
@@ -610,4 +620,27 @@ fn from_instance(instance: EntityInstance) -> Map<String, Json> {
     map.insert("id".to_owned(), Json::String(instance.id));
     map.extend(instance.fields);
     map
+}
+
+static EMPTY: Object = BTreeMap::new();
+
+/// The instance with `_entity` (when the entity is known): what `self` and `this` are.
+fn enriched(instance: &Object, entity: Option<&str>) -> Value {
+    let mut i = instance.clone();
+    if let Some(entity) = entity {
+        i.insert("_entity".to_owned(), Value::String(entity.to_owned()));
+    }
+    Value::Object(i)
+}
+
+/// Set each field of `data` in `object`, in place.
+fn assign(object: &mut Object, data: &Object) {
+    for (k, v) in data {
+        match object.get_mut(k) {
+            Some(slot) => *slot = v.clone(),
+            None => {
+                object.insert(k.clone(), v.clone());
+            }
+        }
+    }
 }

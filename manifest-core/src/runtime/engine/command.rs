@@ -98,7 +98,14 @@ impl RuntimeEngine {
         };
         // Actions work on this copy, written in one store update at the end.
         let mut working = Working::new(read);
-        let mut scope = self.command_scope(&input, working.instance.as_ref(), entity_name);
+        // `self`/`this`: one copy of the instance, with `_entity`, kept up to date in place by
+        // `mutate` actions; the scope borrows it, the input and the computed bindings.
+        let mut this = match &working.instance {
+            Some(instance) => enriched(instance, entity_name),
+            None => Value::Null,
+        };
+        let mut computed = Object::new();
+        let scope = self.scope_over(&this, &input, &computed);
 
         // Policies.
         let named = !command.policies.is_empty();
@@ -110,8 +117,8 @@ impl RuntimeEngine {
                     && matches!(p.action, PolicyAction::All | PolicyAction::Execute)
             }
         }) {
-            let what = format!("policy `{}`", policy.name);
-            if !self.eval(&policy.expression, &scope, &what)?.truthy() {
+            let what = || format!("policy `{}`", policy.name);
+            if !self.eval_truthy(&policy.expression, &scope, what)? {
                 let message = policy
                     .message
                     .clone()
@@ -144,8 +151,8 @@ impl RuntimeEngine {
                     .and_then(|p| self.ir.policy(p))
                 && policy.action == PolicyAction::Override
             {
-                let what = format!("override policy `{}`", policy.name);
-                if self.eval(&policy.expression, &scope, &what)?.truthy() {
+                let what = || format!("override policy `{}`", policy.name);
+                if self.eval_truthy(&policy.expression, &scope, what)? {
                     overridden = true;
                     emitted.push(self.override_event(constraint, &policy.name, name, options));
                 }
@@ -167,8 +174,8 @@ impl RuntimeEngine {
 
         // Guards, in order.
         for (i, guard) in command.guards.iter().enumerate() {
-            let what = format!("guard {} of command `{name}`", i + 1);
-            if !self.eval(guard, &scope, &what)?.truthy() {
+            let what = || format!("guard {} of command `{name}`", i + 1);
+            if !self.eval_truthy(guard, &scope, what)? {
                 return Ok(Err(Stop::Result(CommandResult {
                     error: Some(format!("Guard condition failed for command '{name}'")),
                     guard_failure: Some(GuardFailure {
@@ -181,6 +188,8 @@ impl RuntimeEngine {
             }
         }
 
+        drop(scope);
+
         // Actions.
         let target = match (entity, &options.instance_id) {
             (Some(entity), Some(id)) => Some((entity, id.as_str())),
@@ -188,8 +197,11 @@ impl RuntimeEngine {
         };
         let mut result = Value::Undefined;
         for (i, action) in command.actions.iter().enumerate() {
-            let what = format!("action {} of command `{name}`", i + 1);
-            let value = self.eval(&action.expression, &scope, &what)?;
+            let what = || format!("action {} of command `{name}`", i + 1);
+            let value = {
+                let scope = self.scope_over(&this, &input, &computed);
+                self.eval(&action.expression, &scope, what)?
+            };
             match action.kind {
                 ActionKind::Mutate => {
                     if let (Some(field), Some((entity, id))) = (&action.target, target) {
@@ -197,14 +209,28 @@ impl RuntimeEngine {
                         if let Err(stop) = self.mutate(entity, id, &mut working, data, true)? {
                             return Ok(Err(stop));
                         }
-                        if let Some(instance) = &working.instance {
-                            scope = self.command_scope(&input, Some(instance), entity_name);
+                        // `this` follows the working copy (which is `this` without
+                        // `_entity`: apply the patch, the fields changed since the read or
+                        // the last write), and the computed bindings are dropped.
+                        if working.instance.is_some() {
+                            if let Value::Object(fields) = &mut this {
+                                assign(fields, &working.patch);
+                                if let Some(entity) = entity_name
+                                    && working.patch.contains_key("_entity")
+                                {
+                                    fields.insert(
+                                        "_entity".to_owned(),
+                                        Value::String(entity.to_owned()),
+                                    );
+                                }
+                            }
+                            computed.clear();
                         }
                     }
                 }
                 ActionKind::Compute => {
                     if let Some(binding) = &action.target {
-                        scope.insert(binding.clone(), value.clone());
+                        computed.insert(binding.clone(), value.clone());
                     }
                 }
                 ActionKind::Persist => {
@@ -384,7 +410,10 @@ impl RuntimeEngine {
             let Some(current) = existing.get(prop) else {
                 continue;
             };
-            if matches!(current, Value::Undefined) {
+            // Only properties with a transition rule: `to_js_string` is not free.
+            if matches!(current, Value::Undefined)
+                || !entity.transitions.iter().any(|t| &t.property == prop)
+            {
                 continue;
             }
             let from = current.to_js_string();
@@ -402,16 +431,23 @@ impl RuntimeEngine {
                 )))));
             }
         }
-        let mut merged = existing.clone();
-        merged.extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
-        if self
-            .failed_constraints(entity, &merged)?
-            .iter()
-            .any(is_blocking)
-        {
-            return Ok(Ok(()));
+        if entity.constraints.is_empty() {
+            // Nothing can block the change: apply it in place.
+            if let Some(instance) = &mut working.instance {
+                assign(instance, &data);
+            }
+        } else {
+            let mut merged = existing.clone();
+            merged.extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
+            if self
+                .failed_constraints(entity, &merged)?
+                .iter()
+                .any(is_blocking)
+            {
+                return Ok(Ok(()));
+            }
+            working.instance = Some(merged);
         }
-        working.instance = Some(merged);
         working.patch.extend(data);
         Ok(Ok(()))
     }
