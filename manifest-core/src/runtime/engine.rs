@@ -21,8 +21,10 @@ use crate::store::{Conditional, EntityInstance, MemoryStore, Store};
 mod command;
 mod concurrency;
 mod options;
+mod relations;
 use concurrency::{COMMAND_ATTEMPTS, InstanceLocks, backoff};
 pub use options::{CommandOptions, RuntimeError, RuntimeOptions, StoreProvider};
+use relations::Related;
 
 /// A JS-like object: the engine's view of an instance, an input or a context.
 type Object = BTreeMap<String, Value>;
@@ -84,8 +86,9 @@ impl fmt::Debug for RuntimeEngine {
     }
 }
 
-/// The engine's services to expressions: the clock and the id generator.
-struct EngineHost<'a>(&'a RuntimeEngine);
+/// The engine's services to expressions: the clock, the id generator and relationships
+/// (answered from the instances loaded for the operation).
+struct EngineHost<'a>(&'a RuntimeEngine, &'a Related);
 
 impl Host for EngineHost<'_> {
     fn now(&self) -> f64 {
@@ -93,6 +96,16 @@ impl Host for EngineHost<'_> {
     }
     fn generate_id(&self) -> String {
         self.0.ids.generate_string()
+    }
+    fn relationship(
+        &self,
+        entity: &str,
+        instance: &BTreeMap<String, Value>,
+        property: &str,
+    ) -> Option<Result<Value, super::eval::EvalError>> {
+        self.0
+            .resolve_relationship(self.1, entity, instance, property)
+            .map(Ok)
     }
 }
 
@@ -236,9 +249,10 @@ impl RuntimeEngine {
         &self,
         expr: &Expr,
         scope: &Scope<'_>,
+        related: &Related,
         what: impl FnOnce() -> String,
     ) -> Result<Value, RuntimeError> {
-        eval(expr, scope, &EngineHost(self)).map_err(|source| RuntimeError::Eval {
+        eval(expr, scope, &EngineHost(self, related)).map_err(|source| RuntimeError::Eval {
             what: what(),
             source,
         })
@@ -250,9 +264,10 @@ impl RuntimeEngine {
         &self,
         expr: &Expr,
         scope: &Scope<'_>,
+        related: &Related,
         what: impl FnOnce() -> String,
     ) -> Result<bool, RuntimeError> {
-        eval_truthy(expr, scope, &EngineHost(self)).map_err(|source| RuntimeError::Eval {
+        eval_truthy(expr, scope, &EngineHost(self, related)).map_err(|source| RuntimeError::Eval {
             what: what(),
             source,
         })
@@ -274,8 +289,9 @@ impl RuntimeEngine {
             return Ok(None);
         }
         let mut merged = self.prepare_create(entity, data);
+        let related = self.related_for_constraints(entity).await?;
         if self
-            .failed_constraints(entity, &merged)?
+            .failed_constraints(entity, &merged, &related)?
             .iter()
             .any(is_blocking)
         {
@@ -406,8 +422,9 @@ impl RuntimeEngine {
             let Some(existing) = store.get_by_id(&id.to_owned()).await? else {
                 return Ok(None);
             };
+            let related = self.related_for_constraints(entity).await?;
             let mut working = Working::new(Some(existing));
-            match self.mutate(entity, id, &mut working, data.clone(), false)? {
+            match self.mutate(entity, id, &mut working, data.clone(), false, &related)? {
                 Ok(()) => {}
                 Err(_) => return Ok(None),
             }
@@ -441,7 +458,8 @@ impl RuntimeEngine {
             return Ok(Value::Undefined);
         };
         let instance = instance_object(&instance);
-        self.computed(entity, &instance, property, &mut Vec::new())
+        let related = self.related(entity).await?;
+        self.computed(entity, &instance, property, &mut Vec::new(), &related)
     }
 
     fn computed(
@@ -450,6 +468,7 @@ impl RuntimeEngine {
         instance: &Object,
         property: &str,
         visiting: &mut Vec<String>,
+        related: &Related,
     ) -> Result<Value, RuntimeError> {
         if visiting.iter().any(|v| v == property) {
             return Ok(Value::Undefined);
@@ -466,32 +485,43 @@ impl RuntimeEngine {
         for dep in &computed.dependencies {
             if entity.computed_properties.iter().any(|c| &c.name == dep) && !visiting.contains(dep)
             {
-                let value = self.computed(entity, instance, dep, &mut visiting.clone())?;
+                let value = self.computed(entity, instance, dep, &mut visiting.clone(), related)?;
                 deps.insert(dep.clone(), value);
             }
         }
         visiting.pop();
         let this = enriched(instance, Some(&entity.name));
         let scope = self.scope_over(&this, &EMPTY, &deps);
-        self.eval(&computed.expression, &scope, || {
+        self.eval(&computed.expression, &scope, related, || {
             format!("computed property `{}.{property}`", entity.name)
         })
     }
 
     /// The entity constraints `data` fails, in declaration order (`ok` never fails).
-    pub fn check_constraints(
+    /// Relationships in the constraints resolve against the stored instances.
+    pub async fn check_constraints(
         &self,
         entity_name: &str,
         data: &Map<String, Json>,
     ) -> Result<Vec<ConstraintOutcome>, RuntimeError> {
         let entity = self.entity(entity_name)?;
-        self.failed_constraints(entity, &to_object(data))
+        let related = self.related_for_constraints(entity).await?;
+        self.failed_constraints(entity, &to_object(data), &related)
+    }
+
+    /// [`related`](Self::related) when `entity` has constraints to evaluate with them.
+    async fn related_for_constraints(&self, entity: &IrEntity) -> Result<Related, RuntimeError> {
+        if entity.constraints.is_empty() {
+            return Ok(Related::default());
+        }
+        self.related(entity).await
     }
 
     fn failed_constraints(
         &self,
         entity: &IrEntity,
         data: &Object,
+        related: &Related,
     ) -> Result<Vec<ConstraintOutcome>, RuntimeError> {
         if entity.constraints.is_empty() {
             return Ok(Vec::new());
@@ -500,7 +530,7 @@ impl RuntimeEngine {
         let scope = self.scope_over(&this, &EMPTY, &EMPTY);
         let mut failed = Vec::new();
         for constraint in &entity.constraints {
-            let outcome = self.constraint(constraint, &scope)?;
+            let outcome = self.constraint(constraint, &scope, related)?;
             if !outcome.passed {
                 failed.push(outcome);
             }
@@ -512,8 +542,9 @@ impl RuntimeEngine {
         &self,
         constraint: &IrConstraint,
         scope: &Scope<'_>,
+        related: &Related,
     ) -> Result<ConstraintOutcome, RuntimeError> {
-        let raw = self.eval_truthy(&constraint.expression, scope, || {
+        let raw = self.eval_truthy(&constraint.expression, scope, related, || {
             format!("constraint `{}`", constraint.name)
         })?;
         let passed = constraint.severity == Severity::Ok || raw != constraint.fail_when;

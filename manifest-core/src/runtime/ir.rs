@@ -159,10 +159,24 @@ pub struct IrRelationship {
     pub target: String,
     /// The foreign key, when not inferred.
     #[serde(default)]
-    pub foreign_key: Option<Json>,
+    pub foreign_key: Option<IrForeignKey>,
     /// The join entity of a `hasMany ... through`.
     #[serde(default)]
     pub through: Option<String>,
+}
+
+/// An explicit foreign key: `fields` on the entity holding it, each referencing the column of
+/// `references` at the same position (else the referenced entity's `key`, else the same name).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrForeignKey {
+    /// The local columns.
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// The referenced columns.
+    #[serde(default)]
+    pub references: Option<Vec<String>>,
 }
 
 /// How bad a failed constraint is.

@@ -373,6 +373,7 @@ pub(super) async fn constraint(run: &mut Run<'_>, tc: &Json) -> Result<Vec<Misma
     seed(&engine, tc.get("setup"), false).await?;
     let failures = engine
         .check_constraints(text(tc, "entity"), &obj(&tc["data"]))
+        .await
         .map_err(failure)?;
     let expected = tc["expectedConstraintFailures"]
         .as_array()

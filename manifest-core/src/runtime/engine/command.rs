@@ -96,6 +96,11 @@ impl RuntimeEngine {
             (Some(e), Some(id)) => self.store(e)?.get_by_id(id).await?,
             _ => None,
         };
+        // The instances relationships resolve to (nothing without relationships).
+        let related = match entity {
+            Some(entity) => self.related(entity).await?,
+            None => Related::default(),
+        };
         // Actions work on this copy, written in one store update at the end.
         let mut working = Working::new(read);
         // `self`/`this`: one copy of the instance, with `_entity`, kept up to date in place by
@@ -118,7 +123,7 @@ impl RuntimeEngine {
             }
         }) {
             let what = || format!("policy `{}`", policy.name);
-            if !self.eval_truthy(&policy.expression, &scope, what)? {
+            if !self.eval_truthy(&policy.expression, &scope, &related, what)? {
                 let message = policy
                     .message
                     .clone()
@@ -141,7 +146,7 @@ impl RuntimeEngine {
         let mut emitted = Vec::new();
         let mut outcomes = Vec::new();
         for constraint in &command.constraints {
-            let outcome = self.constraint(constraint, &scope)?;
+            let outcome = self.constraint(constraint, &scope, &related)?;
             let mut overridden = false;
             if !outcome.passed
                 && constraint.overrideable
@@ -152,7 +157,7 @@ impl RuntimeEngine {
                 && policy.action == PolicyAction::Override
             {
                 let what = || format!("override policy `{}`", policy.name);
-                if self.eval_truthy(&policy.expression, &scope, what)? {
+                if self.eval_truthy(&policy.expression, &scope, &related, what)? {
                     overridden = true;
                     emitted.push(self.override_event(constraint, &policy.name, name, options));
                 }
@@ -175,7 +180,7 @@ impl RuntimeEngine {
         // Guards, in order.
         for (i, guard) in command.guards.iter().enumerate() {
             let what = || format!("guard {} of command `{name}`", i + 1);
-            if !self.eval_truthy(guard, &scope, what)? {
+            if !self.eval_truthy(guard, &scope, &related, what)? {
                 return Ok(Err(Stop::Result(CommandResult {
                     error: Some(format!("Guard condition failed for command '{name}'")),
                     guard_failure: Some(GuardFailure {
@@ -200,13 +205,15 @@ impl RuntimeEngine {
             let what = || format!("action {} of command `{name}`", i + 1);
             let value = {
                 let scope = self.scope_over(&this, &input, &computed);
-                self.eval(&action.expression, &scope, what)?
+                self.eval(&action.expression, &scope, &related, what)?
             };
             match action.kind {
                 ActionKind::Mutate => {
                     if let (Some(field), Some((entity, id))) = (&action.target, target) {
                         let data = Object::from([(field.clone(), value.clone())]);
-                        if let Err(stop) = self.mutate(entity, id, &mut working, data, true)? {
+                        if let Err(stop) =
+                            self.mutate(entity, id, &mut working, data, true, &related)?
+                        {
                             return Ok(Err(stop));
                         }
                         // `this` follows the working copy (which is `this` without
@@ -349,6 +356,7 @@ impl RuntimeEngine {
         working: &mut Working,
         mut data: Object,
         in_command: bool,
+        related: &Related,
     ) -> Result<Result<(), Stop>, RuntimeError> {
         let Some(existing) = &working.instance else {
             return Ok(Ok(()));
@@ -440,7 +448,7 @@ impl RuntimeEngine {
             let mut merged = existing.clone();
             merged.extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
             if self
-                .failed_constraints(entity, &merged)?
+                .failed_constraints(entity, &merged, related)?
                 .iter()
                 .any(is_blocking)
             {
