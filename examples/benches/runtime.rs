@@ -25,6 +25,10 @@
 //! `BENCH_JSON`: the reference's medians go beside ours, with the speed-up).
 //! `scripts/bench-runtime.sh` runs both; see BENCHMARKS.md.
 
+#[path = "common/mod.rs"]
+mod common;
+use common::{env_usize, fmt_rate, median, per_sec};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,13 +48,6 @@ const WORKLOADS: [(&str, &str); 3] = [
     ),
     ("create_instance (fixture 04)", "createInstance"),
 ];
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/fixtures")
@@ -170,10 +167,6 @@ async fn sql_provider<DB: Backend>(
     }
 }
 
-fn per_sec(n: usize, start: Instant) -> f64 {
-    n as f64 / start.elapsed().as_secs_f64()
-}
-
 /// One round of a command workload: a fresh engine, one instance, `warmup` calls, `n` timed.
 #[allow(clippy::too_many_arguments)]
 async fn command_round(
@@ -272,23 +265,6 @@ async fn create_round(stores: &Stores, ir: &Ir, n: usize, warmup: usize) -> f64 
         assert!(created.is_some());
     }
     per_sec(n, start)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn fmt_rate(r: f64) -> String {
-    let s = format!("{r:.0}");
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The reference's medians by workload key, from `bench.mjs`'s JSON; and its description.

@@ -7,6 +7,10 @@
 //! `BENCH_ROUNDS` the rounds (3). Within a round each SQL operation runs in batches, ours and
 //! raw alternating; the table gives the median batch rate.
 
+#[path = "common/mod.rs"]
+mod common;
+use common::{env_usize, fmt_rate, median, per_sec};
+
 use std::time::Instant;
 
 use manifest_core::sqlx::postgres::PgPoolOptions;
@@ -94,13 +98,6 @@ const OPS: [&str; 5] = [
     "delete",
 ];
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn recipe(i: usize) -> Recipe {
     Recipe {
         id: String::new(),
@@ -110,10 +107,6 @@ fn recipe(i: usize) -> Recipe {
         notes: i.is_multiple_of(2).then(|| "some notes".to_owned()),
         version: 0,
     }
-}
-
-fn per_sec(n: usize, start: Instant) -> f64 {
-    n as f64 / start.elapsed().as_secs_f64()
 }
 
 /// One round of the five operations through a store, reading `fill`'s 1,000 rows for
@@ -398,23 +391,6 @@ async fn ours_batch<S: Store<Recipe>>(
 }
 
 const BATCHES: usize = 10;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn fmt_rate(r: f64) -> String {
-    let s = format!("{r:.0}");
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
 /// One table block: per operation, the median batch rate of each side, and our time per
 /// operation over raw's.
