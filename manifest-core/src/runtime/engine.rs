@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Map, Value as Json};
 
@@ -14,17 +13,19 @@ use super::ir::{ActionKind, Ir, IrConstraint, IrEntity, PolicyAction, Severity};
 use super::result::{
     CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent, GuardFailure, PolicyDenial,
 };
-use super::value::Value;
+use super::value::{Value, insert_all, json_object};
 use crate::id::IdGenerator;
-use crate::store::{Conditional, EntityInstance, MemoryStore, Store};
+use crate::store::EntityInstance;
 
 mod command;
 mod concurrency;
 mod options;
 mod relations;
-use concurrency::{COMMAND_ATTEMPTS, InstanceLocks, backoff};
+mod rows;
+use concurrency::{COMMAND_ATTEMPTS, InstanceLock, InstanceLocks, Stripes, backoff};
 pub use options::{CommandOptions, RuntimeError, RuntimeOptions, StoreProvider};
 use relations::Related;
+use rows::{ENTITY_KEY, MemoryRows, Read, Row, Rows, fields, row_json};
 
 /// A JS-like object: the engine's view of an instance, an input or a context.
 type Object = BTreeMap<String, Value>;
@@ -53,7 +54,10 @@ type Object = BTreeMap<String, Value>;
 /// every store through one trait method (memory, SQLite, PostgreSQL, a tenant-sharded Citus),
 /// and costs nothing extra when commands do not collide. Within one engine, commands on the
 /// same instance also take an in-process per-instance lock, so they queue instead of colliding
-/// and retrying; that lock is an optimisation, the store's check is the guarantee. For a
+/// and retrying; that lock is an optimisation, the store's check is the guarantee. The
+/// engine's own memory store (entities without a provided store) is private to the engine:
+/// there the lock is all that ever makes commands on one instance wait, and the check is a
+/// pointer comparison. For a
 /// store whose `update_if` is [`Error::Unsupported`](crate::Error::Unsupported) (a custom
 /// store, or a typed store of an unversioned entity through
 /// [`InstanceStore`](crate::InstanceStore)) the engine writes with a plain `update` and the
@@ -61,11 +65,14 @@ type Object = BTreeMap<String, Value>;
 /// [`update_instance`](Self::update_instance) follows the same rules.
 pub struct RuntimeEngine {
     ir: Arc<Ir>,
-    stores: HashMap<String, Arc<dyn Store<EntityInstance>>>,
-    /// Per entity: whether its store may still support `update_if` (cleared on the first
-    /// `Unsupported`).
-    conditional: HashMap<String, AtomicBool>,
+    /// Each entity's index in `ir.entities` (and `rows`), by name.
+    index: HashMap<String, usize>,
+    /// Each entity's store, in the order of `ir.entities`.
+    rows: Vec<Rows>,
+    /// Per-instance locks for provided stores.
     locks: InstanceLocks,
+    /// Per-instance locks for the engine's memory store.
+    stripes: Stripes,
     context: Value,
     user: Value,
     now: Arc<dyn Fn() -> f64 + Send + Sync>,
@@ -110,10 +117,21 @@ impl Host for EngineHost<'_> {
 }
 
 /// What one command run has changed so far.
+///
+/// A change goes into `patch` and marks `this` stale; `this` takes the patch (copying the row
+/// as read, which the store still holds) only when something reads it again. A command whose
+/// last action is its only change (`mutate` then `emit`, the common shape) never copies the
+/// row: the memory store applies the patch to its row in place.
 struct Working {
-    instance: Option<Object>,
-    /// The stored row the next write expects: as read, then as last written.
-    read: Option<EntityInstance>,
+    /// The instance as expressions see it: shared with `read` until the first change is
+    /// applied to it.
+    this: Option<Row>,
+    /// Whether `this` lacks changes in `patch` ([`materialize`](Self::materialize) applies
+    /// them).
+    stale: bool,
+    /// The instance the next write expects: as read, then as last written.
+    read: Option<Read>,
+    /// The fields changed since `read`.
     patch: Object,
     version_bumped: bool,
     /// Whether a `persist` action has written.
@@ -121,14 +139,54 @@ struct Working {
 }
 
 impl Working {
-    fn new(read: Option<EntityInstance>) -> Self {
+    fn new(read: Option<Read>) -> Self {
         Working {
-            instance: read.as_ref().map(instance_object),
+            this: read.as_ref().map(|r| r.this.clone()),
+            stale: false,
             read,
             patch: Object::new(),
             version_bumped: false,
             written: false,
         }
+    }
+
+    /// Apply the changes `this` lacks (see [`Working`]).
+    fn materialize(&mut self, entity: &str) {
+        if self.stale {
+            if let Some(this) = &mut self.this {
+                apply_patch(this, &self.patch, entity);
+            }
+            self.stale = false;
+        }
+    }
+
+    /// The instance's fields (with `_entity`) with every change, if there is an instance.
+    fn fields(&mut self, entity: &str) -> Option<&Object> {
+        self.materialize(entity);
+        self.this.as_deref().map(fields)
+    }
+
+    /// `self`/`this`: the instance with every change, or `null`.
+    fn this_value(&mut self, entity: Option<&str>) -> &Value {
+        static NULL: Value = Value::Null;
+        if let Some(entity) = entity {
+            self.materialize(entity);
+        }
+        self.this.as_deref().unwrap_or(&NULL)
+    }
+
+    /// The instance as read (or last written) and its working copy, taken out for a write.
+    fn take_for_write(&mut self) -> Option<(Read, Row)> {
+        Some((self.read.take()?, self.this.take()?))
+    }
+
+    /// After a write: the instance as written is both what was read and the working copy.
+    fn written(&mut self, row: Read) {
+        self.this = Some(row.this.clone());
+        self.read = Some(row);
+        self.stale = false;
+        self.patch.clear();
+        self.written = true;
     }
 }
 
@@ -169,10 +227,9 @@ impl RuntimeEngine {
                 None => Value::Null,
             },
         };
-        let tenant = options.tenant_id.clone().unwrap_or_default();
-        let mut stores = HashMap::new();
-        let mut conditional = HashMap::new();
-        for entity in &ir.entities {
+        let mut index = HashMap::new();
+        let mut rows = Vec::with_capacity(ir.entities.len());
+        for (i, entity) in ir.entities.iter().enumerate() {
             let provided = options
                 .store_provider
                 .as_ref()
@@ -188,14 +245,10 @@ impl RuntimeEngine {
                             });
                         }
                     }
-                    store
+                    Rows::provided(store)
                 }
                 None => match ir.store_of(&entity.name).map(|s| s.target.as_str()) {
-                    None | Some("memory") => Arc::new(
-                        MemoryStore::<EntityInstance>::named(&entity.name, tenant.clone())
-                            .with_ids(options.generate_id.clone()),
-                    )
-                        as Arc<dyn Store<EntityInstance>>,
+                    None | Some("memory") => Rows::Memory(MemoryRows::default()),
                     Some(target) => {
                         return Err(RuntimeError::NoStore {
                             entity: entity.name.clone(),
@@ -204,8 +257,9 @@ impl RuntimeEngine {
                     }
                 },
             };
-            stores.insert(entity.name.clone(), store);
-            conditional.insert(entity.name.clone(), AtomicBool::new(true));
+            // The first of two entities of one name is the one `Ir::entity` finds.
+            index.entry(entity.name.clone()).or_insert(i);
+            rows.push(store);
         }
         let now = options
             .now
@@ -213,9 +267,10 @@ impl RuntimeEngine {
             .unwrap_or_else(|| Arc::new(|| chrono::Utc::now().timestamp_millis() as f64));
         Ok(RuntimeEngine {
             ir: Arc::new(ir),
-            stores,
-            conditional,
+            index,
+            rows,
             locks: InstanceLocks::default(),
+            stripes: Stripes::default(),
             context,
             user,
             now,
@@ -228,16 +283,35 @@ impl RuntimeEngine {
         &self.ir
     }
 
-    fn entity(&self, name: &str) -> Result<&IrEntity, RuntimeError> {
-        self.ir
-            .entity(name)
+    /// The index of the entity called `name` in `ir.entities` and `rows`.
+    fn index_of(&self, name: &str) -> Result<usize, RuntimeError> {
+        self.index
+            .get(name)
+            .copied()
             .ok_or_else(|| RuntimeError::UnknownEntity(name.to_owned()))
     }
 
-    fn store(&self, name: &str) -> Result<&Arc<dyn Store<EntityInstance>>, RuntimeError> {
-        self.stores
-            .get(name)
-            .ok_or_else(|| RuntimeError::UnknownEntity(name.to_owned()))
+    fn entity(&self, name: &str) -> Result<&IrEntity, RuntimeError> {
+        Ok(&self.ir.entities[self.index_of(name)?])
+    }
+
+    /// The store of the entity called `name`.
+    fn rows(&self, name: &str) -> Result<&Rows, RuntimeError> {
+        Ok(&self.rows[self.index_of(name)?])
+    }
+
+    /// Wait for the per-instance lock of instance `id` of the entity at `index` (see
+    /// [Concurrent commands](Self#concurrent-commands)).
+    async fn lock(&self, index: usize, id: &str) -> InstanceLock<'_> {
+        if self.rows[index].is_memory() {
+            InstanceLock::Stripe {
+                _guard: self.stripes.lock(index, id).await,
+            }
+        } else {
+            InstanceLock::Exact {
+                _guard: self.locks.lock(&self.ir.entities[index].name, id).await,
+            }
+        }
     }
 
     fn now_value(&self) -> Value {
@@ -283,35 +357,35 @@ impl RuntimeEngine {
         entity_name: &str,
         data: Map<String, Json>,
     ) -> Result<Option<Map<String, Json>>, RuntimeError> {
-        let entity = self.entity(entity_name)?;
-        let data = to_object(&data);
+        let index = self.index_of(entity_name)?;
+        let entity = &self.ir.entities[index];
+        let data = into_object(data);
         if !required_satisfied(entity, &data) {
             return Ok(None);
         }
         let mut merged = self.prepare_create(entity, data);
-        let related = self.related_for_constraints(entity).await?;
-        if self
-            .failed_constraints(entity, &merged, &related)?
-            .iter()
-            .any(is_blocking)
-        {
-            return Ok(None);
+        if !entity.constraints.is_empty() {
+            let related = self.related(entity).await?;
+            if self
+                .failed_constraints(entity, &merged, &related)?
+                .iter()
+                .any(is_blocking)
+            {
+                return Ok(None);
+            }
         }
-        let id = match merged.get("id") {
-            Some(Value::String(id)) if !id.is_empty() => id.clone(),
-            _ => self.ids.generate_string(),
-        };
-        merged.insert("id".to_owned(), Value::String(id));
-        let created = self
-            .store(entity_name)?
-            .create(to_instance(&merged))
-            .await?;
-        Ok(Some(from_instance(created)))
+        if !matches!(merged.get("id"), Some(Value::String(id)) if !id.is_empty()) {
+            merged.insert("id".to_owned(), Value::String(self.ids.generate_string()));
+        }
+        Ok(Some(self.rows[index].create(entity_name, merged).await?))
     }
 
-    fn prepare_create(&self, entity: &IrEntity, data: Object) -> Object {
-        let mut merged = Object::new();
+    /// `data` with a default for each absent property, then the managed fields.
+    fn prepare_create(&self, entity: &IrEntity, mut merged: Object) -> Object {
         for prop in &entity.properties {
+            if merged.contains_key(&prop.name) {
+                continue;
+            }
             let value = match &prop.default_value {
                 Some(default) => default.to_value(),
                 None if prop.ty.nullable => Value::Null,
@@ -326,7 +400,6 @@ impl RuntimeEngine {
             };
             merged.insert(prop.name.clone(), value);
         }
-        merged.extend(data);
         if let Some(version) = &entity.version_property {
             merged.insert(version.clone(), Value::Number(1.0));
         }
@@ -360,8 +433,7 @@ impl RuntimeEngine {
         entity_name: &str,
         id: &str,
     ) -> Result<Option<Map<String, Json>>, RuntimeError> {
-        let found = self.store(entity_name)?.get_by_id(&id.to_owned()).await?;
-        Ok(found.map(from_instance))
+        Ok(self.rows(entity_name)?.get_json(id).await?)
     }
 
     /// Every instance of the entity.
@@ -369,8 +441,7 @@ impl RuntimeEngine {
         &self,
         entity_name: &str,
     ) -> Result<Vec<Map<String, Json>>, RuntimeError> {
-        let all = self.store(entity_name)?.get_all().await?;
-        Ok(all.into_iter().map(from_instance).collect())
+        Ok(self.rows(entity_name)?.all_json(entity_name).await?)
     }
 
     /// Every instance of every entity, by entity name (the reference's `serialize().stores`).
@@ -392,9 +463,9 @@ impl RuntimeEngine {
         snapshot: &BTreeMap<String, Vec<Map<String, Json>>>,
     ) -> Result<(), RuntimeError> {
         for (entity, instances) in snapshot {
-            let store = self.store(entity)?;
+            let rows = self.rows(entity)?;
             for instance in instances {
-                store.create(to_instance(&to_object(instance))).await?;
+                rows.restore(entity, to_object(instance)).await?;
             }
         }
         Ok(())
@@ -402,7 +473,7 @@ impl RuntimeEngine {
 
     /// Delete the instance; `false` if there was none.
     pub async fn delete_instance(&self, entity_name: &str, id: &str) -> Result<bool, RuntimeError> {
-        Ok(self.store(entity_name)?.delete(&id.to_owned()).await?)
+        Ok(self.rows(entity_name)?.delete(id).await?)
     }
 
     /// Change the given fields, with the reference's checks (version, transitions,
@@ -413,13 +484,14 @@ impl RuntimeEngine {
         id: &str,
         data: Map<String, Json>,
     ) -> Result<Option<Map<String, Json>>, RuntimeError> {
-        let entity = self.entity(entity_name)?;
-        let store = self.store(entity_name)?;
-        let _lock = self.locks.lock(entity_name, id).await;
-        let data = to_object(&data);
+        let index = self.index_of(entity_name)?;
+        let entity = &self.ir.entities[index];
+        let rows = &self.rows[index];
+        let _lock = self.lock(index, id).await;
+        let data = into_object(data);
         let mut attempt = 1;
         loop {
-            let Some(existing) = store.get_by_id(&id.to_owned()).await? else {
+            let Some(existing) = rows.get(entity_name, id).await? else {
                 return Ok(None);
             };
             let related = self.related_for_constraints(entity).await?;
@@ -429,13 +501,14 @@ impl RuntimeEngine {
                 Err(_) => return Ok(None),
             }
             if working.patch.is_empty() {
-                return Ok(working.instance.map(|i| to_json_map(&i)));
+                return Ok(working.this.as_deref().map(row_json));
             }
-            if let Some(updated) = self
-                .write(entity_name, id, working.read.as_ref(), &working.patch)
-                .await?
+            if let Some((read, this)) = working.take_for_write()
+                && let Some(updated) = rows
+                    .write(id, read, this, working.stale, &working.patch, entity_name)
+                    .await?
             {
-                return Ok(Some(from_instance(updated)));
+                return Ok(Some(updated.json()));
             }
             if attempt == COMMAND_ATTEMPTS {
                 return Err(self.conflict(entity_name, id, attempt, false));
@@ -454,18 +527,17 @@ impl RuntimeEngine {
         property: &str,
     ) -> Result<Value, RuntimeError> {
         let entity = self.entity(entity_name)?;
-        let Some(instance) = self.store(entity_name)?.get_by_id(&id.to_owned()).await? else {
+        let Some(read) = self.rows(entity_name)?.get(entity_name, id).await? else {
             return Ok(Value::Undefined);
         };
-        let instance = instance_object(&instance);
         let related = self.related(entity).await?;
-        self.computed(entity, &instance, property, &mut Vec::new(), &related)
+        self.computed(entity, &read.this, property, &mut Vec::new(), &related)
     }
 
     fn computed(
         &self,
         entity: &IrEntity,
-        instance: &Object,
+        this: &Value,
         property: &str,
         visiting: &mut Vec<String>,
         related: &Related,
@@ -485,13 +557,12 @@ impl RuntimeEngine {
         for dep in &computed.dependencies {
             if entity.computed_properties.iter().any(|c| &c.name == dep) && !visiting.contains(dep)
             {
-                let value = self.computed(entity, instance, dep, &mut visiting.clone(), related)?;
+                let value = self.computed(entity, this, dep, &mut visiting.clone(), related)?;
                 deps.insert(dep.clone(), value);
             }
         }
         visiting.pop();
-        let this = enriched(instance, Some(&entity.name));
-        let scope = self.scope_over(&this, &EMPTY, &deps);
+        let scope = self.scope_over(this, &EMPTY, &deps);
         self.eval(&computed.expression, &scope, related, || {
             format!("computed property `{}.{property}`", entity.name)
         })
@@ -577,6 +648,7 @@ impl RuntimeEngine {
             Value::Object(fields) => Scope::with_fields(fields),
             _ => Scope::new(),
         };
+        scope.reserve(input.len() + 4 + computed.len());
         for (k, v) in input {
             scope.set_ref(k.as_str(), v);
         }
@@ -617,17 +689,23 @@ fn required_satisfied(entity: &IrEntity, data: &Object) -> bool {
 }
 
 fn to_object(map: &Map<String, Json>) -> Object {
-    map.iter()
-        .map(|(k, v)| (k.clone(), Value::from(v)))
-        .collect()
+    insert_all(
+        Object::new(),
+        map.iter().map(|(k, v)| (k.clone(), Value::from(v))),
+    )
+}
+
+/// [`to_object`], taking the keys and strings over instead of copying them.
+fn into_object(map: Map<String, Json>) -> Object {
+    insert_all(
+        Object::new(),
+        map.into_iter().map(|(k, v)| (k, Value::from(v))),
+    )
 }
 
 /// JSON of an object; `undefined` values are left out, as `JSON.stringify` does.
 fn to_json_map(object: &Object) -> Map<String, Json> {
-    object
-        .iter()
-        .filter_map(|(k, v)| v.to_json().map(|v| (k.clone(), v)))
-        .collect()
+    json_object(object)
 }
 
 fn instance_object(instance: &EntityInstance) -> Object {
@@ -646,13 +724,6 @@ fn to_instance(object: &Object) -> EntityInstance {
     EntityInstance { id, fields }
 }
 
-fn from_instance(instance: EntityInstance) -> Map<String, Json> {
-    let mut map = Map::new();
-    map.insert("id".to_owned(), Json::String(instance.id));
-    map.extend(instance.fields);
-    map
-}
-
 static EMPTY: Object = BTreeMap::new();
 
 /// The instance with `_entity` (when the entity is known): what `self` and `this` are.
@@ -662,6 +733,17 @@ fn enriched(instance: &Object, entity: Option<&str>) -> Value {
         i.insert("_entity".to_owned(), Value::String(entity.to_owned()));
     }
     Value::Object(i)
+}
+
+/// Apply `patch` to a row (in place when nothing else holds it); `_entity` stays the entity's
+/// name.
+fn apply_patch(row: &mut Row, patch: &Object, entity: &str) {
+    if let Value::Object(fields) = Arc::make_mut(row) {
+        assign(fields, patch);
+        if patch.contains_key(ENTITY_KEY) {
+            fields.insert(ENTITY_KEY.to_owned(), Value::String(entity.to_owned()));
+        }
+    }
 }
 
 /// Set each field of `data` in `object`, in place.

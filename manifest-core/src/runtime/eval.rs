@@ -43,9 +43,11 @@ static UNDEFINED: Value = Value::Undefined;
 /// scope over an instance costs no copy of it.
 #[derive(Debug, Default)]
 pub struct Scope<'a> {
-    /// Each bound name once. Scopes hold a handful of bindings (a lambda's parameters, the
-    /// few names a caller binds), which a linear search finds faster than a hash table does,
-    /// and a new scope (one per lambda call) costs no hasher and at most one allocation.
+    /// The bindings in the order they were made; a later binding of a name hides an earlier
+    /// one, so binding never searches. Scopes hold a handful of bindings (a lambda's
+    /// parameters, the few names a caller binds), which a linear search finds faster than a
+    /// hash table does, and a new scope (one per lambda call) costs no hasher and at most one
+    /// allocation.
     vars: Vec<(Cow<'a, str>, Cow<'a, Value>)>,
     fields: Option<&'a BTreeMap<String, Value>>,
     parent: Option<&'a Scope<'a>>,
@@ -74,7 +76,7 @@ impl<'a> Scope<'a> {
         }
     }
 
-    /// Bind `name` to `value`, replacing any binding of the name in this scope.
+    /// Bind `name` to `value`, hiding any earlier binding of the name.
     pub fn set(&mut self, name: impl Into<Cow<'a, str>>, value: Value) {
         self.bind(name.into(), Cow::Owned(value));
     }
@@ -84,16 +86,18 @@ impl<'a> Scope<'a> {
         self.bind(name.into(), Cow::Borrowed(value));
     }
 
+    /// Make room for `additional` more bindings.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.vars.reserve(additional);
+    }
+
     fn bind(&mut self, name: Cow<'a, str>, value: Cow<'a, Value>) {
-        match self.vars.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, slot)) => *slot = value,
-            None => self.vars.push((name, value)),
-        }
+        self.vars.push((name, value));
     }
 
     /// The value bound to `name`, if any. A name bound to `undefined` is bound.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        if let Some((_, v)) = self.vars.iter().find(|(n, _)| n == name) {
+        if let Some((_, v)) = self.vars.iter().rev().find(|(n, _)| n == name) {
             return Some(v);
         }
         if let Some(v) = self.fields.and_then(|f| f.get(name)) {

@@ -213,14 +213,31 @@ impl Value {
                     .map(|v| v.to_json().unwrap_or(Json::Null))
                     .collect(),
             ),
-            Value::Object(fields) => Json::Object(
-                fields
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.to_json()?)))
-                    .collect(),
-            ),
+            Value::Object(fields) => Json::Object(json_object(fields)),
         })
     }
+}
+
+/// Insert each pair in turn. For the small maps objects are, this is cheaper than `collect`,
+/// which gathers the pairs in a vector and sorts it before building the map.
+pub(crate) fn insert_all<M, K, V>(mut map: M, pairs: impl IntoIterator<Item = (K, V)>) -> M
+where
+    M: Extend<(K, V)>,
+{
+    for pair in pairs {
+        map.extend(std::iter::once(pair));
+    }
+    map
+}
+
+/// An object's JSON form: `undefined` fields are left out, as `JSON.stringify` does.
+pub(crate) fn json_object(fields: &BTreeMap<String, Value>) -> serde_json::Map<String, Json> {
+    insert_all(
+        serde_json::Map::new(),
+        fields
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.to_json()?))),
+    )
 }
 
 /// A number as JSON: integral values within ±2^53 as integers, `NaN`/±∞ as `null`.
@@ -242,12 +259,10 @@ impl From<&Json> for Value {
             Json::Number(n) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
             Json::String(s) => Value::String(s.clone()),
             Json::Array(items) => Value::Array(items.iter().map(Value::from).collect()),
-            Json::Object(fields) => Value::Object(
-                fields
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::from(v)))
-                    .collect(),
-            ),
+            Json::Object(fields) => Value::Object(insert_all(
+                BTreeMap::new(),
+                fields.iter().map(|(k, v)| (k.clone(), Value::from(v))),
+            )),
         }
     }
 }
@@ -257,12 +272,10 @@ impl From<Json> for Value {
         match json {
             Json::String(s) => Value::String(s),
             Json::Array(items) => Value::Array(items.into_iter().map(Value::from).collect()),
-            Json::Object(fields) => Value::Object(
-                fields
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::from(v)))
-                    .collect(),
-            ),
+            Json::Object(fields) => Value::Object(insert_all(
+                BTreeMap::new(),
+                fields.into_iter().map(|(k, v)| (k, Value::from(v))),
+            )),
             other => Value::from(&other),
         }
     }

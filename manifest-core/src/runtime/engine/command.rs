@@ -1,6 +1,8 @@
 //! Running commands: parameters, policies, command constraints, guards, actions on a working
 //! copy, the conditional flush and the emitted events.
 
+use std::borrow::Cow;
+
 use super::*;
 
 impl RuntimeEngine {
@@ -23,10 +25,12 @@ impl RuntimeEngine {
             (Some(entity), Some(id)) => Some((entity.as_str(), id.as_str())),
             _ => None,
         };
-        let _lock = match target {
-            Some((entity, id)) => Some(self.locks.lock(entity, id).await),
+        // An unknown entity finds no command: the attempt reports that.
+        let _lock = match target.and_then(|(e, id)| Some((self.index.get(e).copied()?, id))) {
+            Some((index, id)) => Some(self.lock(index, id).await),
             None => None,
         };
+        let input = into_object(input);
         let mut attempt = 1;
         loop {
             match self.run_command_once(name, &input, &options).await? {
@@ -62,7 +66,7 @@ impl RuntimeEngine {
     pub(super) async fn run_command_once(
         &self,
         name: &str,
-        input: &Map<String, Json>,
+        input: &Object,
         options: &CommandOptions,
     ) -> Result<Result<CommandResult, Stop>, RuntimeError> {
         let entity_name = options.entity_name.as_deref();
@@ -75,11 +79,13 @@ impl RuntimeEngine {
             )))));
         };
         // Parameters: defaults for absent ones, then the required check.
-        let mut input = to_object(input);
+        let mut input = Cow::Borrowed(input);
         for param in &command.parameters {
             if matches!(input.get(&param.name), None | Some(Value::Undefined)) {
                 if let Some(default) = &param.default_value {
-                    input.insert(param.name.clone(), default.to_value());
+                    input
+                        .to_mut()
+                        .insert(param.name.clone(), default.to_value());
                 } else if param.required {
                     return Ok(Err(Stop::Result(CommandResult::failure(format!(
                         "MISSING_REQUIRED_PARAMETER: command '{name}' requires parameter '{}'",
@@ -88,12 +94,13 @@ impl RuntimeEngine {
                 }
             }
         }
-        let entity = match entity_name {
-            Some(e) => Some(self.entity(e)?),
+        let index = match entity_name {
+            Some(e) => Some(self.index_of(e)?),
             None => None,
         };
-        let read = match (entity_name, &options.instance_id) {
-            (Some(e), Some(id)) => self.store(e)?.get_by_id(id).await?,
+        let entity = index.map(|i| &self.ir.entities[i]);
+        let read = match (index, entity_name, &options.instance_id) {
+            (Some(i), Some(e), Some(id)) => self.rows[i].get(e, id).await?,
             _ => None,
         };
         // The instances relationships resolve to (nothing without relationships).
@@ -101,16 +108,11 @@ impl RuntimeEngine {
             Some(entity) => self.related(entity).await?,
             None => Related::default(),
         };
-        // Actions work on this copy, written in one store update at the end.
+        // Actions work on this copy (`self`/`this`, shared with the row as read until the
+        // first change), written in one store update at the end.
         let mut working = Working::new(read);
-        // `self`/`this`: one copy of the instance, with `_entity`, kept up to date in place by
-        // `mutate` actions; the scope borrows it, the input and the computed bindings.
-        let mut this = match &working.instance {
-            Some(instance) => enriched(instance, entity_name),
-            None => Value::Null,
-        };
         let mut computed = Object::new();
-        let scope = self.scope_over(&this, &input, &computed);
+        let scope = self.scope_over(working.this_value(entity_name), &input, &computed);
 
         // Policies.
         let named = !command.policies.is_empty();
@@ -196,41 +198,29 @@ impl RuntimeEngine {
         drop(scope);
 
         // Actions.
-        let target = match (entity, &options.instance_id) {
-            (Some(entity), Some(id)) => Some((entity, id.as_str())),
+        let target = match (index, &options.instance_id) {
+            (Some(index), Some(id)) => Some((index, id.as_str())),
             _ => None,
         };
         let mut result = Value::Undefined;
         for (i, action) in command.actions.iter().enumerate() {
             let what = || format!("action {} of command `{name}`", i + 1);
             let value = {
-                let scope = self.scope_over(&this, &input, &computed);
+                let scope = self.scope_over(working.this_value(entity_name), &input, &computed);
                 self.eval(&action.expression, &scope, &related, what)?
             };
             match action.kind {
                 ActionKind::Mutate => {
-                    if let (Some(field), Some((entity, id))) = (&action.target, target) {
+                    if let (Some(field), Some((index, id))) = (&action.target, target) {
+                        let entity = &self.ir.entities[index];
                         let data = Object::from([(field.clone(), value.clone())]);
                         if let Err(stop) =
                             self.mutate(entity, id, &mut working, data, true, &related)?
                         {
                             return Ok(Err(stop));
                         }
-                        // `this` follows the working copy (which is `this` without
-                        // `_entity`: apply the patch, the fields changed since the read or
-                        // the last write), and the computed bindings are dropped.
-                        if working.instance.is_some() {
-                            if let Value::Object(fields) = &mut this {
-                                assign(fields, &working.patch);
-                                if let Some(entity) = entity_name
-                                    && working.patch.contains_key("_entity")
-                                {
-                                    fields.insert(
-                                        "_entity".to_owned(),
-                                        Value::String(entity.to_owned()),
-                                    );
-                                }
-                            }
+                        // The computed bindings were computed from the instance as it was.
+                        if working.this.is_some() {
                             computed.clear();
                         }
                     }
@@ -241,8 +231,8 @@ impl RuntimeEngine {
                     }
                 }
                 ActionKind::Persist => {
-                    if let Some((entity, id)) = target
-                        && let Err(stop) = self.flush(&entity.name, id, &mut working).await?
+                    if let Some((index, id)) = target
+                        && let Err(stop) = self.flush(index, id, &mut working).await?
                     {
                         return Ok(Err(stop));
                     }
@@ -269,8 +259,8 @@ impl RuntimeEngine {
             }
             result = value;
         }
-        if let Some((entity, id)) = target
-            && let Err(stop) = self.flush(&entity.name, id, &mut working).await?
+        if let Some((index, id)) = target
+            && let Err(stop) = self.flush(index, id, &mut working).await?
         {
             return Ok(Err(stop));
         }
@@ -358,7 +348,7 @@ impl RuntimeEngine {
         in_command: bool,
         related: &Related,
     ) -> Result<Result<(), Stop>, RuntimeError> {
-        let Some(existing) = &working.instance else {
+        let Some(existing) = working.fields(&entity.name) else {
             return Ok(Ok(()));
         };
         for prop in entity.properties.iter().filter(|p| p.has("readonly")) {
@@ -414,6 +404,9 @@ impl RuntimeEngine {
         if entity.timestamps {
             data.insert("updatedAt".to_owned(), self.now_value());
         }
+        let Some(existing) = working.fields(&entity.name) else {
+            return Ok(Ok(()));
+        };
         for (prop, new) in &data {
             let Some(current) = existing.get(prop) else {
                 continue;
@@ -440,13 +433,14 @@ impl RuntimeEngine {
             }
         }
         if entity.constraints.is_empty() {
-            // Nothing can block the change: apply it in place.
-            if let Some(instance) = &mut working.instance {
-                assign(instance, &data);
-            }
+            // Nothing can block the change: `this` takes it when it is next read.
+            working.stale = true;
         } else {
             let mut merged = existing.clone();
             merged.extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
+            if data.contains_key(ENTITY_KEY) {
+                merged.insert(ENTITY_KEY.to_owned(), Value::String(entity.name.clone()));
+            }
             if self
                 .failed_constraints(entity, &merged, related)?
                 .iter()
@@ -454,66 +448,38 @@ impl RuntimeEngine {
             {
                 return Ok(Ok(()));
             }
-            working.instance = Some(merged);
+            working.this = Some(Arc::new(Value::Object(merged)));
         }
         working.patch.extend(data);
         Ok(Ok(()))
     }
 
-    /// Write the working patch against the row as read (or as last written), with
-    /// [`write`](Self::write). `Err(Stop::Changed)` when the instance changed or vanished since.
+    /// Write the working copy against the instance as read (or as last written), with
+    /// [`Rows::write`]. `Err(Stop::Changed)` when the instance changed or vanished since.
     pub(super) async fn flush(
         &self,
-        entity: &str,
+        index: usize,
         id: &str,
         working: &mut Working,
     ) -> Result<Result<(), Stop>, RuntimeError> {
         if working.patch.is_empty() {
             return Ok(Ok(()));
         }
-        let patch = std::mem::take(&mut working.patch);
-        match self
-            .write(entity, id, working.read.as_ref(), &patch)
+        let Some((read, this)) = working.take_for_write() else {
+            return Ok(Ok(()));
+        };
+        let entity = &self.ir.entities[index].name;
+        match self.rows[index]
+            .write(id, read, this, working.stale, &working.patch, entity)
             .await?
         {
             Some(row) => {
-                working.read = Some(row);
-                working.written = true;
+                working.written(row);
                 Ok(Ok(()))
             }
             None => Ok(Err(Stop::Changed {
                 written: working.written,
             })),
         }
-    }
-
-    /// Write `patch` to the instance if it is still `read`: the store's `update_if`, or for a
-    /// store without it a plain `update` (the caller holds the instance's lock). `None` when the
-    /// instance changed or is gone.
-    pub(super) async fn write(
-        &self,
-        entity: &str,
-        id: &str,
-        read: Option<&EntityInstance>,
-        patch: &Object,
-    ) -> Result<Option<EntityInstance>, RuntimeError> {
-        let store = self.store(entity)?;
-        let id = id.to_owned();
-        let conditional = self.conditional.get(entity);
-        if let Some(read) = read
-            && conditional.is_some_and(|c| c.load(Ordering::Relaxed))
-        {
-            match store.update_if(&id, read, to_json_map(patch)).await {
-                Ok(Conditional::Updated(row)) => return Ok(Some(row)),
-                Ok(_) => return Ok(None),
-                Err(crate::Error::Unsupported { .. }) => {
-                    if let Some(c) = conditional {
-                        c.store(false, Ordering::Relaxed);
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(store.update(&id, to_json_map(patch)).await?)
     }
 }

@@ -36,6 +36,50 @@ fn pause(next: u32) -> Duration {
     Duration::from_nanos(random % nanos.max(1))
 }
 
+/// An instance's lock, held: dropping it lets the next command in.
+pub(super) enum InstanceLock<'a> {
+    /// Of a provided store's instance.
+    Exact { _guard: InstanceGuard<'a> },
+    /// Of a memory store's instance.
+    Stripe {
+        _guard: tokio::sync::MutexGuard<'a, ()>,
+    },
+}
+
+/// Locks for the instances of the engine's memory store: a fixed table of async mutexes, each
+/// instance taking the one its (entity, id) hashes to, so that taking one allocates nothing and
+/// touches no shared map. Two instances that share a mutex only wait for each other's
+/// command, which on the memory store is short. (Provided stores use [`InstanceLocks`]: their
+/// commands hold the lock across round trips to a database, where sharing would cost.)
+pub(super) struct Stripes {
+    hasher: RandomState,
+    locks: Box<[tokio::sync::Mutex<()>]>,
+}
+
+impl Stripes {
+    /// How many mutexes the table holds.
+    const COUNT: usize = 256;
+
+    /// Wait for the lock of instance `id` of the entity at index `entity`.
+    pub(super) async fn lock(&self, entity: usize, id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        let hash = self.hasher.hash_one((entity, id));
+        // The remainder is below `COUNT`, so it fits any `usize`.
+        let slot = (hash % Self::COUNT as u64) as usize;
+        self.locks[slot].lock().await
+    }
+}
+
+impl Default for Stripes {
+    fn default() -> Self {
+        Stripes {
+            hasher: RandomState::new(),
+            locks: (0..Self::COUNT)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        }
+    }
+}
+
 type Key = (String, String);
 
 /// One async mutex per instance (entity, id) that has a command running, so the commands of

@@ -9,7 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Object, RuntimeEngine, RuntimeError, instance_object};
+use super::rows::{Row, fields};
+use super::{Object, RuntimeEngine, RuntimeError};
 use crate::runtime::ir::{IrEntity, IrForeignKey, IrRelationship};
 use crate::runtime::value::Value;
 
@@ -17,7 +18,7 @@ use crate::runtime::value::Value;
 /// through relationships, by entity name. Empty when the operation's entity has none.
 #[derive(Debug, Default)]
 pub(super) struct Related {
-    by_entity: BTreeMap<String, Vec<Object>>,
+    by_entity: BTreeMap<String, Vec<Row>>,
     /// Whether relationships are resolved at all (the operation's entity has some).
     active: bool,
 }
@@ -40,15 +41,7 @@ impl RuntimeEngine {
                 let Some(target) = self.ir.entity(&rel.target) else {
                     continue;
                 };
-                let rows = self.store(&rel.target)?.get_all().await?;
-                let rows = rows
-                    .iter()
-                    .map(|row| {
-                        let mut object = instance_object(row);
-                        object.insert("_entity".to_owned(), Value::String(rel.target.clone()));
-                        object
-                    })
-                    .collect();
+                let rows = self.rows(&rel.target)?.all(&rel.target).await?;
                 related.by_entity.insert(rel.target.clone(), rows);
                 queue.push(target);
             }
@@ -112,7 +105,7 @@ impl RuntimeEngine {
                     return one(rows.iter().find(|t| {
                         pairs
                             .iter()
-                            .all(|(local, remote)| get(t, remote).strict_eq(field(local)))
+                            .all(|(local, remote)| get(fields(t), remote).strict_eq(field(local)))
                     }));
                 }
                 let fk = match rel.foreign_key.as_ref().and_then(|fk| fk.fields.first()) {
@@ -123,7 +116,9 @@ impl RuntimeEngine {
                 if !target_id.truthy() {
                     return Value::Null;
                 }
-                one(rows.iter().find(|t| get(t, "id").strict_eq(target_id)))
+                one(rows
+                    .iter()
+                    .find(|t| get(fields(t), "id").strict_eq(target_id)))
             }
             kind @ ("hasOne" | "hasMany") => {
                 let Some(target) = self.ir.entity(&rel.target) else {
@@ -164,12 +159,12 @@ impl RuntimeEngine {
                 if kind == "hasMany" {
                     Value::Array(
                         rows.iter()
-                            .filter(|t| matches(t))
-                            .map(|t| Value::Object(t.clone()))
+                            .filter(|t| matches(fields(t)))
+                            .map(|t| Value::clone(t))
                             .collect(),
                     )
                 } else {
-                    one(rows.iter().find(|t| matches(t)))
+                    one(rows.iter().find(|t| matches(fields(t))))
                 }
             }
             _ => Value::Null,
@@ -181,8 +176,8 @@ fn get<'a>(object: &'a Object, name: &str) -> &'a Value {
     object.get(name).unwrap_or(&Value::Undefined)
 }
 
-fn one(found: Option<&Object>) -> Value {
-    found.map_or(Value::Null, |t| Value::Object(t.clone()))
+fn one(found: Option<&Row>) -> Value {
+    found.map_or(Value::Null, |t| Value::clone(t))
 }
 
 /// Each local foreign-key column with the column it references: `references` when it has one
