@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value as Json};
 
-use super::eval::{Host, Scope, eval, eval_truthy};
+use super::eval::{CommandNames, Host, Scope, eval, eval_truthy};
 use super::expr::Expr;
 use super::ir::{ActionKind, Ir, IrConstraint, IrEntity, PolicyAction, Severity};
 use super::result::{
@@ -644,22 +644,13 @@ impl RuntimeEngine {
         input: &'a Object,
         computed: &'a Object,
     ) -> Scope<'a> {
-        let mut scope = match this {
-            Value::Object(fields) => Scope::with_fields(fields),
-            _ => Scope::new(),
-        };
-        scope.reserve(input.len() + 4 + computed.len());
-        for (k, v) in input {
-            scope.set_ref(k.as_str(), v);
-        }
-        scope.set_ref("self", this);
-        scope.set_ref("this", this);
-        scope.set_ref("user", &self.user);
-        scope.set_ref("context", &self.context);
-        for (k, v) in computed {
-            scope.set_ref(k.as_str(), v);
-        }
-        scope
+        Scope::for_command(CommandNames {
+            input,
+            this,
+            user: &self.user,
+            context: &self.context,
+            computed,
+        })
     }
 }
 

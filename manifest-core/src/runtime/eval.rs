@@ -49,6 +49,8 @@ pub struct Scope<'a> {
     /// hash table does, and a new scope (one per lambda call) costs no hasher and at most one
     /// allocation.
     vars: Vec<(Cow<'a, str>, Cow<'a, Value>)>,
+    /// A command's names, below `vars`.
+    command: Option<CommandNames<'a>>,
     fields: Option<&'a BTreeMap<String, Value>>,
     parent: Option<&'a Scope<'a>>,
 }
@@ -86,9 +88,18 @@ impl<'a> Scope<'a> {
         self.bind(name.into(), Cow::Borrowed(value));
     }
 
-    /// Make room for `additional` more bindings.
-    pub(crate) fn reserve(&mut self, additional: usize) {
-        self.vars.reserve(additional);
+    /// A scope with a command's names: `computed` hides `self`/`this`, `user` and `context`,
+    /// which hide `input`, which hides the fields of `this` (when it is an object). Nothing is
+    /// copied and nothing allocated.
+    pub(crate) fn for_command(command: CommandNames<'a>) -> Self {
+        Scope {
+            fields: match command.this {
+                Value::Object(fields) => Some(fields),
+                _ => None,
+            },
+            command: Some(command),
+            ..Self::default()
+        }
     }
 
     fn bind(&mut self, name: Cow<'a, str>, value: Cow<'a, Value>) {
@@ -100,6 +111,9 @@ impl<'a> Scope<'a> {
         if let Some((_, v)) = self.vars.iter().rev().find(|(n, _)| n == name) {
             return Some(v);
         }
+        if let Some(v) = self.command.as_ref().and_then(|c| c.get(name)) {
+            return Some(v);
+        }
         if let Some(v) = self.fields.and_then(|f| f.get(name)) {
             return Some(v);
         }
@@ -109,6 +123,36 @@ impl<'a> Scope<'a> {
     /// Whether `name` is bound.
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
+    }
+}
+
+/// The names a command's expressions see besides the instance's fields (see
+/// [`Scope::for_command`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CommandNames<'a> {
+    /// The command's input (or nothing).
+    pub input: &'a BTreeMap<String, Value>,
+    /// `self` and `this`: the instance, or `null`.
+    pub this: &'a Value,
+    /// `user`.
+    pub user: &'a Value,
+    /// `context`.
+    pub context: &'a Value,
+    /// The `compute` bindings so far.
+    pub computed: &'a BTreeMap<String, Value>,
+}
+
+impl<'a> CommandNames<'a> {
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        if let Some(v) = self.computed.get(name) {
+            return Some(v);
+        }
+        match name {
+            "self" | "this" => Some(self.this),
+            "user" => Some(self.user),
+            "context" => Some(self.context),
+            _ => self.input.get(name),
+        }
     }
 }
 

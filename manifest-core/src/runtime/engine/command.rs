@@ -26,14 +26,18 @@ impl RuntimeEngine {
             _ => None,
         };
         // An unknown entity finds no command: the attempt reports that.
-        let _lock = match target.and_then(|(e, id)| Some((self.index.get(e).copied()?, id))) {
-            Some((index, id)) => Some(self.lock(index, id).await),
+        let index = match &options.entity_name {
+            Some(e) => self.index.get(e.as_str()).copied(),
             None => None,
+        };
+        let _lock = match (index, &options.instance_id) {
+            (Some(index), Some(id)) => Some(self.lock(index, id).await),
+            _ => None,
         };
         let input = into_object(input);
         let mut attempt = 1;
         loop {
-            match self.run_command_once(name, &input, &options).await? {
+            match self.run_command_once(name, &input, &options, index).await? {
                 Ok(result) | Err(Stop::Result(result)) => return Ok(result),
                 Err(Stop::Changed { written }) => {
                     if written || attempt == COMMAND_ATTEMPTS {
@@ -68,6 +72,7 @@ impl RuntimeEngine {
         name: &str,
         input: &Object,
         options: &CommandOptions,
+        index: Option<usize>,
     ) -> Result<Result<CommandResult, Stop>, RuntimeError> {
         let entity_name = options.entity_name.as_deref();
         let command = self.ir.commands.iter().find(|c| {
@@ -94,9 +99,9 @@ impl RuntimeEngine {
                 }
             }
         }
-        let index = match entity_name {
-            Some(e) => Some(self.index_of(e)?),
-            None => None,
+        let index = match (entity_name, index) {
+            (Some(e), None) => return Err(RuntimeError::UnknownEntity(e.to_owned())),
+            (_, index) => index,
         };
         let entity = index.map(|i| &self.ir.entities[i]);
         let read = match (index, entity_name, &options.instance_id) {
@@ -213,7 +218,8 @@ impl RuntimeEngine {
                 ActionKind::Mutate => {
                     if let (Some(field), Some((index, id))) = (&action.target, target) {
                         let entity = &self.ir.entities[index];
-                        let data = Object::from([(field.clone(), value.clone())]);
+                        let mut data = Object::new();
+                        data.insert(field.clone(), value.clone());
                         if let Err(stop) =
                             self.mutate(entity, id, &mut working, data, true, &related)?
                         {
@@ -450,7 +456,11 @@ impl RuntimeEngine {
             }
             working.this = Some(Arc::new(Value::Object(merged)));
         }
-        working.patch.extend(data);
+        if working.patch.is_empty() {
+            working.patch = data;
+        } else {
+            working.patch.extend(data);
+        }
         Ok(Ok(()))
     }
 
