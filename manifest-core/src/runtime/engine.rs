@@ -13,7 +13,7 @@ use super::ir::{ActionKind, Ir, IrConstraint, IrEntity, PolicyAction, Severity};
 use super::result::{
     CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent, GuardFailure, PolicyDenial,
 };
-use super::value::{Value, insert_all, json_object};
+use super::value::{Object, Value, insert_all, json_object};
 use crate::id::IdGenerator;
 use crate::store::EntityInstance;
 
@@ -26,9 +26,6 @@ use concurrency::{COMMAND_ATTEMPTS, InstanceLock, InstanceLocks, Stripes, backof
 pub use options::{CommandOptions, RuntimeError, RuntimeOptions, StoreProvider};
 use relations::Related;
 use rows::{ENTITY_KEY, MemoryRows, Read, Row, Rows, fields, row_json};
-
-/// A JS-like object: the engine's view of an instance, an input or a context.
-type Object = BTreeMap<String, Value>;
 
 /// Executes Manifest IR. `Send + Sync`: share it between tasks behind an `Arc`.
 ///
@@ -107,7 +104,7 @@ impl Host for EngineHost<'_> {
     fn relationship(
         &self,
         entity: &str,
-        instance: &BTreeMap<String, Value>,
+        instance: &Object,
         property: &str,
     ) -> Option<Result<Value, super::eval::EvalError>> {
         self.0
@@ -715,7 +712,7 @@ fn to_instance(object: &Object) -> EntityInstance {
     EntityInstance { id, fields }
 }
 
-static EMPTY: Object = BTreeMap::new();
+static EMPTY: Object = Object::new();
 
 /// The instance with `_entity` (when the entity is known): what `self` and `this` are.
 fn enriched(instance: &Object, entity: Option<&str>) -> Value {

@@ -23,11 +23,10 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
 use super::builtins::{self, Arg, Builtin, Lambda};
 use super::expr::{AggregateOp, BinaryOp, Expr, UnaryOp};
-use super::value::Value;
+use super::value::{Object, Value};
 use crate::BoxDynError;
 
 /// How deeply expressions (and lambda calls) may nest before evaluation stops with
@@ -51,7 +50,7 @@ pub struct Scope<'a> {
     vars: Vec<(Cow<'a, str>, Cow<'a, Value>)>,
     /// A command's names, below `vars`.
     command: Option<CommandNames<'a>>,
-    fields: Option<&'a BTreeMap<String, Value>>,
+    fields: Option<&'a Object>,
     parent: Option<&'a Scope<'a>>,
 }
 
@@ -63,7 +62,7 @@ impl<'a> Scope<'a> {
 
     /// A scope where every field of `fields` is bound by its name (below the bindings set
     /// later, so an input parameter can shadow a property of the same name).
-    pub fn with_fields(fields: &'a BTreeMap<String, Value>) -> Self {
+    pub fn with_fields(fields: &'a Object) -> Self {
         Scope {
             fields: Some(fields),
             ..Self::default()
@@ -131,7 +130,7 @@ impl<'a> Scope<'a> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CommandNames<'a> {
     /// The command's input (or nothing).
-    pub input: &'a BTreeMap<String, Value>,
+    pub input: &'a Object,
     /// `self` and `this`: the instance, or `null`.
     pub this: &'a Value,
     /// `user`.
@@ -139,7 +138,7 @@ pub(crate) struct CommandNames<'a> {
     /// `context`.
     pub context: &'a Value,
     /// The `compute` bindings so far.
-    pub computed: &'a BTreeMap<String, Value>,
+    pub computed: &'a Object,
 }
 
 impl<'a> CommandNames<'a> {
@@ -190,7 +189,7 @@ pub trait Host {
     fn relationship(
         &self,
         entity: &str,
-        instance: &BTreeMap<String, Value>,
+        instance: &Object,
         property: &str,
     ) -> Option<Result<Value, EvalError>> {
         let _ = (entity, instance, property);
@@ -334,7 +333,7 @@ impl<'h> Evaluator<'h> {
                 Cow::Owned(Value::Array(items))
             }
             Expr::Object { properties } => {
-                let mut fields = BTreeMap::new();
+                let mut fields = Object::new();
                 for p in properties {
                     let v = self.eval(&p.value, scope)?.into_owned();
                     fields.insert(p.key.clone(), v);

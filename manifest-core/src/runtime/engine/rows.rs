@@ -9,7 +9,7 @@
 //! the way. A provided store ([`Store<EntityInstance>`]) is read and written through its trait,
 //! converting rows between JSON and [`Value`] at the boundary.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -38,20 +38,23 @@ pub(super) enum Rows {
     },
 }
 
-/// The engine's memory store: rows by id, for the engine's one tenant.
+/// The engine's memory store: rows by id, for the engine's one tenant. A B-tree rather than a
+/// hash table: `get_all` is in id order with no sort, time-ordered ids (UUIDv7) are appended
+/// at its right edge, and ids chosen by clients cannot be picked to collide (measured: as
+/// fast as `HashMap` with SipHash for 100,000 creates and for commands).
 #[derive(Default)]
 pub(super) struct MemoryRows {
-    rows: RwLock<HashMap<String, Row>>,
+    rows: RwLock<BTreeMap<String, Row>>,
 }
 
 impl MemoryRows {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Row>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Row>> {
         // Nothing panics while holding the lock, and every write replaces whole rows, so a
         // poisoned map is still consistent.
         self.rows.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Row>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Row>> {
         self.rows.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -136,13 +139,7 @@ impl Rows {
     /// Every instance, by id.
     pub(super) async fn all(&self, entity: &str) -> crate::Result<Vec<Row>> {
         match self {
-            Rows::Memory(memory) => {
-                let mut rows: Vec<(&String, Row)> = Vec::new();
-                let map = memory.read();
-                rows.extend(map.iter().map(|(id, row)| (id, row.clone())));
-                rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                Ok(rows.into_iter().map(|(_, row)| row).collect())
-            }
+            Rows::Memory(memory) => Ok(memory.read().values().cloned().collect()),
             Rows::Provided { store, .. } => Ok(store
                 .get_all()
                 .await?

@@ -2,7 +2,6 @@
 //! (`@angriff36/manifest` 3.4.23, `RuntimeEngine.evaluateExpression`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 
 use serde_json::json;
 
@@ -32,7 +31,7 @@ impl Host for TestHost {
     fn relationship(
         &self,
         entity: &str,
-        instance: &BTreeMap<String, Value>,
+        instance: &Object,
         property: &str,
     ) -> Option<Result<Value, EvalError>> {
         (entity == "Order" && property == "customer").then(|| {
@@ -435,7 +434,7 @@ fn aggregates_count_and_sum_rows() {
 
 #[test]
 fn scopes_layer_and_borrow() {
-    let fields: BTreeMap<String, Value> = [
+    let fields: Object = [
         ("status".to_owned(), Value::from("open")),
         ("qty".to_owned(), num(1.0)),
     ]

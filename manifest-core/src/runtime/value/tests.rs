@@ -40,7 +40,7 @@ fn to_string_of_compounds_and_primitives() {
     ]);
     assert_eq!(arr.to_js_string(), "1,,,a,true");
     assert_eq!(
-        Value::Object(BTreeMap::new()).to_js_string(),
+        Value::Object(Object::new()).to_js_string(),
         "[object Object]"
     );
     assert_eq!(Value::Undefined.to_js_string(), "undefined");
@@ -95,7 +95,7 @@ fn to_number_of_every_type() {
             .to_number()
             .is_nan()
     );
-    assert!(Value::Object(BTreeMap::new()).to_number().is_nan());
+    assert!(Value::Object(Object::new()).to_number().is_nan());
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn truthiness() {
         Value::from("0"),
         Value::from("false"),
         Value::Array(vec![]),
-        Value::Object(BTreeMap::new()),
+        Value::Object(Object::new()),
     ] {
         assert!(truthy.truthy(), "{truthy:?}");
     }
@@ -147,7 +147,7 @@ fn loose_equality_table() {
         (arr(vec![n(1.0)]), n(1.0)),
         (arr(vec![]), b(false)),
         (arr(vec![]), s("")),
-        (Value::Object(BTreeMap::new()), s("[object Object]")),
+        (Value::Object(Object::new()), s("[object Object]")),
         (s("0x10"), n(16.0)),
     ];
     for (x, y) in equal {
@@ -164,10 +164,7 @@ fn loose_equality_table() {
         (s("a"), s("b")),
         (s("true"), b(true)),
         (arr(vec![]), arr(vec![])),
-        (
-            Value::Object(BTreeMap::new()),
-            Value::Object(BTreeMap::new()),
-        ),
+        (Value::Object(Object::new()), Value::Object(Object::new())),
         (s("5"), n(6.0)),
         (s("abc"), n(0.0)),
         (b(true), n(2.0)),
@@ -227,7 +224,7 @@ fn json_round_trip() {
         Value::Number(1e300).to_json().unwrap().as_f64(),
         Some(1e300)
     );
-    let mut fields = BTreeMap::new();
+    let mut fields = Object::new();
     fields.insert("gone".to_owned(), Value::Undefined);
     fields.insert("kept".to_owned(), Value::Null);
     let holes = Value::Array(vec![Value::Undefined, Value::Object(fields)]);
