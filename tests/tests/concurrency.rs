@@ -232,6 +232,12 @@ fn engine(store: Arc<dyn Store<EntityInstance>>) -> Arc<RuntimeEngine> {
     Arc::new(RuntimeEngine::new(ir, options).expect("engine"))
 }
 
+/// An engine with its own memory store (no provider).
+fn builtin_engine() -> Arc<RuntimeEngine> {
+    let ir = Ir::from_json_str(IR).expect("the test IR loads");
+    Arc::new(RuntimeEngine::new(ir, RuntimeOptions::default()).expect("engine"))
+}
+
 async fn create_counter(engine: &RuntimeEngine) {
     let data = Map::from_iter([("id".to_owned(), json!(ID))]);
     let created = engine.create_instance(ENTITY, data).await.unwrap();
@@ -320,6 +326,33 @@ async fn two_engines(first: Db, second: Db) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_engine_memory() {
     one_engine(Db::memory()).await;
+}
+
+/// The engine's own memory store (rows shared as values, written by pointer swap or in place)
+/// under 4 worker threads: 32 tasks, 50 increments each, with `update_instance` changing
+/// another field of the same instance and `get_instance` reading it in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_engine_builtin_memory() {
+    let engine = builtin_engine();
+    create_counter(&engine).await;
+    let updater = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            for i in 0..200 {
+                let data = Map::from_iter([("label".to_owned(), json!(format!("v{i}")))]);
+                let updated = engine.update_instance(ENTITY, ID, data).await.unwrap();
+                assert_eq!(updated.expect("updated")["label"], json!(format!("v{i}")));
+                let read = engine.get_instance(ENTITY, ID).await.unwrap();
+                assert!(read.expect("exists")["count"].is_number());
+            }
+        })
+    };
+    let total = hammer(std::slice::from_ref(&engine), 32, 50).await;
+    updater.await.expect("the updater panicked");
+    assert_eq!(count(&engine).await, json!(total));
+    let instance = engine.get_instance(ENTITY, ID).await.unwrap().unwrap();
+    assert_eq!(instance["label"], json!("v199"));
+    assert!(!instance.contains_key("_entity"), "{instance:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -534,6 +567,18 @@ async fn persist_is_conditional(db: Db) {
 async fn retries_memory() {
     retries_then_gives_up(Db::memory()).await;
     persist_is_conditional(Db::memory()).await;
+}
+
+/// The pause between attempts needs no timer from the executor: on a tokio runtime built
+/// without `enable_time` (where `tokio::time::sleep` panics), 31 retries and the final
+/// `Conflict` go as on any other.
+#[test]
+fn retries_without_a_runtime_timer() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("a runtime without timers");
+    runtime.block_on(retries_then_gives_up(Db::memory()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

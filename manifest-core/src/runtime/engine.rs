@@ -39,8 +39,8 @@ use rows::{ENTITY_KEY, MemoryRows, Read, Row, Rows, fields, row_json};
 /// write came between, nothing was written and nothing emitted, so the whole command runs
 /// again from a fresh read, up to [`COMMAND_ATTEMPTS`](Self::COMMAND_ATTEMPTS) (32) times, each
 /// rerun after a random pause that grows from under 1 ms to at most 16 ms; then it fails with
-/// [`RuntimeError::Conflict`]. The pauses use tokio's timer, so run the engine on a tokio
-/// runtime with time enabled (`#[tokio::main]` and `#[tokio::test]` enable it). An explicit
+/// [`RuntimeError::Conflict`]. The pauses need no timer from the executor (they run on
+/// `futures-timer`'s helper thread). An explicit
 /// `persist` action writes the same way; once it has written, a later conflict cannot be
 /// retried and is a `Conflict` with `written` set. A rerun evaluates everything again: `now()`
 /// is read again and generated ids (`uuid()`) are drawn again, so a retried command consumes

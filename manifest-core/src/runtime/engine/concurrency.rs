@@ -19,10 +19,11 @@ pub(super) const COMMAND_ATTEMPTS: u32 = 32;
 /// The longest pause between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_millis(16);
 
-/// Wait before attempt `next` (2 or more), as [`pause`] says. This uses tokio's timer: run the
-/// engine on a runtime with time enabled (`#[tokio::main]` and `#[tokio::test]` enable it).
+/// Wait before attempt `next` (2 or more), as [`pause`] says, on `futures-timer`'s helper
+/// thread: it needs no timer from the executor (tokio's would panic on a runtime built
+/// without `enable_time`).
 pub(super) async fn backoff(next: u32) {
-    tokio::time::sleep(pause(next)).await;
+    futures_timer::Delay::new(pause(next)).await;
 }
 
 /// The pause before attempt `next`: random, of up to 2^(next - 2) ms and at most
