@@ -214,3 +214,105 @@ mod typed {
         }
     }
 }
+
+/// `Expense.submit` with an overrideable `budgetLimit` constraint (`self.amount <= 500`):
+/// without an override policy when `policy` is `None`, else with `policy` as its override
+/// policy's expression.
+fn override_ir(policy: Option<Json>) -> Ir {
+    let mut constraint = json!({
+        "name": "budgetLimit", "code": "budgetLimit", "severity": "block",
+        "message": "over budget", "overrideable": true,
+        "expression": {"kind": "binary", "operator": "<=",
+            "left": {"kind": "member", "object": {"kind": "identifier", "name": "self"}, "property": "amount"},
+            "right": {"kind": "literal", "value": {"kind": "number", "value": 500}}}
+    });
+    let mut policies = Vec::new();
+    if let Some(expression) = policy {
+        constraint["overridePolicyRef"] = json!("canOverride");
+        policies
+            .push(json!({"name": "canOverride", "action": "override", "expression": expression}));
+    }
+    Ir::from_json(json!({
+        "version": "1.0",
+        "entities": [{"name": "Expense", "properties": [
+            {"name": "amount", "type": {"name": "number"}},
+            {"name": "status", "type": {"name": "string"}}
+        ]}],
+        "commands": [{"name": "submit", "entity": "Expense", "constraints": [constraint],
+            "actions": [{"kind": "mutate", "target": "status",
+                "expression": {"kind": "literal", "value": {"kind": "string", "value": "submitted"}}}]}],
+        "policies": policies
+    }))
+    .unwrap()
+}
+
+/// Submit expense `e1` (amount 750) as `role`, with `request` if given; the result and the
+/// stored status.
+async fn submit(
+    ir: Ir,
+    role: &str,
+    request: Option<manifest_core::runtime::OverrideRequest>,
+) -> (manifest_core::runtime::CommandResult, Json) {
+    let mut options = RuntimeOptions::default();
+    options.context = json!({"user": {"id": "u1", "role": role}});
+    options.now = Some(Arc::new(|| 5.0));
+    let engine = RuntimeEngine::new(ir, options).unwrap();
+    let e1 = data(json!({"id": "e1", "amount": 750, "status": "draft"}));
+    engine
+        .create_instance("Expense", e1)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut on = manifest_core::runtime::CommandOptions::on("Expense", "e1");
+    if let Some(request) = request {
+        on = on.with_override(request);
+    }
+    let result = engine.run_command("submit", Map::new(), on).await.unwrap();
+    let stored = engine.get_instance("Expense", "e1").await.unwrap().unwrap();
+    (result, stored["status"].clone())
+}
+
+#[tokio::test]
+async fn override_requests_need_authorization() {
+    use manifest_core::runtime::OverrideRequest;
+    let request = || Some(OverrideRequest::new("budgetLimit", "conference", "boss"));
+
+    // No override policy: only an admin (the context's user) may override.
+    let (result, status) = submit(override_ir(None), "admin", request()).await;
+    assert!(result.success, "{result:?}");
+    assert_eq!(status, json!("submitted"));
+    let event = &result.emitted_events[0];
+    assert_eq!(
+        (event.name.as_str(), event.channel.as_str()),
+        ("OverrideApplied", "system")
+    );
+    assert_eq!(
+        Json::Object(event.payload.clone()),
+        json!({"constraintCode": "budgetLimit", "reason": "conference", "authorizedBy": "boss",
+               "timestamp": 5, "commandName": "submit", "entityName": "Expense", "instanceId": "e1"})
+    );
+    let (result, status) = submit(override_ir(None), "employee", request()).await;
+    assert_eq!(result.error.as_deref(), Some("over budget"));
+    assert!(result.emitted_events.is_empty());
+    assert_eq!(status, json!("draft"), "nothing written");
+    // Without a request, an admin is still blocked (no policy to apply on its own).
+    let (result, _) = submit(override_ir(None), "admin", None).await;
+    assert!(!result.success);
+
+    // An override policy sees the request as `_override`.
+    let reason_is = json!({"kind": "binary", "operator": "==",
+        "left": {"kind": "member", "object": {"kind": "identifier", "name": "_override"}, "property": "reason"},
+        "right": {"kind": "literal", "value": {"kind": "string", "value": "conference"}}});
+    let (result, status) =
+        submit(override_ir(Some(reason_is.clone())), "employee", request()).await;
+    assert!(result.success, "{result:?}");
+    assert_eq!(status, json!("submitted"));
+    let other = Some(OverrideRequest::new("budgetLimit", "holiday", "boss"));
+    let (result, status) = submit(override_ir(Some(reason_is)), "employee", other).await;
+    assert!(!result.success);
+    assert_eq!(status, json!("draft"));
+    // A request for another constraint code overrides nothing.
+    let elsewhere = Some(OverrideRequest::new("otherLimit", "conference", "boss"));
+    let (result, _) = submit(override_ir(None), "admin", elsewhere).await;
+    assert!(!result.success);
+}

@@ -23,7 +23,7 @@ mod options;
 mod relations;
 mod rows;
 use concurrency::{COMMAND_ATTEMPTS, InstanceLock, InstanceLocks, Stripes, backoff};
-pub use options::{CommandOptions, RuntimeError, RuntimeOptions, StoreProvider};
+pub use options::{CommandOptions, OverrideRequest, RuntimeError, RuntimeOptions, StoreProvider};
 use relations::Related;
 use rows::{ENTITY_KEY, MemoryRows, Read, Row, Rows, fields, row_json};
 
@@ -627,6 +627,8 @@ impl RuntimeEngine {
             formatted: constraint.expression.to_string(),
             message: constraint.message.clone(),
             passed,
+            overridden: false,
+            overridden_by: None,
             resolved: Vec::new(),
         })
     }

@@ -12,6 +12,8 @@ pub mod value;
 
 mod builtins;
 
-pub use engine::{CommandOptions, RuntimeEngine, RuntimeError, RuntimeOptions, StoreProvider};
+pub use engine::{
+    CommandOptions, OverrideRequest, RuntimeEngine, RuntimeError, RuntimeOptions, StoreProvider,
+};
 pub use ir::{Ir, IrError};
 pub use result::{CommandResult, ConstraintOutcome, EmittedEvent};

@@ -109,6 +109,13 @@ pub struct ConstraintOutcome {
     pub message: Option<String>,
     /// Whether it passed.
     pub passed: bool,
+    /// Whether it failed but was overridden (by an authorized
+    /// [`OverrideRequest`](super::engine::OverrideRequest) or its override policy).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub overridden: bool,
+    /// Who overrode it: the request's `authorizedBy`, or `policy:<name>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overridden_by: Option<String>,
     /// Resolved sub-expression values (empty: not computed yet).
     pub resolved: Vec<Json>,
 }

@@ -111,10 +111,15 @@ pub(super) async fn command(run: &mut Run<'_>, tc: &Json) -> Result<Vec<Mismatch
     seed(&engine, tc.get("setup"), true).await?;
     let cmd = &tc["command"];
     let name = text(cmd, "name");
+    let override_requests = match cmd.get("overrideRequests") {
+        None | Some(Json::Null) => Vec::new(),
+        Some(requests) => serde_json::from_value(requests.clone())
+            .map_err(|e| format!("the command's `overrideRequests`: {e}"))?,
+    };
     let opts = CommandOptions {
         entity_name: cmd["entityName"].as_str().map(str::to_owned),
         instance_id: cmd["instanceId"].as_str().map(str::to_owned),
-        ..CommandOptions::default()
+        override_requests,
     };
     let input = obj(&cmd["input"]);
     for _ in 0..cmd["warmupCount"].as_u64().unwrap_or(0) {

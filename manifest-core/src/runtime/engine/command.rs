@@ -153,23 +153,48 @@ impl RuntimeEngine {
         let mut emitted = Vec::new();
         let mut outcomes = Vec::new();
         for constraint in &command.constraints {
-            let outcome = self.constraint(constraint, &scope, &related)?;
-            let mut overridden = false;
-            if !outcome.passed
-                && constraint.overrideable
-                && let Some(policy) = constraint
-                    .override_policy_ref
-                    .as_deref()
-                    .and_then(|p| self.ir.policy(p))
-                && policy.action == PolicyAction::Override
-            {
-                let what = || format!("override policy `{}`", policy.name);
-                if self.eval_truthy(&policy.expression, &scope, &related, what)? {
-                    overridden = true;
-                    emitted.push(self.override_event(constraint, &policy.name, name, options));
+            let mut outcome = self.constraint(constraint, &scope, &related)?;
+            if !outcome.passed && constraint.overrideable {
+                // An explicit request first, then the override policy on its own.
+                if let Some(request) = options
+                    .override_requests
+                    .iter()
+                    .find(|r| constraint.code.as_deref() == Some(r.constraint_code.as_str()))
+                    && self.override_authorized(constraint, request, &scope, &related)?
+                {
+                    outcome.overridden = true;
+                    outcome.overridden_by = Some(request.authorized_by.clone());
+                    let by = Json::String(request.authorized_by.clone());
+                    emitted.push(self.override_event(
+                        constraint,
+                        &request.reason,
+                        by,
+                        name,
+                        options,
+                    ));
+                }
+                if !outcome.overridden
+                    && let Some(policy) = constraint
+                        .override_policy_ref
+                        .as_deref()
+                        .and_then(|p| self.ir.policy(p))
+                    && policy.action == PolicyAction::Override
+                {
+                    let what = || format!("override policy `{}`", policy.name);
+                    if self.eval_truthy(&policy.expression, &scope, &related, what)? {
+                        outcome.overridden = true;
+                        outcome.overridden_by = Some(format!("policy:{}", policy.name));
+                        let by = match &self.user {
+                            Value::Object(user) => user.get("id").and_then(Value::to_json),
+                            _ => None,
+                        }
+                        .unwrap_or_else(|| Json::String(format!("policy:{}", policy.name)));
+                        let reason = format!("Auto-authorized by policy '{}'", policy.name);
+                        emitted.push(self.override_event(constraint, &reason, by, name, options));
+                    }
                 }
             }
-            let blocks = !outcome.passed && !overridden && outcome.severity == "block";
+            let blocks = !outcome.passed && !outcome.overridden && outcome.severity == "block";
             let message = outcome.message.clone();
             let constraint_name = outcome.constraint_name.clone();
             outcomes.push(outcome);
@@ -303,28 +328,64 @@ impl RuntimeEngine {
         }
     }
 
+    /// Whether `request` may override `constraint`: its override policy, evaluated with
+    /// `_override` bound to the request, or, without one, the context's user being an admin
+    /// (the reference's `validateOverrideAuthorization`).
+    fn override_authorized(
+        &self,
+        constraint: &IrConstraint,
+        request: &OverrideRequest,
+        scope: &Scope<'_>,
+        related: &Related,
+    ) -> Result<bool, RuntimeError> {
+        let Some(policy) = constraint
+            .override_policy_ref
+            .as_deref()
+            .and_then(|p| self.ir.policy(p))
+        else {
+            let role = match &self.context {
+                Value::Object(context) => match context.get("user") {
+                    Some(Value::Object(user)) => user.get("role"),
+                    _ => None,
+                },
+                _ => None,
+            };
+            return Ok(matches!(role, Some(Value::String(role)) if role == "admin"));
+        };
+        let mut request_value = Object::new();
+        if let Some(code) = &constraint.code {
+            request_value.insert("constraintCode".to_owned(), Value::String(code.clone()));
+        }
+        request_value.insert(
+            "constraintName".to_owned(),
+            Value::String(constraint.name.clone()),
+        );
+        request_value.insert("reason".to_owned(), Value::String(request.reason.clone()));
+        request_value.insert(
+            "authorizedBy".to_owned(),
+            Value::String(request.authorized_by.clone()),
+        );
+        let mut with_request = scope.child();
+        with_request.set("_override", Value::Object(request_value));
+        let what = || format!("override policy `{}`", policy.name);
+        self.eval_truthy(&policy.expression, &with_request, related, what)
+    }
+
+    /// The `OverrideApplied` event of an override of `constraint` in `command`.
     pub(super) fn override_event(
         &self,
         constraint: &IrConstraint,
-        policy: &str,
+        reason: &str,
+        authorized_by: Json,
         command: &str,
         options: &CommandOptions,
     ) -> EmittedEvent {
-        let authorized_by = match &self.user {
-            Value::Object(user) => user.get("id").and_then(Value::to_json),
-            _ => None,
-        }
-        .unwrap_or_else(|| Json::String(format!("policy:{policy}")));
         let now = self.now_value().to_json().unwrap_or(Json::Null);
         let mut payload = Map::new();
-        payload.insert(
-            "constraintCode".to_owned(),
-            constraint.code.clone().map_or(Json::Null, Json::String),
-        );
-        payload.insert(
-            "reason".to_owned(),
-            Json::String(format!("Auto-authorized by policy '{policy}'")),
-        );
+        if let Some(code) = &constraint.code {
+            payload.insert("constraintCode".to_owned(), Json::String(code.clone()));
+        }
+        payload.insert("reason".to_owned(), Json::String(reason.to_owned()));
         payload.insert("authorizedBy".to_owned(), authorized_by);
         payload.insert("timestamp".to_owned(), now.clone());
         payload.insert("commandName".to_owned(), Json::String(command.to_owned()));

@@ -60,7 +60,7 @@ impl fmt::Debug for RuntimeOptions {
     }
 }
 
-/// Which instance a command runs on.
+/// Which instance a command runs on, and the overrides it asks for.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct CommandOptions {
@@ -68,6 +68,8 @@ pub struct CommandOptions {
     pub entity_name: Option<String>,
     /// The instance; none for instance-less and global commands.
     pub instance_id: Option<String>,
+    /// Requests to override failed command constraints, matched by constraint code.
+    pub override_requests: Vec<OverrideRequest>,
 }
 
 impl CommandOptions {
@@ -76,6 +78,53 @@ impl CommandOptions {
         CommandOptions {
             entity_name: Some(entity.into()),
             instance_id: Some(instance_id.into()),
+            override_requests: Vec::new(),
+        }
+    }
+
+    /// Ask to override the command constraint `request.constraint_code` if it fails.
+    pub fn with_override(mut self, request: OverrideRequest) -> Self {
+        self.override_requests.push(request);
+        self
+    }
+}
+
+/// A request to override a command constraint (the reference's `OverrideRequest`), in its
+/// camelCase JSON form.
+///
+/// When the constraint with this code fails and is `overrideable`, the request is granted if
+/// the constraint's override policy (`overridePolicyRef`) holds, evaluated with `_override`
+/// bound to `{constraintCode, constraintName, reason, authorizedBy}`; a constraint without one
+/// grants it when the context's `user.role` is `"admin"`. A granted override lets the command
+/// go on and adds an `OverrideApplied` event (channel `system`) recording the request.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct OverrideRequest {
+    /// The code of the constraint to override.
+    pub constraint_code: String,
+    /// Why.
+    pub reason: String,
+    /// Who authorised it.
+    pub authorized_by: String,
+    /// When it was made, in epoch milliseconds (kept for the record; the event carries the
+    /// engine clock's time, as the reference's does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<f64>,
+}
+
+impl OverrideRequest {
+    /// A request to override the constraint `constraint_code`.
+    pub fn new(
+        constraint_code: impl Into<String>,
+        reason: impl Into<String>,
+        authorized_by: impl Into<String>,
+    ) -> Self {
+        OverrideRequest {
+            constraint_code: constraint_code.into(),
+            reason: reason.into(),
+            authorized_by: authorized_by.into(),
+            timestamp: None,
         }
     }
 }
