@@ -316,3 +316,60 @@ async fn override_requests_need_authorization() {
     let (result, _) = submit(override_ir(None), "admin", elsewhere).await;
     assert!(!result.success);
 }
+
+/// `hasPermission(action, target?)` goes by the context user's role and the role's effective
+/// permissions: action `all` matches any action, a permission without a target any target; an
+/// unknown or non-string role grants nothing.
+#[tokio::test]
+async fn has_permission_follows_the_context_users_role() {
+    let call = |args: Json| json!({"kind": "call", "callee": {"kind": "identifier", "name": "hasPermission"}, "args": args});
+    let lit = |s: &str| json!({"kind": "literal", "value": {"kind": "string", "value": s}});
+    let checks = [
+        ("read", None),
+        ("write", Some("Report")),
+        ("write", Some("Invoice")),
+        ("delete", Some("Anything")),
+    ];
+    let mut properties = Vec::new();
+    for (i, (action, target)) in checks.iter().enumerate() {
+        let mut args = vec![lit(action)];
+        args.extend(target.map(lit));
+        properties.push(json!({"name": format!("c{i}"), "type": {"name": "boolean"}, "expression": call(json!(args))}));
+    }
+    let ir = Ir::from_json(json!({
+        "version": "1.0",
+        "entities": [{"name": "Doc", "properties": [], "computedProperties": properties}],
+        "roles": [
+            {"name": "reader", "effectivePermissions": [{"action": "read"}, {"action": "write", "target": "Report"}]},
+            {"name": "root", "effectivePermissions": [{"action": "all"}]}
+        ]
+    }))
+    .unwrap();
+    for (role, expected) in [
+        (json!("reader"), [true, true, false, false]),
+        (json!("root"), [true, true, true, true]),
+        (json!("nobody"), [false; 4]),
+        (json!(7), [false; 4]),
+    ] {
+        let mut options = RuntimeOptions::default();
+        options.context = json!({"user": {"id": "u", "role": role}});
+        let engine = RuntimeEngine::new(ir.clone(), options).unwrap();
+        engine
+            .create_instance("Doc", data(json!({"id": "d"})))
+            .await
+            .unwrap()
+            .unwrap();
+        for (i, want) in expected.iter().enumerate() {
+            let got = engine
+                .evaluate_computed("Doc", "d", &format!("c{i}"))
+                .await
+                .unwrap();
+            assert_eq!(
+                got,
+                manifest_core::runtime::value::Value::Bool(*want),
+                "{role} {:?}",
+                checks[i]
+            );
+        }
+    }
+}

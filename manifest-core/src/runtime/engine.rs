@@ -111,6 +111,21 @@ impl Host for EngineHost<'_> {
             .resolve_relationship(self.1, entity, instance, property)
             .map(Ok)
     }
+    fn has_permission(&self, action: &str, target: Option<&str>) -> bool {
+        self.0
+            .context_role()
+            .is_some_and(|role| self.role_allows(role, action, target))
+    }
+    fn role_allows(&self, role: &str, action: &str, target: Option<&str>) -> bool {
+        // The last declaration of a name wins, as in the reference's role index.
+        self.0
+            .ir
+            .roles
+            .iter()
+            .rev()
+            .find(|r| r.name == role)
+            .is_some_and(|r| r.grants(action, target))
+    }
 }
 
 /// What one command run has changed so far.
@@ -308,6 +323,21 @@ impl RuntimeEngine {
             InstanceLock::Exact {
                 _guard: self.locks.lock(&self.ir.entities[index].name, id).await,
             }
+        }
+    }
+
+    /// The role of the context's user (`context.user.role`), which `hasPermission` and the
+    /// default override check go by, as the reference's do.
+    fn context_role(&self) -> Option<&str> {
+        let Value::Object(context) = &self.context else {
+            return None;
+        };
+        let Some(Value::Object(user)) = context.get("user") else {
+            return None;
+        };
+        match user.get("role") {
+            Some(Value::String(role)) => Some(role),
+            _ => None,
         }
     }
 

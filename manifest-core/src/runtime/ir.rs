@@ -42,9 +42,55 @@ pub struct Ir {
     /// Event reactions, kept as JSON (not executed yet).
     #[serde(default)]
     pub reactions: Vec<Json>,
-    /// Roles, kept as JSON (not executed yet).
+    /// Roles, with the permissions each grants (`hasPermission`, `roleAllows`).
     #[serde(default)]
-    pub roles: Vec<Json>,
+    pub roles: Vec<IrRole>,
+}
+
+/// A role. Only its effective permissions (its own and its ancestors', minus denials, as the
+/// compiler resolved them) decide what it grants; the rest is kept for tools.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrRole {
+    /// Its name.
+    pub name: String,
+    /// The role it extends.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// What it allows itself.
+    #[serde(default)]
+    pub allow: Vec<IrPermission>,
+    /// What it denies (even if an ancestor allows it).
+    #[serde(default)]
+    pub deny: Vec<IrPermission>,
+    /// What it grants in all.
+    #[serde(default)]
+    pub effective_permissions: Vec<IrPermission>,
+}
+
+/// A permission: an action (`all` for any), on a target or on everything.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrPermission {
+    /// The action, or `all`.
+    pub action: String,
+    /// The target; none for every target.
+    #[serde(default)]
+    pub target: Option<String>,
+}
+
+impl IrRole {
+    /// Whether the role grants `action` on `target` (the reference's `roleHasPermission`):
+    /// a permission matches when its action is `all` or `action`, and it has no target or
+    /// `target`.
+    pub fn grants(&self, action: &str, target: Option<&str>) -> bool {
+        self.effective_permissions.iter().any(|p| {
+            (p.action == "all" || p.action == action)
+                && (p.target.is_none() || p.target.as_deref() == target)
+        })
+    }
 }
 
 /// An entity.

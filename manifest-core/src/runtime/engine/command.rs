@@ -343,14 +343,7 @@ impl RuntimeEngine {
             .as_deref()
             .and_then(|p| self.ir.policy(p))
         else {
-            let role = match &self.context {
-                Value::Object(context) => match context.get("user") {
-                    Some(Value::Object(user)) => user.get("role"),
-                    _ => None,
-                },
-                _ => None,
-            };
-            return Ok(matches!(role, Some(Value::String(role)) if role == "admin"));
+            return Ok(self.context_role() == Some("admin"));
         };
         let mut request_value = Object::new();
         if let Some(code) = &constraint.code {
