@@ -20,6 +20,7 @@ use crate::store::EntityInstance;
 mod command;
 mod concurrency;
 mod options;
+mod reads;
 mod relations;
 mod rows;
 use concurrency::{COMMAND_ATTEMPTS, InstanceLock, InstanceLocks, Stripes, backoff};
@@ -454,31 +455,53 @@ impl RuntimeEngine {
         merged
     }
 
-    /// The instance, or `None`.
+    /// The instance as the entity's readers may see it, or `None` (also when a read policy
+    /// denies it: a denied read does not tell whether the instance exists). `private`
+    /// properties are left out and `masked` ones masked unless their `unmask when` holds.
+    /// Commands and the engine's other operations always work on the real values.
     pub async fn get_instance(
         &self,
         entity_name: &str,
         id: &str,
     ) -> Result<Option<Map<String, Json>>, RuntimeError> {
-        Ok(self.rows(entity_name)?.get_json(id).await?)
+        let index = self.index_of(entity_name)?;
+        let entity = &self.ir.entities[index];
+        let rows = &self.rows[index];
+        if !self.reads_projected(entity) {
+            return Ok(rows.get_json(id).await?);
+        }
+        let Some(read) = rows.get(entity_name, id).await? else {
+            return Ok(None);
+        };
+        Ok(self
+            .project_all(entity, std::slice::from_ref(&read.this))
+            .await?
+            .pop())
     }
 
-    /// Every instance of the entity.
+    /// Every instance of the entity that its readers may see, in id order, as
+    /// [`get_instance`](Self::get_instance) shows each.
     pub async fn get_all_instances(
         &self,
         entity_name: &str,
     ) -> Result<Vec<Map<String, Json>>, RuntimeError> {
-        Ok(self.rows(entity_name)?.all_json(entity_name).await?)
+        let index = self.index_of(entity_name)?;
+        let entity = &self.ir.entities[index];
+        let rows = &self.rows[index];
+        if !self.reads_projected(entity) {
+            return Ok(rows.all_json(entity_name).await?);
+        }
+        let all = rows.all(entity_name).await?;
+        self.project_all(entity, &all).await
     }
 
-    /// Every instance of every entity, by entity name (the reference's `serialize().stores`).
+    /// Every instance of every entity as stored (no read policies, no masking), by entity
+    /// name (the reference's `serialize().stores`).
     pub async fn snapshot(&self) -> Result<BTreeMap<String, Vec<Map<String, Json>>>, RuntimeError> {
         let mut out = BTreeMap::new();
         for entity in &self.ir.entities {
-            out.insert(
-                entity.name.clone(),
-                self.get_all_instances(&entity.name).await?,
-            );
+            let rows = self.rows(&entity.name)?;
+            out.insert(entity.name.clone(), rows.all_json(&entity.name).await?);
         }
         Ok(out)
     }

@@ -154,6 +154,42 @@ pub struct IrProperty {
     /// Modifiers: `required`, `optional`, `readonly`, `private`, ...
     #[serde(default)]
     pub modifiers: Vec<String>,
+    /// How reads (`get_instance`, `get_all_instances`) mask it, when it is `masked`.
+    #[serde(default)]
+    pub mask_strategy: Option<IrMaskStrategy>,
+}
+
+/// How a `masked` property is shown on reads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrMaskStrategy {
+    /// The kind of mask.
+    #[serde(rename = "type")]
+    pub kind: MaskKind,
+    /// Its numbers (`partial`: how many characters to keep at the start and at the end).
+    #[serde(default)]
+    pub params: Vec<f64>,
+    /// When the real value is shown instead (evaluated with the instance as `self`).
+    #[serde(default)]
+    pub unmask_when: Option<Expr>,
+}
+
+/// A kind of mask (the reference's `applyMaskStrategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum MaskKind {
+    /// `***`.
+    Redact,
+    /// Keep `params[0]` characters at the start and `params[1]` at the end, `*` between.
+    Partial,
+    /// The first character, `***@`, then the domain.
+    Email,
+    /// `***-***-` and the last four digits.
+    Phone,
+    /// `****` and the last four characters.
+    Last4,
 }
 
 impl IrProperty {
