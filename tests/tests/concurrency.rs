@@ -24,8 +24,9 @@ const _: () = {
 };
 
 /// `entity Counter { property count: number = 0; property label: string = "" }`, with
-/// `command increment { mutate count = self.count + 1 }` and `command incrementTwice`, which
-/// increments, persists, and increments again.
+/// `command increment { mutate count = self.count + 1 }`, `command incrementTwice`, which
+/// increments, persists, and increments again, and `limitedIncrement`, an increment limited to
+/// 2 calls a minute.
 const IR: &str = r#"{
   "version": "1.0",
   "provenance": {
@@ -120,6 +121,31 @@ const IR: &str = r#"{
           "kind": "persist",
           "expression": { "kind": "identifier", "name": "count" }
         },
+        {
+          "kind": "mutate",
+          "target": "count",
+          "expression": {
+            "kind": "binary",
+            "operator": "+",
+            "left": {
+              "kind": "member",
+              "object": { "kind": "identifier", "name": "self" },
+              "property": "count"
+            },
+            "right": { "kind": "literal", "value": { "kind": "number", "value": 1 } }
+          }
+        }
+      ],
+      "emits": []
+    },
+    {
+      "name": "limitedIncrement",
+      "entity": "Counter",
+      "parameters": [],
+      "guards": [],
+      "constraints": [],
+      "rateLimit": { "maxRequests": 2, "windowMs": 60000, "scope": "global" },
+      "actions": [
         {
           "kind": "mutate",
           "target": "count",
@@ -563,8 +589,44 @@ async fn persist_is_conditional(db: Db) {
     );
 }
 
+/// A rate limit counts a call once, however many attempts its command needs.
+async fn rate_limits_count_calls_not_attempts(db: Db) {
+    let (engine, store) = meddling(&db, |call| call == 1);
+    create_counter(&engine).await;
+    let limited = || {
+        engine.run_command(
+            "limitedIncrement",
+            Map::new(),
+            CommandOptions::on(ENTITY, ID),
+        )
+    };
+    assert!(
+        limited().await.unwrap().success,
+        "the first call, in two attempts"
+    );
+    assert_eq!(store.calls.load(Ordering::SeqCst), 2);
+    assert!(limited().await.unwrap().success, "the second call");
+    let third = limited().await.unwrap();
+    assert_eq!(
+        third.error.as_deref(),
+        Some("Rate limit exceeded for scope global")
+    );
+    let denial = third.rate_limit_denial.expect("a rate-limit denial");
+    assert_eq!(
+        (denial.scope, denial.scope_key.as_str()),
+        ("global", "global")
+    );
+    assert_eq!(denial.limit, json!(2));
+    assert_eq!(
+        count(&engine).await,
+        json!(3),
+        "two increments and the other writer's"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_memory() {
+    rate_limits_count_calls_not_attempts(Db::memory()).await;
     retries_then_gives_up(Db::memory()).await;
     persist_is_conditional(Db::memory()).await;
 }

@@ -461,3 +461,56 @@ async fn reads_are_gated_by_read_policies_and_hide_private_properties() {
     assert_eq!(engine.get_instance("Doc", "d1").await.unwrap(), None);
     assert!(engine.get_all_instances("Doc").await.unwrap().is_empty());
 }
+
+/// A rate limit's scope key: `user:<id>`, `tenant:<context.tenantId or the engine's tenant>`;
+/// a scope without a value refuses with the key `unresolved`.
+#[tokio::test]
+async fn rate_limit_scopes() {
+    let ir = |scope: &str| {
+        Ir::from_json(json!({
+            "version": "1.0",
+            "commands": [{"name": "ping", "rateLimit": {"maxRequests": 1, "windowMs": 1000, "scope": scope}}]
+        }))
+        .unwrap()
+    };
+    let run = |scope: &str, context: Json, tenant: Option<&str>| {
+        let mut options = RuntimeOptions::default();
+        options.context = context;
+        options.tenant_id = tenant.map(str::to_owned);
+        options.now = Some(Arc::new(|| 0.0));
+        let engine = RuntimeEngine::new(ir(scope), options).unwrap();
+        async move {
+            let on = manifest_core::runtime::CommandOptions::default();
+            let first = engine
+                .run_command("ping", Map::new(), on.clone())
+                .await
+                .unwrap();
+            let second = engine.run_command("ping", Map::new(), on).await.unwrap();
+            (first, second)
+        }
+    };
+    let (first, second) = run("user", json!({"user": {"id": "u7"}}), None).await;
+    assert!(first.success, "{first:?}");
+    let denial = second.rate_limit_denial.unwrap();
+    assert_eq!(
+        (denial.scope_key.as_str(), denial.retry_after_ms.clone()),
+        ("user:u7", json!(1000))
+    );
+
+    let (_, second) = run("tenant", json!({"tenantId": "acme"}), Some("ignored")).await;
+    assert_eq!(second.rate_limit_denial.unwrap().scope_key, "tenant:acme");
+    let (_, second) = run("tenant", json!({}), Some("globex")).await;
+    assert_eq!(second.rate_limit_denial.unwrap().scope_key, "tenant:globex");
+
+    for (scope, context) in [
+        ("user", json!({"user": {"name": "no id"}})),
+        ("tenant", json!({})),
+    ] {
+        let (first, _) = run(scope, context, None).await;
+        assert_eq!(
+            first.error.as_deref(),
+            Some("Rate limit exceeded for scope unresolved")
+        );
+        assert_eq!(first.rate_limit_denial.unwrap().scope, scope);
+    }
+}

@@ -20,11 +20,13 @@ use crate::store::EntityInstance;
 mod command;
 mod concurrency;
 mod options;
+mod rate_limit;
 mod reads;
 mod relations;
 mod rows;
 use concurrency::{COMMAND_ATTEMPTS, InstanceLock, InstanceLocks, Stripes, backoff};
 pub use options::{CommandOptions, OverrideRequest, RuntimeError, RuntimeOptions, StoreProvider};
+use rate_limit::RateLimiter;
 use relations::Related;
 use rows::{ENTITY_KEY, MemoryRows, Read, Row, Rows, fields, row_json};
 
@@ -71,6 +73,9 @@ pub struct RuntimeEngine {
     locks: InstanceLocks,
     /// Per-instance locks for the engine's memory store.
     stripes: Stripes,
+    /// The request counts of rate limits.
+    rate_limiter: RateLimiter,
+    tenant_id: Option<String>,
     context: Value,
     user: Value,
     now: Arc<dyn Fn() -> f64 + Send + Sync>,
@@ -284,6 +289,8 @@ impl RuntimeEngine {
             rows,
             locks: InstanceLocks::default(),
             stripes: Stripes::default(),
+            rate_limiter: RateLimiter::default(),
+            tenant_id: options.tenant_id.clone(),
             context,
             user,
             now,

@@ -337,9 +337,9 @@ pub struct IrCommand {
     /// Policy names that apply (empty: the entity's and global execute policies).
     #[serde(default)]
     pub policies: Vec<String>,
-    /// A rate limit, kept as JSON (not enforced yet).
+    /// How often it may run.
     #[serde(default)]
-    pub rate_limit: Option<Json>,
+    pub rate_limit: Option<IrRateLimit>,
     /// Actions, in order.
     #[serde(default)]
     pub actions: Vec<IrAction>,
@@ -432,9 +432,50 @@ pub struct IrPolicy {
     /// The denial message.
     #[serde(default)]
     pub message: Option<String>,
-    /// A rate limit, kept as JSON (not enforced yet).
+    /// How often it may be applied (checked before its expression).
     #[serde(default)]
-    pub rate_limit: Option<Json>,
+    pub rate_limit: Option<IrRateLimit>,
+}
+
+/// A rate limit: at most `max_requests` (plus `burst_allowance`) in any `window_ms`
+/// milliseconds, counted per user, per tenant or for everyone.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrRateLimit {
+    /// Requests allowed per window.
+    pub max_requests: f64,
+    /// The window, in milliseconds.
+    pub window_ms: f64,
+    /// What is counted separately.
+    pub scope: RateLimitScope,
+    /// Requests allowed above `max_requests`.
+    #[serde(default)]
+    pub burst_allowance: Option<f64>,
+}
+
+/// What a rate limit counts separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum RateLimitScope {
+    /// Each user (`user.id`).
+    User,
+    /// Each tenant.
+    Tenant,
+    /// Everyone together.
+    Global,
+}
+
+impl RateLimitScope {
+    /// Its name in the IR.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateLimitScope::User => "user",
+            RateLimitScope::Tenant => "tenant",
+            RateLimitScope::Global => "global",
+        }
+    }
 }
 
 /// A declared event.

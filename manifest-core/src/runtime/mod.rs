@@ -16,4 +16,4 @@ pub use engine::{
     CommandOptions, OverrideRequest, RuntimeEngine, RuntimeError, RuntimeOptions, StoreProvider,
 };
 pub use ir::{Ir, IrError};
-pub use result::{CommandResult, ConstraintOutcome, EmittedEvent};
+pub use result::{CommandResult, ConstraintOutcome, EmittedEvent, RateLimitDenial};

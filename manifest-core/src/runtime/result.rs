@@ -28,6 +28,9 @@ pub struct CommandResult {
     /// The version conflict.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub concurrency_conflict: Option<ConcurrencyConflict>,
+    /// The command's rate limit that refused it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_denial: Option<RateLimitDenial>,
     /// The outcomes of the command's constraints, when one blocked.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub constraint_outcomes: Vec<ConstraintOutcome>,
@@ -88,6 +91,24 @@ pub struct ConcurrencyConflict {
     pub actual_version: Json,
     /// Always `VERSION_MISMATCH`.
     pub conflict_code: String,
+}
+
+/// A command refused by its rate limit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct RateLimitDenial {
+    /// `user`, `tenant` or `global`.
+    pub scope: &'static str,
+    /// What was counted (`user:<id>`, `tenant:<id>`, `global`), or `unresolved` when the
+    /// scope has no value (no user id, no tenant).
+    pub scope_key: String,
+    /// Requests allowed per window.
+    pub limit: Json,
+    /// The window, in milliseconds.
+    pub window_ms: Json,
+    /// How long until a request would be allowed, in milliseconds.
+    pub retry_after_ms: Json,
 }
 
 /// The outcome of one constraint.

@@ -37,7 +37,12 @@ impl RuntimeEngine {
         let input = into_object(input);
         let mut attempt = 1;
         loop {
-            match self.run_command_once(name, &input, &options, index).await? {
+            // Rate limits count a call once, not once per attempt.
+            let first = attempt == 1;
+            match self
+                .run_command_once(name, &input, &options, index, first)
+                .await?
+            {
                 Ok(result) | Err(Stop::Result(result)) => return Ok(result),
                 Err(Stop::Changed { written }) => {
                     if written || attempt == COMMAND_ATTEMPTS {
@@ -73,6 +78,7 @@ impl RuntimeEngine {
         input: &Object,
         options: &CommandOptions,
         index: Option<usize>,
+        count_rate: bool,
     ) -> Result<Result<CommandResult, Stop>, RuntimeError> {
         let entity_name = options.entity_name.as_deref();
         let command = self.ir.commands.iter().find(|c| {
@@ -119,7 +125,20 @@ impl RuntimeEngine {
         let mut computed = Object::new();
         let scope = self.scope_over(working.this_value(entity_name), &input, &computed);
 
-        // Policies.
+        // The command's rate limit, then its policies (each with its own rate limit first).
+        if count_rate
+            && let Some(limit) = &command.rate_limit
+            && let Err(denial) = self.rate_limit_gate(limit, None)
+        {
+            return Ok(Err(Stop::Result(CommandResult {
+                error: Some(format!(
+                    "Rate limit exceeded for scope {}",
+                    denial.scope_key
+                )),
+                rate_limit_denial: Some(denial),
+                ..CommandResult::default()
+            })));
+        }
         let named = !command.policies.is_empty();
         for policy in self.ir.policies.iter().filter(|p| {
             if named {
@@ -129,12 +148,20 @@ impl RuntimeEngine {
                     && matches!(p.action, PolicyAction::All | PolicyAction::Execute)
             }
         }) {
+            let limited = count_rate
+                && policy
+                    .rate_limit
+                    .as_ref()
+                    .is_some_and(|limit| self.rate_limit_gate(limit, Some(&policy.name)).is_err());
             let what = || format!("policy `{}`", policy.name);
-            if !self.eval_truthy(&policy.expression, &scope, &related, what)? {
-                let message = policy
-                    .message
-                    .clone()
-                    .unwrap_or_else(|| format!("Denied by policy '{}'", policy.name));
+            if limited || !self.eval_truthy(&policy.expression, &scope, &related, what)? {
+                let message = policy.message.clone().unwrap_or_else(|| {
+                    if limited {
+                        format!("Rate limit exceeded for policy '{}'", policy.name)
+                    } else {
+                        format!("Denied by policy '{}'", policy.name)
+                    }
+                });
                 return Ok(Err(Stop::Result(CommandResult {
                     error: Some(message.clone()),
                     denied_by: Some(policy.name.clone()),
