@@ -128,7 +128,7 @@ impl RuntimeEngine {
         // The command's rate limit, then its policies (each with its own rate limit first).
         if count_rate
             && let Some(limit) = &command.rate_limit
-            && let Err(denial) = self.rate_limit_gate(limit, None)
+            && let Some(denial) = self.rate_limit_denial(limit, None)
         {
             return Ok(Err(Stop::Result(CommandResult {
                 error: Some(format!(
@@ -152,7 +152,8 @@ impl RuntimeEngine {
                 && policy
                     .rate_limit
                     .as_ref()
-                    .is_some_and(|limit| self.rate_limit_gate(limit, Some(&policy.name)).is_err());
+                    .and_then(|limit| self.rate_limit_denial(limit, Some(&policy.name)))
+                    .is_some();
             let what = || format!("policy `{}`", policy.name);
             if limited || !self.eval_truthy(&policy.expression, &scope, &related, what)? {
                 let message = policy.message.clone().unwrap_or_else(|| {

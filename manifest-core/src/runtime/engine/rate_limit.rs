@@ -87,12 +87,12 @@ impl RateLimiter {
 
 impl RuntimeEngine {
     /// Count a request against `limit` (of a policy when `policy` is given); the denial when
-    /// the limit is reached or its scope has no value.
-    pub(super) fn rate_limit_gate(
+    /// the limit is reached or its scope has no value, else `None`.
+    pub(super) fn rate_limit_denial(
         &self,
         limit: &IrRateLimit,
         policy: Option<&str>,
-    ) -> Result<(), RateLimitDenial> {
+    ) -> Option<RateLimitDenial> {
         let denial = |scope_key: String, retry_after: f64| RateLimitDenial {
             scope: limit.scope.as_str(),
             scope_key,
@@ -101,7 +101,7 @@ impl RuntimeEngine {
             retry_after_ms: json_number(retry_after),
         };
         let Some(scoped) = self.rate_limit_scope(limit.scope) else {
-            return Err(denial("unresolved".to_owned(), limit.window_ms));
+            return Some(denial("unresolved".to_owned(), limit.window_ms));
         };
         let key = match policy {
             Some(policy) => format!("policy:{policy}:{scoped}"),
@@ -110,7 +110,8 @@ impl RuntimeEngine {
         let now = (self.now)();
         self.rate_limiter
             .check(&key, limit, now)
-            .map_err(|retry| denial(key, retry))
+            .err()
+            .map(|retry| denial(key, retry))
     }
 
     /// `user:<user.id>`, `tenant:<tenant>` or `global`; `None` when the user has no id or
