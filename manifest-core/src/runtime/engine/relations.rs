@@ -34,15 +34,20 @@ impl RuntimeEngine {
         related.active = true;
         let mut queue = vec![entity];
         while let Some(from) = queue.pop() {
-            for rel in &from.relationships {
-                if related.by_entity.contains_key(&rel.target) {
+            // Each relationship's target, and the join entity of a `through`.
+            let reached = from
+                .relationships
+                .iter()
+                .flat_map(|rel| std::iter::once(&rel.target).chain(&rel.through));
+            for name in reached {
+                if related.by_entity.contains_key(name) {
                     continue;
                 }
-                let Some(target) = self.ir.entity(&rel.target) else {
+                let Some(target) = self.ir.entity(name) else {
                     continue;
                 };
-                let rows = self.rows(&rel.target)?.all(&rel.target).await?;
-                related.by_entity.insert(rel.target.clone(), rows);
+                let rows = self.rows(name)?.all(name).await?;
+                related.by_entity.insert(name.clone(), rows);
                 queue.push(target);
             }
         }
@@ -73,11 +78,74 @@ impl RuntimeEngine {
         rel: &IrRelationship,
         instance: &Object,
     ) -> Value {
-        let rows = related
-            .by_entity
-            .get(&rel.target)
-            .map_or(&[][..], Vec::as_slice);
-        let field = |name: &str| instance.get(name).unwrap_or(&Value::Undefined);
+        match rel.kind.as_str() {
+            "belongsTo" | "ref" => one(self.referenced(related, rel, instance)),
+            "hasMany" => {
+                let rows = match &rel.through {
+                    Some(join) => self.through(related, source, rel, join, instance),
+                    None => self.children(related, source, &rel.target, instance),
+                };
+                Value::Array(rows.into_iter().map(|t| Value::clone(t)).collect())
+            }
+            "hasOne" => one(self
+                .children(related, source, &rel.target, instance)
+                .into_iter()
+                .next()),
+            _ => Value::Null,
+        }
+    }
+
+    /// The row a `belongsTo`/`ref` relationship of `instance` points at: by its foreign-key
+    /// columns (paired with the columns they reference), or by `<name>Id` against `id`.
+    fn referenced<'r>(
+        &self,
+        related: &'r Related,
+        rel: &IrRelationship,
+        instance: &Object,
+    ) -> Option<&'r Row> {
+        let rows = related.rows(&rel.target);
+        let field = |name: &str| get(instance, name);
+        if let Some(fk) = rel.foreign_key.as_ref().filter(|fk| fk.fields.len() > 1) {
+            let pairs = column_pairs(fk, self.ir.entity(&rel.target));
+            if pairs
+                .iter()
+                .any(|(local, _)| matches!(field(local), Value::Undefined | Value::Null))
+            {
+                return None;
+            }
+            return rows.iter().find(|t| {
+                pairs
+                    .iter()
+                    .all(|(local, remote)| get(fields(t), remote).strict_eq(field(local)))
+            });
+        }
+        let fk = match rel.foreign_key.as_ref().and_then(|fk| fk.fields.first()) {
+            Some(name) => name.clone(),
+            None => format!("{}Id", rel.name),
+        };
+        let target_id = field(&fk);
+        if !target_id.truthy() {
+            return None;
+        }
+        rows.iter()
+            .find(|t| get(fields(t), "id").strict_eq(target_id))
+    }
+
+    /// The rows of entity `child` that point back at `instance` of `source`: through the
+    /// child's `belongsTo`/`ref` to `source` (its foreign-key columns, or `<name>Id`), or,
+    /// without one, through `<source in lower case>Id`.
+    fn children<'r>(
+        &self,
+        related: &'r Related,
+        source: &IrEntity,
+        child: &str,
+        instance: &Object,
+    ) -> Vec<&'r Row> {
+        let rows = related.rows(child);
+        let Some(child) = self.ir.entity(child) else {
+            return Vec::new();
+        };
+        let field = |name: &str| get(instance, name);
         let source_id = match &source.key {
             Some(key) if !key.is_empty() => Value::String(
                 key.iter()
@@ -92,83 +160,72 @@ impl RuntimeEngine {
             ),
             _ => field("id").clone(),
         };
-        match rel.kind.as_str() {
-            "belongsTo" | "ref" => {
-                if let Some(fk) = rel.foreign_key.as_ref().filter(|fk| fk.fields.len() > 1) {
-                    let pairs = column_pairs(fk, self.ir.entity(&rel.target));
-                    if pairs
-                        .iter()
-                        .any(|(local, _)| matches!(field(local), Value::Undefined | Value::Null))
-                    {
-                        return Value::Null;
-                    }
-                    return one(rows.iter().find(|t| {
+        let inverse = child
+            .relationships
+            .iter()
+            .find(|r| (r.kind == "belongsTo" || r.kind == "ref") && r.target == source.name);
+        let matches: Box<dyn Fn(&Object) -> bool + '_> = match inverse {
+            Some(inverse) => match inverse.foreign_key.as_ref() {
+                Some(fk) if fk.fields.len() > 1 => {
+                    let pairs = column_pairs(fk, Some(source));
+                    Box::new(move |t| {
                         pairs
                             .iter()
-                            .all(|(local, remote)| get(fields(t), remote).strict_eq(field(local)))
-                    }));
+                            .all(|(local, remote)| get(t, local).strict_eq(field(remote)))
+                    })
                 }
-                let fk = match rel.foreign_key.as_ref().and_then(|fk| fk.fields.first()) {
-                    Some(name) => name.clone(),
-                    None => format!("{}Id", rel.name),
-                };
-                let target_id = field(&fk);
-                if !target_id.truthy() {
-                    return Value::Null;
-                }
-                one(rows
-                    .iter()
-                    .find(|t| get(fields(t), "id").strict_eq(target_id)))
-            }
-            kind @ ("hasOne" | "hasMany") => {
-                let Some(target) = self.ir.entity(&rel.target) else {
-                    return if kind == "hasMany" {
-                        Value::Array(Vec::new())
-                    } else {
-                        Value::Null
+                fk => {
+                    let name = match fk.and_then(|fk| fk.fields.first()) {
+                        Some(name) => name.clone(),
+                        None => format!("{}Id", inverse.name),
                     };
-                };
-                let inverse = target.relationships.iter().find(|r| {
-                    (r.kind == "belongsTo" || r.kind == "ref") && r.target == source.name
-                });
-                let matches: Box<dyn Fn(&Object) -> bool + '_> = match inverse {
-                    Some(inverse) => match inverse.foreign_key.as_ref() {
-                        Some(fk) if fk.fields.len() > 1 => {
-                            let pairs = column_pairs(fk, Some(source));
-                            Box::new(move |t| {
-                                pairs
-                                    .iter()
-                                    .all(|(local, remote)| get(t, local).strict_eq(field(remote)))
-                            })
-                        }
-                        fk => {
-                            let name = match fk.and_then(|fk| fk.fields.first()) {
-                                Some(name) => name.clone(),
-                                None => format!("{}Id", inverse.name),
-                            };
-                            let source_id = &source_id;
-                            Box::new(move |t| get(t, &name).strict_eq(source_id))
-                        }
-                    },
-                    None => {
-                        let name = format!("{}Id", source.name.to_lowercase());
-                        let source_id = &source_id;
-                        Box::new(move |t| get(t, &name).strict_eq(source_id))
-                    }
-                };
-                if kind == "hasMany" {
-                    Value::Array(
-                        rows.iter()
-                            .filter(|t| matches(fields(t)))
-                            .map(|t| Value::clone(t))
-                            .collect(),
-                    )
-                } else {
-                    one(rows.iter().find(|t| matches(fields(t))))
+                    let source_id = &source_id;
+                    Box::new(move |t| get(t, &name).strict_eq(source_id))
                 }
+            },
+            None => {
+                let name = format!("{}Id", source.name.to_lowercase());
+                let source_id = &source_id;
+                Box::new(move |t| get(t, &name).strict_eq(source_id))
             }
-            _ => Value::Null,
+        };
+        rows.iter().filter(|t| matches(fields(t))).collect()
+    }
+
+    /// `hasMany ... through join`: the join rows that point back at `instance`, then the
+    /// target each of them points at, each target once, in the order of the join rows
+    /// (docs/spec/semantics.md, "Many-to-many via `through`").
+    fn through<'r>(
+        &self,
+        related: &'r Related,
+        source: &IrEntity,
+        rel: &IrRelationship,
+        join: &str,
+        instance: &Object,
+    ) -> Vec<&'r Row> {
+        let Some(to_target) = self.ir.entity(join).and_then(|j| {
+            j.relationships
+                .iter()
+                .find(|r| (r.kind == "belongsTo" || r.kind == "ref") && r.target == rel.target)
+        }) else {
+            return Vec::new();
+        };
+        let mut targets: Vec<&Row> = Vec::new();
+        for link in self.children(related, source, join, instance) {
+            if let Some(target) = self.referenced(related, to_target, fields(link))
+                && !targets.iter().any(|t| std::sync::Arc::ptr_eq(t, target))
+            {
+                targets.push(target);
+            }
         }
+        targets
+    }
+}
+
+impl Related {
+    /// The loaded rows of `entity` (none when it was not loaded).
+    fn rows(&self, entity: &str) -> &[Row] {
+        self.by_entity.get(entity).map_or(&[], Vec::as_slice)
     }
 }
 
