@@ -35,10 +35,11 @@ impl RuntimeEngine {
         let mut queue = vec![entity];
         while let Some(from) = queue.pop() {
             // Each relationship's target, and the join entity of a `through`.
-            let reached = from
-                .relationships
-                .iter()
-                .flat_map(|rel| std::iter::once(&rel.target).chain(&rel.through));
+            let mut reached = Vec::new();
+            for rel in &from.relationships {
+                reached.push(&rel.target);
+                reached.extend(&rel.through);
+            }
             for name in reached {
                 if related.by_entity.contains_key(name) {
                     continue;
