@@ -572,3 +572,48 @@ async fn through_relationships_resolve_in_two_hops() {
         .unwrap();
     assert_eq!(count, manifest_core::runtime::value::Value::Number(1.0));
 }
+
+/// `_entity` is the runtime's: data naming it is refused with a typed error and nothing is
+/// written, on the engine's memory store and on a provided store alike.
+#[tokio::test]
+async fn data_naming_the_reserved_field_is_refused() {
+    let provided: Arc<dyn Store<EntityInstance>> = Arc::new(MemoryStore::<EntityInstance>::named(
+        "Task",
+        "t1".to_owned(),
+    ));
+    let mut with_provider = RuntimeOptions::default();
+    with_provider.store_provider = Some(Arc::new(move |_: &str| Some(provided.clone())));
+    for options in [RuntimeOptions::default(), with_provider] {
+        let engine = RuntimeEngine::new(ir("memory"), options).unwrap();
+        let bad = data(json!({"id": "a", "title": "x", "_entity": "Other"}));
+        match engine.create_instance("Task", bad).await {
+            Err(e @ RuntimeError::ReservedField { .. }) => {
+                assert_eq!(
+                    e.to_string(),
+                    "the data for `Task` names `_entity`, which the runtime reserves"
+                );
+            }
+            other => panic!("expected ReservedField, got {other:?}"),
+        }
+        assert_eq!(
+            engine.get_instance("Task", "a").await.unwrap(),
+            None,
+            "nothing written"
+        );
+        engine
+            .create_instance("Task", data(json!({"id": "a", "title": "x"})))
+            .await
+            .unwrap()
+            .unwrap();
+        let bad = data(json!({"_entity": "Other"}));
+        assert!(matches!(
+            engine.update_instance("Task", "a", bad).await,
+            Err(RuntimeError::ReservedField { .. })
+        ));
+        let stored = engine.get_instance("Task", "a").await.unwrap().unwrap();
+        assert_eq!(
+            Json::Object(stored),
+            json!({"id": "a", "title": "x", "done": false})
+        );
+    }
+}

@@ -123,3 +123,43 @@ fn unsupported_version_and_dangling_names_are_errors() {
     let e = Ir::from_json_str("{\"version\": \"1.0\",\n \"entities\": [").unwrap_err();
     assert!(matches!(e, IrError::Syntax { line: 2, .. }), "{e}");
 }
+
+#[test]
+fn the_reserved_entity_field_is_refused_with_its_path() {
+    let mut ir = minimal();
+    ir["entities"][0]["properties"][0]["name"] = serde_json::json!("_entity");
+    let e = load_error(ir);
+    assert!(
+        matches!(&e, IrError::Reserved { path, name } if path == "entities[0].properties[0].name" && name == "_entity"),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "invalid IR at `entities[0].properties[0].name`: `_entity` is reserved by the runtime"
+    );
+
+    let mut ir = minimal();
+    ir["commands"][0]["actions"][0]["target"] = serde_json::json!("_entity");
+    let e = load_error(ir);
+    assert!(
+        matches!(&e, IrError::Reserved { path, .. } if path == "commands[0].actions[0].target"),
+        "{e}"
+    );
+
+    // New masking and rate-limit shapes are checked too.
+    let mut ir = minimal();
+    ir["entities"][0]["properties"][0]["maskStrategy"] = serde_json::json!({"type": "scramble"});
+    let e = load_error(ir);
+    assert!(
+        matches!(&e, IrError::Shape { path, .. } if path == "entities[0].properties[0].maskStrategy.type"),
+        "{e}"
+    );
+    let mut ir = minimal();
+    ir["commands"][0]["rateLimit"] =
+        serde_json::json!({"maxRequests": 1, "windowMs": 10, "scope": "planet"});
+    let e = load_error(ir);
+    assert!(
+        matches!(&e, IrError::Shape { path, .. } if path == "commands[0].rateLimit.scope"),
+        "{e}"
+    );
+}

@@ -394,6 +394,7 @@ impl RuntimeEngine {
     ) -> Result<Option<Map<String, Json>>, RuntimeError> {
         let index = self.index_of(entity_name)?;
         let entity = &self.ir.entities[index];
+        refuse_reserved(entity_name, &data)?;
         let data = into_object(data);
         if !required_satisfied(entity, &data) {
             return Ok(None);
@@ -544,6 +545,7 @@ impl RuntimeEngine {
         let index = self.index_of(entity_name)?;
         let entity = &self.ir.entities[index];
         let rows = &self.rows[index];
+        refuse_reserved(entity_name, &data)?;
         let _lock = self.lock(index, id).await;
         let data = into_object(data);
         let mut attempt = 1;
@@ -713,6 +715,17 @@ impl RuntimeEngine {
     }
 }
 
+/// [`RuntimeError::ReservedField`] when `data` names `_entity`.
+fn refuse_reserved(entity: &str, data: &Map<String, Json>) -> Result<(), RuntimeError> {
+    if data.contains_key(ENTITY_KEY) {
+        return Err(RuntimeError::ReservedField {
+            entity: entity.to_owned(),
+            field: ENTITY_KEY.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 fn is_blocking(outcome: &ConstraintOutcome) -> bool {
     !outcome.passed && outcome.severity == "block"
 }
@@ -786,7 +799,8 @@ fn enriched(instance: &Object, entity: Option<&str>) -> Value {
 }
 
 /// Apply `patch` to a row (in place when nothing else holds it); `_entity` stays the entity's
-/// name.
+/// name (the IR loader and the engine's operations refuse `_entity`; this keeps the row right
+/// whatever a patch holds).
 fn apply_patch(row: &mut Row, patch: &Object, entity: &str) {
     if let Value::Object(fields) = Arc::make_mut(row) {
         assign(fields, patch);

@@ -537,7 +537,19 @@ pub enum IrError {
         /// What is missing.
         message: String,
     },
+    /// A property or a `mutate` target uses a name the runtime reserves (`_entity`, which
+    /// expressions see as the entity's name).
+    #[error("invalid IR at `{path}`: `{name}` is reserved by the runtime")]
+    Reserved {
+        /// The JSON path of the name.
+        path: String,
+        /// The name.
+        name: String,
+    },
 }
+
+/// The field name the runtime reserves: `self._entity` is the entity's name.
+pub const RESERVED_FIELD: &str = "_entity";
 
 impl Ir {
     /// Load IR from JSON text, with errors that name the JSON path.
@@ -580,7 +592,25 @@ impl Ir {
             });
         }
         let reference = |path: String, message: String| IrError::Reference { path, message };
+        let reserved = |path: String| IrError::Reserved {
+            path,
+            name: RESERVED_FIELD.to_owned(),
+        };
+        for (i, entity) in self.entities.iter().enumerate() {
+            if let Some(j) = entity
+                .properties
+                .iter()
+                .position(|p| p.name == RESERVED_FIELD)
+            {
+                return Err(reserved(format!("entities[{i}].properties[{j}].name")));
+            }
+        }
         for (i, command) in self.commands.iter().enumerate() {
+            if let Some(j) = command.actions.iter().position(|a| {
+                a.kind == ActionKind::Mutate && a.target.as_deref() == Some(RESERVED_FIELD)
+            }) {
+                return Err(reserved(format!("commands[{i}].actions[{j}].target")));
+            }
             if let Some(entity) = &command.entity
                 && self.entity(entity).is_none()
             {

@@ -164,6 +164,15 @@ pub enum RuntimeError {
     /// No entity of that name.
     #[error("unknown entity `{0}`")]
     UnknownEntity(String),
+    /// The data of a create or an update names a field the runtime reserves (`_entity`,
+    /// which expressions see as the entity's name); nothing was written.
+    #[error("the data for `{entity}` names `{field}`, which the runtime reserves")]
+    ReservedField {
+        /// The entity.
+        entity: String,
+        /// The field.
+        field: String,
+    },
     /// A store failed.
     #[error(transparent)]
     Store(#[from] crate::Error),

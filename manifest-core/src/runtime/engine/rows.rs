@@ -23,7 +23,7 @@ use crate::store::{Conditional, EntityInstance, Store};
 pub(super) type Row = Arc<Value>;
 
 /// The key every [`Row`] carries the entity's name under.
-pub(super) const ENTITY_KEY: &str = "_entity";
+pub(super) const ENTITY_KEY: &str = crate::runtime::ir::RESERVED_FIELD;
 
 /// One entity's instances.
 pub(super) enum Rows {
