@@ -617,3 +617,59 @@ async fn data_naming_the_reserved_field_is_refused() {
         );
     }
 }
+
+/// A failed guard, policy or constraint reports the values of its literals, names and member
+/// accesses. Expected values are what the reference (3.4.23) returns for the same cases
+/// (`resolveExpressionValues`).
+#[tokio::test]
+async fn failures_report_resolved_values_as_the_reference_does() {
+    async fn run(fixture: &str, case: usize) -> manifest_core::runtime::CommandResult {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/fixtures");
+        let read =
+            |ext: &str| std::fs::read_to_string(dir.join(format!("{fixture}.{ext}"))).unwrap();
+        let ir = Ir::from_json_str(&read("ir.json")).unwrap();
+        let cases: Json = serde_json::from_str(&read("results.json")).unwrap();
+        let tc = &cases["testCases"][case];
+        let mut options = RuntimeOptions::default();
+        options.context = tc.get("context").cloned().unwrap_or(json!({}));
+        let engine = RuntimeEngine::new(ir, options).unwrap();
+        let setup = &tc["setup"]["createInstance"];
+        engine
+            .create_instance(
+                setup["entity"].as_str().unwrap(),
+                data(setup["data"].clone()),
+            )
+            .await
+            .unwrap();
+        let cmd = &tc["command"];
+        let on = manifest_core::runtime::CommandOptions::on(
+            cmd["entityName"].as_str().unwrap(),
+            cmd["instanceId"].as_str().unwrap(),
+        );
+        engine
+            .run_command(
+                cmd["name"].as_str().unwrap(),
+                data(cmd["input"].clone()),
+                on,
+            )
+            .await
+            .unwrap()
+    }
+    let r = run("11-guard-ordering-diagnostics", 0).await;
+    let guard = r.guard_failure.expect("a guard failure");
+    assert_eq!(guard.index, 2);
+    assert_eq!(
+        json!(guard.resolved),
+        json!([{"expression": "self.priority", "value": 1}, {"expression": "5", "value": 5}])
+    );
+    let r = run("06-policy-denial", 1).await;
+    assert_eq!(
+        json!(r.policy_denial.expect("a denial").resolved),
+        json!([{"expression": "user.role", "value": "user"}, {"expression": "\"admin\"", "value": "admin"}])
+    );
+    let r = run("52-override-allowed", 1).await;
+    assert_eq!(
+        json!(r.constraint_outcomes[0].resolved),
+        json!([{"expression": "self.amount", "value": 750}, {"expression": "500", "value": 500}])
+    );
+}

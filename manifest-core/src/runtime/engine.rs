@@ -668,6 +668,59 @@ impl RuntimeEngine {
         Ok(failed)
     }
 
+    /// The values of `expr`'s literals, names and member accesses, each once, as
+    /// `{expression, value}` in the order they appear (the reference's
+    /// `resolveExpressionValues`): what a failed guard, policy or constraint reports. A part
+    /// that cannot be evaluated has no `value`, as in the reference's JSON.
+    fn resolved_values(&self, expr: &Expr, scope: &Scope<'_>, related: &Related) -> Vec<Json> {
+        fn walk<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
+            match expr {
+                Expr::Literal { .. } | Expr::Identifier { .. } | Expr::Member { .. } => {
+                    out.push(expr)
+                }
+                Expr::Binary { left, right, .. } => {
+                    walk(left, out);
+                    walk(right, out);
+                }
+                Expr::Unary { operand, .. } => walk(operand, out),
+                Expr::Call { args, .. } => args.iter().for_each(|a| walk(a, out)),
+                Expr::Conditional {
+                    condition,
+                    consequent,
+                    alternate,
+                } => {
+                    walk(condition, out);
+                    walk(consequent, out);
+                    walk(alternate, out);
+                }
+                Expr::Array { elements } => elements.iter().for_each(|e| walk(e, out)),
+                Expr::Object { properties } => properties.iter().for_each(|p| walk(&p.value, out)),
+                Expr::Lambda { body, .. } => walk(body, out),
+                _ => {}
+            }
+        }
+        let mut parts = Vec::new();
+        walk(expr, &mut parts);
+        let mut seen: Vec<String> = Vec::new();
+        let mut entries = Vec::new();
+        for part in parts {
+            let formatted = part.to_string();
+            if seen.contains(&formatted) {
+                continue;
+            }
+            let mut entry = Map::new();
+            entry.insert("expression".to_owned(), Json::String(formatted.clone()));
+            if let Ok(value) = eval(part, scope, &EngineHost(self, related))
+                && let Some(value) = value.to_json()
+            {
+                entry.insert("value".to_owned(), value);
+            }
+            seen.push(formatted);
+            entries.push(Json::Object(entry));
+        }
+        entries
+    }
+
     fn constraint(
         &self,
         constraint: &IrConstraint,
@@ -691,7 +744,12 @@ impl RuntimeEngine {
             passed,
             overridden: false,
             overridden_by: None,
-            resolved: Vec::new(),
+            // Only a failed constraint's values are worth their evaluation.
+            resolved: if passed {
+                Vec::new()
+            } else {
+                self.resolved_values(&constraint.expression, scope, related)
+            },
         })
     }
 

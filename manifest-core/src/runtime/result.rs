@@ -57,7 +57,8 @@ pub struct GuardFailure {
     pub index: usize,
     /// The guard as text, as the reference formats it.
     pub formatted: String,
-    /// Resolved sub-expression values (empty: not computed yet).
+    /// The values of the expression's literals, names and member accesses, each once, as
+    /// `{expression, value}` (no `value` when it has none), as the reference reports them.
     pub resolved: Vec<Json>,
 }
 
@@ -72,7 +73,8 @@ pub struct PolicyDenial {
     pub formatted: String,
     /// The denial message.
     pub message: String,
-    /// Resolved sub-expression values (empty: not computed yet).
+    /// The values of the expression's literals, names and member accesses, each once, as
+    /// `{expression, value}` (no `value` when it has none), as the reference reports them.
     pub resolved: Vec<Json>,
 }
 
@@ -137,7 +139,7 @@ pub struct ConstraintOutcome {
     /// Who overrode it: the request's `authorizedBy`, or `policy:<name>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overridden_by: Option<String>,
-    /// Resolved sub-expression values (empty: not computed yet).
+    /// As for a guard, for a constraint that failed; empty for one that passed.
     pub resolved: Vec<Json>,
 }
 

@@ -170,7 +170,11 @@ impl RuntimeEngine {
                         policy_name: policy.name.clone(),
                         formatted: policy.expression.to_string(),
                         message,
-                        resolved: Vec::new(),
+                        resolved: if limited {
+                            Vec::new()
+                        } else {
+                            self.resolved_values(&policy.expression, &scope, &related)
+                        },
                     }),
                     ..CommandResult::default()
                 })));
@@ -246,7 +250,7 @@ impl RuntimeEngine {
                     guard_failure: Some(GuardFailure {
                         index: i + 1,
                         formatted: guard.to_string(),
-                        resolved: Vec::new(),
+                        resolved: self.resolved_values(guard, &scope, &related),
                     }),
                     ..CommandResult::default()
                 })));
