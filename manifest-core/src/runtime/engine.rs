@@ -37,8 +37,9 @@ use rows::{ENTITY_KEY, MemoryRows, Read, Row, Rows, fields, row_json};
 /// Two commands on one instance never lose an update, whether they run in this engine or in
 /// engines of other processes sharing the database. A command reads its instance, evaluates
 /// policies, constraints, guards and actions on a working copy, and writes the changes in one
-/// [`Store::update_if`] against the row as it read it: the store checks that the row is
-/// unchanged and writes in one atomic step (one `UPDATE ... WHERE` on SQL stores). If another
+/// [`Store::update_if`](crate::Store::update_if) against the row as it read it: the store
+/// checks that the row is unchanged and writes in one atomic step (one `UPDATE ... WHERE` on
+/// SQL stores). If another
 /// write came between, nothing was written and nothing emitted, so the whole command runs
 /// again from a fresh read, up to [`COMMAND_ATTEMPTS`](Self::COMMAND_ATTEMPTS) (32) times, each
 /// rerun after a random pause that grows from under 1 ms to at most 16 ms; then it fails with
