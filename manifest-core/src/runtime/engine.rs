@@ -39,16 +39,15 @@ use rows::{ENTITY_KEY, MemoryRows, Read, Row, Rows, fields, row_json};
 /// policies, constraints, guards and actions on a working copy, and writes the changes in one
 /// [`Store::update_if`](crate::Store::update_if) against the row as it read it: the store
 /// checks that the row is unchanged and writes in one atomic step (one `UPDATE ... WHERE` on
-/// SQL stores). If another
-/// write came between, nothing was written and nothing emitted, so the whole command runs
-/// again from a fresh read, up to [`COMMAND_ATTEMPTS`](Self::COMMAND_ATTEMPTS) (32) times, each
-/// rerun after a random pause that grows from under 1 ms to at most 16 ms; then it fails with
+/// SQL stores). If another write came between, nothing was written and nothing emitted, so
+/// the whole command runs again from a fresh read, up to
+/// [`COMMAND_ATTEMPTS`](Self::COMMAND_ATTEMPTS) (32) times, each rerun after a random pause
+/// that grows from under 1 ms to at most 16 ms; then it fails with
 /// [`RuntimeError::Conflict`]. The pauses need no timer from the executor (they run on
-/// `futures-timer`'s helper thread). An explicit
-/// `persist` action writes the same way; once it has written, a later conflict cannot be
-/// retried and is a `Conflict` with `written` set. A rerun evaluates everything again: `now()`
-/// is read again and generated ids (`uuid()`) are drawn again, so a retried command consumes
-/// ids that no instance ends up with.
+/// `futures-timer`'s helper thread). An explicit `persist` action writes the same way; once
+/// it has written, a later conflict cannot be retried and is a `Conflict` with `written` set.
+/// A rerun evaluates everything again: `now()` is read again and generated ids (`uuid()`) are
+/// drawn again, so a retried command consumes ids that no instance ends up with.
 ///
 /// This is optimistic concurrency (a compare-and-set on the row) rather than a row lock held
 /// between read and write: it needs no transaction kept open across the evaluation, works on
@@ -58,11 +57,11 @@ use rows::{ENTITY_KEY, MemoryRows, Read, Row, Rows, fields, row_json};
 /// and retrying; that lock is an optimisation, the store's check is the guarantee. The
 /// engine's own memory store (entities without a provided store) is private to the engine:
 /// there the lock is all that ever makes commands on one instance wait, and the check is a
-/// pointer comparison. For a
-/// store whose `update_if` is [`Error::Unsupported`](crate::Error::Unsupported) (a custom
-/// store, or a typed store of an unversioned entity through
-/// [`InstanceStore`](crate::InstanceStore)) the engine writes with a plain `update` and the
-/// per-instance lock is the only protection: it covers this engine, not other processes.
+/// pointer comparison. For a store whose `update_if` is
+/// [`Error::Unsupported`](crate::Error::Unsupported) (a custom store, or a typed store of an
+/// unversioned entity through [`InstanceStore`](crate::InstanceStore)) the engine writes with
+/// a plain `update` and the per-instance lock is the only protection: it covers this engine,
+/// not other processes.
 /// [`update_instance`](Self::update_instance) follows the same rules.
 pub struct RuntimeEngine {
     ir: Arc<Ir>,
@@ -401,15 +400,13 @@ impl RuntimeEngine {
             return Ok(None);
         }
         let mut merged = self.prepare_create(entity, data);
-        if !entity.constraints.is_empty() {
-            let related = self.related(entity).await?;
-            if self
-                .failed_constraints(entity, &merged, &related)?
-                .iter()
-                .any(is_blocking)
-            {
-                return Ok(None);
-            }
+        let related = self.related_for_constraints(entity).await?;
+        if self
+            .failed_constraints(entity, &merged, &related)?
+            .iter()
+            .any(is_blocking)
+        {
+            return Ok(None);
         }
         if !matches!(merged.get("id"), Some(Value::String(id)) if !id.is_empty()) {
             merged.insert("id".to_owned(), Value::String(self.ids.generate_string()));
@@ -825,11 +822,6 @@ fn into_object(map: Map<String, Json>) -> Object {
     )
 }
 
-/// JSON of an object; `undefined` values are left out, as `JSON.stringify` does.
-fn to_json_map(object: &Object) -> Map<String, Json> {
-    json_object(object)
-}
-
 fn instance_object(instance: &EntityInstance) -> Object {
     let mut object = to_object(&instance.fields);
     object.insert("id".to_owned(), Value::String(instance.id.clone()));
@@ -837,7 +829,7 @@ fn instance_object(instance: &EntityInstance) -> Object {
 }
 
 fn to_instance(object: &Object) -> EntityInstance {
-    let mut fields = to_json_map(object);
+    let mut fields = json_object(object);
     let id = match fields.remove("id") {
         Some(Json::String(id)) => id,
         Some(other) => other.to_string(),

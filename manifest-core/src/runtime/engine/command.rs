@@ -331,7 +331,7 @@ impl RuntimeEngine {
         // Events.
         let result_json = result.to_json();
         for event in &command.emits {
-            let mut payload = to_json_map(&input);
+            let mut payload = json_object(&input);
             if let Some(result) = &result_json {
                 payload.insert("result".to_owned(), result.clone());
             }

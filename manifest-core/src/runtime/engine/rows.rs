@@ -15,7 +15,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use serde_json::{Map, Value as Json};
 
-use super::{Object, apply_patch, instance_object, to_instance, to_json_map};
+use super::{Object, apply_patch, instance_object, to_instance};
+use crate::runtime::value::json_object;
 use crate::runtime::value::{Value, insert_all};
 use crate::store::{Conditional, EntityInstance, Store};
 
@@ -158,7 +159,7 @@ impl Rows {
     ) -> crate::Result<Map<String, Json>> {
         match self {
             Rows::Memory(memory) => {
-                let json = to_json_map(&object);
+                let json = json_object(&object);
                 let id = match object.get("id") {
                     Some(Value::String(id)) => id.clone(),
                     Some(other) => other.to_js_string(),
@@ -234,7 +235,7 @@ impl Rows {
                 let id = id.to_owned();
                 let written = match &read.stored {
                     Some(stored) if conditional.load(Ordering::Relaxed) => {
-                        match store.update_if(&id, stored, to_json_map(patch)).await {
+                        match store.update_if(&id, stored, json_object(patch)).await {
                             Ok(Conditional::Updated(row)) => Some(Some(row)),
                             Ok(_) => Some(None),
                             Err(crate::Error::Unsupported { .. }) => {
@@ -248,7 +249,7 @@ impl Rows {
                 };
                 let written = match written {
                     Some(written) => written,
-                    None => store.update(&id, to_json_map(patch)).await?,
+                    None => store.update(&id, json_object(patch)).await?,
                 };
                 Ok(written.map(|stored| Read {
                     this: Arc::new(row_of(&stored, entity)),
