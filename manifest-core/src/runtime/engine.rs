@@ -69,6 +69,8 @@ pub struct RuntimeEngine {
     index: HashMap<String, usize>,
     /// Each entity's store, in the order of `ir.entities`.
     rows: Vec<Rows>,
+    /// Per entity, in the same order: whether its reads are gated or masked.
+    projects_reads: Vec<bool>,
     /// Per-instance locks for provided stores.
     locks: InstanceLocks,
     /// Per-instance locks for the engine's memory store.
@@ -283,10 +285,16 @@ impl RuntimeEngine {
             .now
             .clone()
             .unwrap_or_else(|| Arc::new(|| chrono::Utc::now().timestamp_millis() as f64));
+        let projects_reads = ir
+            .entities
+            .iter()
+            .map(|entity| reads::projects_reads(&ir, entity))
+            .collect();
         Ok(RuntimeEngine {
             ir: Arc::new(ir),
             index,
             rows,
+            projects_reads,
             locks: InstanceLocks::default(),
             stripes: Stripes::default(),
             rate_limiter: RateLimiter::default(),
@@ -473,7 +481,7 @@ impl RuntimeEngine {
         let index = self.index_of(entity_name)?;
         let entity = &self.ir.entities[index];
         let rows = &self.rows[index];
-        if !self.reads_projected(entity) {
+        if !self.projects_reads[index] {
             return Ok(rows.get_json(id).await?);
         }
         let Some(read) = rows.get(entity_name, id).await? else {
@@ -494,7 +502,7 @@ impl RuntimeEngine {
         let index = self.index_of(entity_name)?;
         let entity = &self.ir.entities[index];
         let rows = &self.rows[index];
-        if !self.reads_projected(entity) {
+        if !self.projects_reads[index] {
             return Ok(rows.all_json(entity_name).await?);
         }
         let all = rows.all(entity_name).await?;

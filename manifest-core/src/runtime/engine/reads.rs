@@ -11,31 +11,29 @@ use serde_json::{Map, Value as Json};
 use super::relations::Related;
 use super::rows::{Row, row_json};
 use super::{EMPTY, RuntimeEngine, RuntimeError};
-use crate::runtime::ir::{IrEntity, IrMaskStrategy, MaskKind, PolicyAction};
+use crate::runtime::ir::{Ir, IrEntity, IrMaskStrategy, IrPolicy, MaskKind, PolicyAction};
 use crate::runtime::value::Value;
 
+/// Whether reads of `entity` are gated or masked at all (worked out once, when the engine is
+/// built).
+pub(super) fn projects_reads(ir: &Ir, entity: &IrEntity) -> bool {
+    entity
+        .properties
+        .iter()
+        .any(|p| p.mask_strategy.is_some() || p.has("private"))
+        || read_policies(ir, entity).next().is_some()
+}
+
+/// The policies that gate reads of `entity` (action `read` or `all`, for it or for every
+/// entity), in declaration order.
+fn read_policies<'a>(ir: &'a Ir, entity: &'a IrEntity) -> impl Iterator<Item = &'a IrPolicy> {
+    ir.policies.iter().filter(move |p| {
+        matches!(p.action, PolicyAction::Read | PolicyAction::All)
+            && p.entity.as_deref().is_none_or(|e| e == entity.name)
+    })
+}
+
 impl RuntimeEngine {
-    /// Whether reads of `entity` are gated or masked at all.
-    pub(super) fn reads_projected(&self, entity: &IrEntity) -> bool {
-        entity
-            .properties
-            .iter()
-            .any(|p| p.mask_strategy.is_some() || p.has("private"))
-            || self.read_policies(entity).next().is_some()
-    }
-
-    /// The policies that gate reads of `entity` (action `read` or `all`, for it or for every
-    /// entity), in declaration order.
-    fn read_policies<'a>(
-        &'a self,
-        entity: &'a IrEntity,
-    ) -> impl Iterator<Item = &'a crate::runtime::ir::IrPolicy> + 'a {
-        self.ir.policies.iter().filter(move |p| {
-            matches!(p.action, PolicyAction::Read | PolicyAction::All)
-                && p.entity.as_deref().is_none_or(|e| e == entity.name)
-        })
-    }
-
     /// `row` as a read returns it: `None` when a read policy denies it (fail-closed: a policy
     /// that is false or cannot be evaluated denies), else its fields without `private`
     /// properties and with `masked` ones masked.
@@ -46,7 +44,7 @@ impl RuntimeEngine {
         related: &Related,
     ) -> Option<Map<String, Json>> {
         let scope = self.scope_over(row, &EMPTY, &EMPTY);
-        for policy in self.read_policies(entity) {
+        for policy in read_policies(&self.ir, entity) {
             let allowed = self.eval_truthy(&policy.expression, &scope, related, String::new);
             if !matches!(allowed, Ok(true)) {
                 return None;
