@@ -27,146 +27,62 @@ const _: () = {
 /// `command increment { mutate count = self.count + 1 }`, `command incrementTwice`, which
 /// increments, persists, and increments again, and `limitedIncrement`, an increment limited to
 /// 2 calls a minute.
-const IR: &str = r#"{
-  "version": "1.0",
-  "provenance": {
-    "contentHash": "concurrency-test",
-    "irHash": "concurrency-test",
-    "compilerVersion": "normalized-compiler-version",
-    "schemaVersion": "1.0",
-    "compiledAt": "2024-01-01T00:00:00.000Z"
-  },
-  "modules": [],
-  "values": [],
-  "entities": [
-    {
-      "name": "Counter",
-      "properties": [
-        {
-          "name": "count",
-          "type": { "name": "number", "nullable": false },
-          "defaultValue": { "kind": "number", "value": 0 },
-          "modifiers": []
-        },
-        {
-          "name": "label",
-          "type": { "name": "string", "nullable": false },
-          "defaultValue": { "kind": "string", "value": "" },
-          "modifiers": []
-        }
-      ],
-      "computedProperties": [],
-      "relationships": [],
-      "commands": ["increment", "incrementTwice"],
-      "constraints": [],
-      "policies": []
-    }
-  ],
-  "enums": [],
-  "stores": [{ "entity": "Counter", "target": "memory", "config": {} }],
-  "events": [
-    {
-      "name": "CounterIncremented",
-      "channel": "counter.incremented",
-      "payload": []
-    }
-  ],
-  "commands": [
-    {
-      "name": "increment",
-      "entity": "Counter",
-      "parameters": [],
-      "guards": [],
-      "constraints": [],
-      "actions": [
-        {
-          "kind": "mutate",
-          "target": "count",
-          "expression": {
+fn ir() -> Ir {
+    // `mutate count = self.count + 1`.
+    let increment = json!({
+        "kind": "mutate",
+        "target": "count",
+        "expression": {
             "kind": "binary",
             "operator": "+",
             "left": {
-              "kind": "member",
-              "object": { "kind": "identifier", "name": "self" },
-              "property": "count"
+                "kind": "member",
+                "object": { "kind": "identifier", "name": "self" },
+                "property": "count"
             },
             "right": { "kind": "literal", "value": { "kind": "number", "value": 1 } }
-          }
         }
-      ],
-      "emits": ["CounterIncremented"]
-    },
-    {
-      "name": "incrementTwice",
-      "entity": "Counter",
-      "parameters": [],
-      "guards": [],
-      "constraints": [],
-      "actions": [
-        {
-          "kind": "mutate",
-          "target": "count",
-          "expression": {
-            "kind": "binary",
-            "operator": "+",
-            "left": {
-              "kind": "member",
-              "object": { "kind": "identifier", "name": "self" },
-              "property": "count"
-            },
-            "right": { "kind": "literal", "value": { "kind": "number", "value": 1 } }
-          }
-        },
-        {
-          "kind": "persist",
-          "expression": { "kind": "identifier", "name": "count" }
-        },
-        {
-          "kind": "mutate",
-          "target": "count",
-          "expression": {
-            "kind": "binary",
-            "operator": "+",
-            "left": {
-              "kind": "member",
-              "object": { "kind": "identifier", "name": "self" },
-              "property": "count"
-            },
-            "right": { "kind": "literal", "value": { "kind": "number", "value": 1 } }
-          }
-        }
-      ],
-      "emits": []
-    },
-    {
-      "name": "limitedIncrement",
-      "entity": "Counter",
-      "parameters": [],
-      "guards": [],
-      "constraints": [],
-      "rateLimit": { "maxRequests": 2, "windowMs": 60000, "scope": "global" },
-      "actions": [
-        {
-          "kind": "mutate",
-          "target": "count",
-          "expression": {
-            "kind": "binary",
-            "operator": "+",
-            "left": {
-              "kind": "member",
-              "object": { "kind": "identifier", "name": "self" },
-              "property": "count"
-            },
-            "right": { "kind": "literal", "value": { "kind": "number", "value": 1 } }
-          }
-        }
-      ],
-      "emits": []
-    }
-  ],
-  "policies": [],
-  "reactions": []
-}"#;
+    });
+    let persist =
+        json!({"kind": "persist", "expression": { "kind": "identifier", "name": "count" }});
+    let command = |name: &str, actions: Vec<Json>, emits: Vec<&str>| {
+        json!({
+            "name": name, "entity": "Counter", "parameters": [], "guards": [],
+            "constraints": [], "actions": actions, "emits": emits
+        })
+    };
+    let mut limited = command("limitedIncrement", vec![increment.clone()], vec![]);
+    limited["rateLimit"] = json!({ "maxRequests": 2, "windowMs": 60000, "scope": "global" });
+    Ir::from_json(json!({
+        "version": "1.0",
+        "entities": [{
+            "name": "Counter",
+            "properties": [
+                {
+                    "name": "count",
+                    "type": { "name": "number", "nullable": false },
+                    "defaultValue": { "kind": "number", "value": 0 },
+                    "modifiers": []
+                },
+                {
+                    "name": "label",
+                    "type": { "name": "string", "nullable": false },
+                    "defaultValue": { "kind": "string", "value": "" },
+                    "modifiers": []
+                }
+            ],
+            "commands": ["increment", "incrementTwice", "limitedIncrement"]
+        }],
+        "stores": [{ "entity": "Counter", "target": "memory", "config": {} }],
+        "events": [{ "name": "CounterIncremented", "channel": "counter.incremented", "payload": [] }],
+        "commands": [
+            command("increment", vec![increment.clone()], vec!["CounterIncremented"]),
+            command("incrementTwice", vec![increment.clone(), persist, increment], vec![]),
+            limited
+        ]
+    }))
+    .expect("the test IR loads")
+}
 
 const ENTITY: &str = "Counter";
 const ID: &str = "c1";
@@ -254,13 +170,13 @@ fn engine(store: Arc<dyn Store<EntityInstance>>) -> Arc<RuntimeEngine> {
         Arc::new(move |_: &str| Some(store.clone()) as Option<Arc<dyn Store<EntityInstance>>>);
     let mut options = RuntimeOptions::default();
     options.store_provider = Some(provider);
-    let ir = Ir::from_json_str(IR).expect("the test IR loads");
+    let ir = ir();
     Arc::new(RuntimeEngine::new(ir, options).expect("engine"))
 }
 
 /// An engine with its own memory store (no provider).
 fn builtin_engine() -> Arc<RuntimeEngine> {
-    let ir = Ir::from_json_str(IR).expect("the test IR loads");
+    let ir = ir();
     Arc::new(RuntimeEngine::new(ir, RuntimeOptions::default()).expect("engine"))
 }
 
