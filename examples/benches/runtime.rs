@@ -34,8 +34,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use manifest_core::runtime::{CommandOptions, Ir, RuntimeEngine, RuntimeOptions, StoreProvider};
 use manifest_core::{Backend, EntityInstance, IdGenerator, PgDb, SqlDb, SqliteDb, Store};
+use manifest_runtime::{CommandOptions, Ir, RuntimeEngine, RuntimeOptions, StoreProvider};
 use serde_json::{Map, Value as Json, json};
 use uuid::Uuid;
 

@@ -153,9 +153,9 @@ pub enum Error {
 }
 
 impl Error {
-    /// A driver error, source kept.
+    /// A driver error, its source kept (for custom stores and code beside the built-in ones).
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
-    pub(crate) fn database(e: sqlx::Error) -> Self {
+    pub fn database(e: sqlx::Error) -> Self {
         Error::Database(Box::new(e))
     }
 

@@ -59,7 +59,6 @@ extern crate self as manifest_core;
 mod entity;
 mod error;
 mod id;
-pub mod runtime;
 mod store;
 mod types;
 

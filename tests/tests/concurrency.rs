@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use manifest_core::runtime::StoreProvider;
-use manifest_core::runtime::engine::{CommandOptions, RuntimeEngine, RuntimeError, RuntimeOptions};
-use manifest_core::runtime::ir::Ir;
 use manifest_core::{Conditional, EntityInstance, MemoryStore, PgDb, SqlDb, SqliteDb, Store};
+use manifest_runtime::StoreProvider;
+use manifest_runtime::engine::{CommandOptions, RuntimeEngine, RuntimeError, RuntimeOptions};
+use manifest_runtime::ir::Ir;
 use serde_json::{Map, Value as Json, json};
 
 /// The engine is shared between tasks behind an `Arc`.

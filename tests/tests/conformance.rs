@@ -1,7 +1,7 @@
 //! The public Manifest conformance suite (tests/conformance/fixtures), run by the reference
 //! harness's rules (`HARNESS.md` of the suite) on three backends: the built-in memory store, and
 //! the JSON-document store on SQLite and on PostgreSQL through the store provider hook. The
-//! runner is the library's (`manifest_core::runtime::conformance`), the one `manifest test`
+//! runner is the library's (`manifest_runtime::conformance`), the one `manifest test`
 //! uses; this file only finds the fixtures, counts per tier and compares with the known failures.
 //!
 //! Status: the runtime engine is being built (issue 3). Every case runs on every backend; a
@@ -12,9 +12,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use manifest_core::runtime::conformance::{Backend, CaseKind, Cases};
-use manifest_core::runtime::ir::Ir;
 use manifest_core::{PgDb, SqliteDb};
+use manifest_runtime::conformance::{Backend, CaseKind, Cases};
+use manifest_runtime::ir::Ir;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance")

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use manifest_core::runtime::{Ir, RuntimeEngine, RuntimeError, RuntimeOptions};
 use manifest_core::{EntityInstance, MemoryStore, Store};
+use manifest_runtime::{Ir, RuntimeEngine, RuntimeError, RuntimeOptions};
 use serde_json::{Map, Value as Json, json};
 
 fn ir(target: &str) -> Ir {
@@ -106,8 +106,8 @@ fn the_engine_is_send_and_sync() {
 
 mod typed {
     use super::*;
-    use manifest_core::runtime::CommandOptions;
     use manifest_core::{InstanceStore, ManifestEntity, SqliteDb};
+    use manifest_runtime::CommandOptions;
     use serde::{Deserialize, Serialize};
 
     #[derive(Debug, Clone, PartialEq, ManifestEntity, Serialize, Deserialize)]
@@ -251,8 +251,8 @@ fn override_ir(policy: Option<Json>) -> Ir {
 async fn submit(
     ir: Ir,
     role: &str,
-    request: Option<manifest_core::runtime::OverrideRequest>,
-) -> (manifest_core::runtime::CommandResult, Json) {
+    request: Option<manifest_runtime::OverrideRequest>,
+) -> (manifest_runtime::CommandResult, Json) {
     let mut options = RuntimeOptions::default();
     options.context = json!({"user": {"id": "u1", "role": role}});
     options.now = Some(Arc::new(|| 5.0));
@@ -263,7 +263,7 @@ async fn submit(
         .await
         .unwrap()
         .unwrap();
-    let mut on = manifest_core::runtime::CommandOptions::on("Expense", "e1");
+    let mut on = manifest_runtime::CommandOptions::on("Expense", "e1");
     if let Some(request) = request {
         on = on.with_override(request);
     }
@@ -274,7 +274,7 @@ async fn submit(
 
 #[tokio::test]
 async fn override_requests_need_authorization() {
-    use manifest_core::runtime::OverrideRequest;
+    use manifest_runtime::OverrideRequest;
     let request = || Some(OverrideRequest::new("budgetLimit", "conference", "boss"));
 
     // No override policy: only an admin (the context's user) may override.
@@ -366,7 +366,7 @@ async fn has_permission_follows_the_context_users_role() {
                 .unwrap();
             assert_eq!(
                 got,
-                manifest_core::runtime::value::Value::Bool(*want),
+                manifest_runtime::value::Value::Bool(*want),
                 "{role} {:?}",
                 checks[i]
             );
@@ -441,7 +441,7 @@ async fn reads_are_gated_by_read_policies_and_hide_private_properties() {
         .run_command(
             "reveal",
             Map::new(),
-            manifest_core::runtime::CommandOptions::on("Doc", "d2"),
+            manifest_runtime::CommandOptions::on("Doc", "d2"),
         )
         .await
         .unwrap();
@@ -480,7 +480,7 @@ async fn rate_limit_scopes() {
         options.now = Some(Arc::new(|| 0.0));
         let engine = RuntimeEngine::new(ir(scope), options).unwrap();
         async move {
-            let on = manifest_core::runtime::CommandOptions::default();
+            let on = manifest_runtime::CommandOptions::default();
             let first = engine
                 .run_command("ping", Map::new(), on.clone())
                 .await
@@ -563,14 +563,14 @@ async fn through_relationships_resolve_in_two_hops() {
         .unwrap();
     assert_eq!(
         count,
-        manifest_core::runtime::value::Value::Number(2.0),
+        manifest_runtime::value::Value::Number(2.0),
         "t2 and t1, once each"
     );
     let count = engine
         .evaluate_computed("Post", "p2", "tagCount")
         .await
         .unwrap();
-    assert_eq!(count, manifest_core::runtime::value::Value::Number(1.0));
+    assert_eq!(count, manifest_runtime::value::Value::Number(1.0));
 }
 
 /// `_entity` is the runtime's: data naming it is refused with a typed error and nothing is
@@ -623,7 +623,7 @@ async fn data_naming_the_reserved_field_is_refused() {
 /// (`resolveExpressionValues`).
 #[tokio::test]
 async fn failures_report_resolved_values_as_the_reference_does() {
-    async fn run(fixture: &str, case: usize) -> manifest_core::runtime::CommandResult {
+    async fn run(fixture: &str, case: usize) -> manifest_runtime::CommandResult {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/fixtures");
         let read =
             |ext: &str| std::fs::read_to_string(dir.join(format!("{fixture}.{ext}"))).unwrap();
@@ -642,7 +642,7 @@ async fn failures_report_resolved_values_as_the_reference_does() {
             .await
             .unwrap();
         let cmd = &tc["command"];
-        let on = manifest_core::runtime::CommandOptions::on(
+        let on = manifest_runtime::CommandOptions::on(
             cmd["entityName"].as_str().unwrap(),
             cmd["instanceId"].as_str().unwrap(),
         );

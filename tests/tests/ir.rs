@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use manifest_core::runtime::ir::{Ir, IrError};
+use manifest_runtime::ir::{Ir, IrError};
 
 fn fixtures() -> Vec<(String, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/fixtures");

@@ -6,7 +6,7 @@
 //! chrono's range.
 
 use super::{Args, Builtin, Out, number, owned};
-use crate::runtime::value::Value;
+use crate::value::Value;
 
 const MS_PER_DAY: i64 = 86_400_000;
 

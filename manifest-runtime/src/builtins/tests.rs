@@ -4,9 +4,9 @@
 use serde_json::json;
 
 use super::Builtin;
-use crate::runtime::eval::tests::{TestHost, call, expr, id, lambda, member};
-use crate::runtime::eval::{EvalError, Scope, eval};
-use crate::runtime::value::Value;
+use crate::eval::tests::{TestHost, call, expr, id, lambda, member};
+use crate::eval::{EvalError, Scope, eval};
+use crate::value::Value;
 
 /// Call builtin `name` with `args` (bound as `a0`, `a1`, …, so `undefined` can be passed).
 fn try_b(name: &str, args: &[Value]) -> Result<Value, EvalError> {

@@ -27,7 +27,7 @@ use std::cmp::Ordering;
 use super::builtins::{self, Arg, Builtin, Lambda};
 use super::expr::{AggregateOp, BinaryOp, Expr, UnaryOp};
 use super::value::{Object, Value};
-use crate::BoxDynError;
+use manifest_core::BoxDynError;
 
 /// How deeply expressions (and lambda calls) may nest before evaluation stops with
 /// [`EvalError::TooDeep`] rather than overflowing the stack.

@@ -11,8 +11,8 @@ use serde_json::{Map, Value as Json};
 use super::relations::Related;
 use super::rows::{Row, row_json};
 use super::{EMPTY, RuntimeEngine, RuntimeError};
-use crate::runtime::ir::{Ir, IrEntity, IrMaskStrategy, IrPolicy, MaskKind, PolicyAction};
-use crate::runtime::value::Value;
+use crate::ir::{Ir, IrEntity, IrMaskStrategy, IrPolicy, MaskKind, PolicyAction};
+use crate::value::Value;
 
 /// Whether reads of `entity` are gated or masked at all (worked out once, when the engine is
 /// built).

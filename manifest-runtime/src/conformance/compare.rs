@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value as Json};
 
-use crate::runtime::value::Value;
+use crate::value::Value;
 
 /// How `undefined` (an absent value) is shown in a mismatch.
 pub(super) const UNDEFINED: &str = "<undefined>";

@@ -8,8 +8,8 @@ use serde_json::{Map, Value as Json, json};
 
 use super::compare::{UNDEFINED, json_is, shown, shown_value, to_equal, truthy, value_is};
 use super::{Backend, Mismatch, Stores};
-use crate::runtime::engine::{CommandOptions, RuntimeEngine};
-use crate::runtime::ir::Ir;
+use crate::engine::{CommandOptions, RuntimeEngine};
+use crate::ir::Ir;
 
 /// Why a case could not run to its checks: an engine or store error, or a malformed case.
 pub(super) type Failure = String;

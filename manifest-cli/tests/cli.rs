@@ -194,14 +194,18 @@ fn usage_errors_exit_2() {
     let out = manifest(&[Path::new("test"), &fixture(PROGRAM)]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("usage: manifest test"),
+        stderr(&out).contains("Usage: manifest test"),
         "{}",
         stderr(&out)
     );
 
-    let out = manifest(&[Path::new("--help")]);
+    let out = manifest(&[Path::new("test"), Path::new("--help")]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains("--database-url <url>"));
+    assert!(
+        stdout(&out).contains("--database-url <URL>"),
+        "{}",
+        stdout(&out)
+    );
 
     let out = manifest(&[
         Path::new("test"),

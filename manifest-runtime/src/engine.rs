@@ -14,8 +14,8 @@ use super::result::{
     CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent, GuardFailure, PolicyDenial,
 };
 use super::value::{Object, Value, insert_all, json_object};
-use crate::id::IdGenerator;
-use crate::store::EntityInstance;
+use manifest_core::EntityInstance;
+use manifest_core::IdGenerator;
 
 mod command;
 mod concurrency;
@@ -37,7 +37,7 @@ use rows::{ENTITY_KEY, MemoryRows, Read, Row, Rows, fields, row_json};
 /// Two commands on one instance never lose an update, whether they run in this engine or in
 /// engines of other processes sharing the database. A command reads its instance, evaluates
 /// policies, constraints, guards and actions on a working copy, and writes the changes in one
-/// [`Store::update_if`](crate::Store::update_if) against the row as it read it: the store
+/// [`Store::update_if`](manifest_core::Store::update_if) against the row as it read it: the store
 /// checks that the row is unchanged and writes in one atomic step (one `UPDATE ... WHERE` on
 /// SQL stores). If another write came between, nothing was written and nothing emitted, so
 /// the whole command runs again from a fresh read, up to
@@ -58,8 +58,8 @@ use rows::{ENTITY_KEY, MemoryRows, Read, Row, Rows, fields, row_json};
 /// engine's own memory store (entities without a provided store) is private to the engine:
 /// there the lock is all that ever makes commands on one instance wait, and the check is a
 /// pointer comparison. For a store whose `update_if` is
-/// [`Error::Unsupported`](crate::Error::Unsupported) (a custom store, or a typed store of an
-/// unversioned entity through [`InstanceStore`](crate::InstanceStore)) the engine writes with
+/// [`Error::Unsupported`](manifest_core::Error::Unsupported) (a custom store, or a typed store of an
+/// unversioned entity through [`InstanceStore`](manifest_core::InstanceStore)) the engine writes with
 /// a plain `update` and the per-instance lock is the only protection: it covers this engine,
 /// not other processes.
 /// [`update_instance`](Self::update_instance) follows the same rules.

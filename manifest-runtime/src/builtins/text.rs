@@ -11,8 +11,8 @@ use std::collections::{HashMap, HashSet};
 use regex::Regex;
 
 use super::{Args, Builtin, Out, boolean, number, owned};
-use crate::runtime::eval::EvalError;
-use crate::runtime::value::{Value, is_js_whitespace, utf16_len};
+use crate::eval::EvalError;
+use crate::value::{Value, is_js_whitespace, utf16_len};
 
 pub(super) fn call<'a>(builtin: Builtin, args: &mut Args<'a>) -> Out<'a> {
     use Builtin as B;

@@ -11,9 +11,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 
 use super::RuntimeEngine;
-use crate::runtime::ir::{IrRateLimit, RateLimitScope};
-use crate::runtime::result::RateLimitDenial;
-use crate::runtime::value::Value;
+use crate::ir::{IrRateLimit, RateLimitScope};
+use crate::result::RateLimitDenial;
+use crate::value::Value;
 
 /// The request log of each scope key.
 #[derive(Debug, Default)]

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use super::rows::{Row, fields};
 use super::{Object, RuntimeEngine, RuntimeError};
-use crate::runtime::ir::{IrEntity, IrForeignKey, IrRelationship};
-use crate::runtime::value::Value;
+use crate::ir::{IrEntity, IrForeignKey, IrRelationship};
+use crate::value::Value;
 
 /// The instances (each with `_entity`) of the entities one operation's expressions can reach
 /// through relationships, by entity name. Empty when the operation's entity has none.

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
-use crate::id::IdGenerator;
-use crate::runtime::eval::EvalError;
-use crate::runtime::ir::IrError;
-use crate::store::{EntityInstance, Store};
+use crate::eval::EvalError;
+use crate::ir::IrError;
+use manifest_core::IdGenerator;
+use manifest_core::{EntityInstance, Store};
 
 /// Chooses the store of each entity (the seed's `storeProvider`). `None` means "use the
 /// built-in store for the entity's IR store target".
@@ -27,7 +27,7 @@ where
     }
 }
 
-/// How a [`RuntimeEngine`](crate::runtime::RuntimeEngine) runs.
+/// How a [`RuntimeEngine`](crate::RuntimeEngine) runs.
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct RuntimeOptions {
@@ -130,7 +130,7 @@ impl OverrideRequest {
 }
 
 /// Why an engine operation could not run (as opposed to a command that ran and failed, which
-/// is a [`CommandResult`](crate::runtime::CommandResult) with `success: false`).
+/// is a [`CommandResult`](crate::CommandResult) with `success: false`).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RuntimeError {
@@ -175,7 +175,7 @@ pub enum RuntimeError {
     },
     /// A store failed.
     #[error(transparent)]
-    Store(#[from] crate::Error),
+    Store(#[from] manifest_core::Error),
     /// Other writers kept changing the command's instance between its read and its write, on
     /// every attempt: the command gave up. Unless `written`, it wrote nothing and emitted
     /// nothing, and can be run again; `written` means an explicit `persist` action of the last

@@ -16,15 +16,15 @@ use std::sync::{Arc, PoisonError, RwLock};
 use serde_json::{Map, Value as Json};
 
 use super::{Object, apply_patch, instance_object, to_instance};
-use crate::runtime::value::json_object;
-use crate::runtime::value::{Value, insert_all};
-use crate::store::{Conditional, EntityInstance, Store};
+use crate::value::json_object;
+use crate::value::{Value, insert_all};
+use manifest_core::{Conditional, EntityInstance, Store};
 
 /// An instance as expressions see it: a [`Value::Object`] of its fields, `id` and `_entity`.
 pub(super) type Row = Arc<Value>;
 
 /// The key every [`Row`] carries the entity's name under.
-pub(super) const ENTITY_KEY: &str = crate::runtime::ir::RESERVED_FIELD;
+pub(super) const ENTITY_KEY: &str = crate::ir::RESERVED_FIELD;
 
 /// One entity's instances.
 pub(super) enum Rows {
@@ -94,7 +94,7 @@ impl Rows {
     }
 
     /// The instance `id`, or `None`.
-    pub(super) async fn get(&self, entity: &str, id: &str) -> crate::Result<Option<Read>> {
+    pub(super) async fn get(&self, entity: &str, id: &str) -> manifest_core::Result<Option<Read>> {
         match self {
             Rows::Memory(memory) => Ok(memory.read().get(id).map(|this| Read {
                 this: this.clone(),
@@ -110,7 +110,10 @@ impl Rows {
     }
 
     /// The instance `id` as the engine's operations return it, or `None`.
-    pub(super) async fn get_json(&self, id: &str) -> crate::Result<Option<Map<String, Json>>> {
+    pub(super) async fn get_json(
+        &self,
+        id: &str,
+    ) -> manifest_core::Result<Option<Map<String, Json>>> {
         match self {
             Rows::Memory(memory) => Ok(memory.read().get(id).map(|row| row_json(row))),
             Rows::Provided { store, .. } => {
@@ -120,7 +123,10 @@ impl Rows {
     }
 
     /// Every instance, by id, as the engine's operations return them.
-    pub(super) async fn all_json(&self, entity: &str) -> crate::Result<Vec<Map<String, Json>>> {
+    pub(super) async fn all_json(
+        &self,
+        entity: &str,
+    ) -> manifest_core::Result<Vec<Map<String, Json>>> {
         match self {
             Rows::Memory(_) => Ok(self
                 .all(entity)
@@ -138,7 +144,7 @@ impl Rows {
     }
 
     /// Every instance, by id.
-    pub(super) async fn all(&self, entity: &str) -> crate::Result<Vec<Row>> {
+    pub(super) async fn all(&self, entity: &str) -> manifest_core::Result<Vec<Row>> {
         match self {
             Rows::Memory(memory) => Ok(memory.read().values().cloned().collect()),
             Rows::Provided { store, .. } => Ok(store
@@ -151,12 +157,12 @@ impl Rows {
     }
 
     /// Store a new instance (`object` has its `id`); the instance as stored, as JSON.
-    /// [`Error::DuplicateId`](crate::Error::DuplicateId) when the id is taken.
+    /// [`Error::DuplicateId`](manifest_core::Error::DuplicateId) when the id is taken.
     pub(super) async fn create(
         &self,
         entity: &str,
         mut object: Object,
-    ) -> crate::Result<Map<String, Json>> {
+    ) -> manifest_core::Result<Map<String, Json>> {
         match self {
             Rows::Memory(memory) => {
                 let json = json_object(&object);
@@ -168,7 +174,7 @@ impl Rows {
                 object.insert(ENTITY_KEY.to_owned(), Value::String(entity.to_owned()));
                 let mut rows = memory.write();
                 if rows.contains_key(&id) {
-                    return Err(crate::Error::DuplicateId {
+                    return Err(manifest_core::Error::DuplicateId {
                         entity: entity.to_owned(),
                         id,
                     });
@@ -201,7 +207,7 @@ impl Rows {
         stale: bool,
         patch: &Object,
         entity: &str,
-    ) -> crate::Result<Option<Read>> {
+    ) -> manifest_core::Result<Option<Read>> {
         match self {
             Rows::Memory(memory) => {
                 let mut rows = memory.write();
@@ -238,7 +244,7 @@ impl Rows {
                         match store.update_if(&id, stored, json_object(patch)).await {
                             Ok(Conditional::Updated(row)) => Some(Some(row)),
                             Ok(_) => Some(None),
-                            Err(crate::Error::Unsupported { .. }) => {
+                            Err(manifest_core::Error::Unsupported { .. }) => {
                                 conditional.store(false, Ordering::Relaxed);
                                 None
                             }
@@ -260,12 +266,12 @@ impl Rows {
     }
 
     /// Store `object` as it is (no defaults, no checks), as [`create`](Self::create) does.
-    pub(super) async fn restore(&self, entity: &str, object: Object) -> crate::Result<()> {
+    pub(super) async fn restore(&self, entity: &str, object: Object) -> manifest_core::Result<()> {
         self.create(entity, object).await.map(drop)
     }
 
     /// Delete the instance; `false` if there was none.
-    pub(super) async fn delete(&self, id: &str) -> crate::Result<bool> {
+    pub(super) async fn delete(&self, id: &str) -> manifest_core::Result<bool> {
         match self {
             Rows::Memory(memory) => Ok(memory.write().remove(id).is_some()),
             Rows::Provided { store, .. } => store.delete(&id.to_owned()).await,

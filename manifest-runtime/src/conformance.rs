@@ -24,8 +24,8 @@
 //! command case without `expectedResult.emittedEvents` expects no events.
 //!
 //! ```
-//! use manifest_core::runtime::Ir;
-//! use manifest_core::runtime::conformance::{Backend, Cases, Outcome};
+//! use manifest_runtime::Ir;
+//! use manifest_runtime::conformance::{Backend, Cases, Outcome};
 //!
 //! let ir = Ir::from_json_str(r#"{
 //!     "version": "1.0",
@@ -66,10 +66,10 @@ use serde_json::Value as Json;
 
 use super::engine::{RuntimeEngine, RuntimeError, RuntimeOptions, StoreProvider};
 use super::ir::Ir;
-use crate::id::IdGenerator;
+use manifest_core::IdGenerator;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-use crate::store::sql::SqlDb;
-use crate::store::{EntityInstance, Store};
+use manifest_core::SqlDb;
+use manifest_core::{EntityInstance, Store};
 
 /// The stores an engine of a case was given (to clear when the case ends).
 type Stores = Vec<Arc<dyn Store<EntityInstance>>>;
@@ -243,7 +243,7 @@ pub enum ConnectError {
     },
     /// Connecting failed.
     #[error(transparent)]
-    Store(#[from] crate::Error),
+    Store(#[from] manifest_core::Error),
 }
 
 /// One case run as one kind, and how it went.
@@ -313,7 +313,7 @@ pub struct Mismatch {
 
 /// Where a run keeps its instances.
 ///
-/// On SQLite and PostgreSQL every entity is served by its JSON [`DocumentStore`](crate::DocumentStore)
+/// On SQLite and PostgreSQL every entity is served by its JSON [`DocumentStore`](manifest_core::DocumentStore)
 /// through [`RuntimeOptions::store_provider`], whatever store the IR declares; each engine a
 /// case builds gets a tenant of its own (`case-<uuid>`), so cases never see each other's rows,
 /// and the rows are deleted when the case ends. Create the tables first with
@@ -329,11 +329,11 @@ pub enum Backend {
     /// Document stores on SQLite.
     #[cfg(feature = "sqlite")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
-    Sqlite(SqlDb<sqlx::Sqlite>),
+    Sqlite(SqlDb<manifest_core::sqlx::Sqlite>),
     /// Document stores on PostgreSQL.
     #[cfg(feature = "postgres")]
     #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-    Postgres(SqlDb<sqlx::Postgres>),
+    Postgres(SqlDb<manifest_core::sqlx::Postgres>),
 }
 
 impl Backend {
@@ -377,10 +377,13 @@ impl Backend {
 
     /// Create the document table of every entity of `ir` that has none yet (nothing to do on
     /// memory). An entity name that cannot be a table name is
-    /// [`Error::InvalidName`](crate::Error::InvalidName).
-    pub async fn prepare(&self, ir: &Ir) -> crate::Result<()> {
+    /// [`Error::InvalidName`](manifest_core::Error::InvalidName).
+    pub async fn prepare(&self, ir: &Ir) -> manifest_core::Result<()> {
         #[cfg(any(feature = "sqlite", feature = "postgres"))]
-        async fn tables<DB: crate::Backend>(db: &SqlDb<DB>, ir: &Ir) -> crate::Result<()> {
+        async fn tables<DB: manifest_core::Backend>(
+            db: &SqlDb<DB>,
+            ir: &Ir,
+        ) -> manifest_core::Result<()> {
             for entity in &ir.entities {
                 db.create_document_table(&entity.name).await?;
             }
@@ -424,12 +427,15 @@ impl Backend {
     }
 
     /// A store for every entity of `ir`, for a tenant of their own (none on memory).
-    fn stores(&self, ir: &Ir) -> crate::Result<HashMap<String, Arc<dyn Store<EntityInstance>>>> {
+    fn stores(
+        &self,
+        ir: &Ir,
+    ) -> manifest_core::Result<HashMap<String, Arc<dyn Store<EntityInstance>>>> {
         #[cfg(any(feature = "sqlite", feature = "postgres"))]
-        fn documents<DB: crate::Backend>(
+        fn documents<DB: manifest_core::Backend>(
             db: &SqlDb<DB>,
             ir: &Ir,
-        ) -> crate::Result<HashMap<String, Arc<dyn Store<EntityInstance>>>> {
+        ) -> manifest_core::Result<HashMap<String, Arc<dyn Store<EntityInstance>>>> {
             let tenant = format!("case-{}", uuid::Uuid::new_v4().simple());
             ir.entities
                 .iter()
@@ -498,24 +504,24 @@ impl Backend {
 /// A SQLite pool for `url`, creating the file if it is missing. An in-memory database is one
 /// connection that never expires (each connection to `:memory:` is a database of its own).
 #[cfg(feature = "sqlite")]
-async fn connect_sqlite(url: &str) -> crate::Result<SqlDb<sqlx::Sqlite>> {
+async fn connect_sqlite(url: &str) -> manifest_core::Result<SqlDb<manifest_core::sqlx::Sqlite>> {
     use std::str::FromStr;
 
-    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use manifest_core::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
     if matches!(
         url,
         "sqlite::memory:" | "sqlite://:memory:" | "sqlite:memory:"
     ) {
-        return SqlDb::<sqlx::Sqlite>::memory().await;
+        return SqlDb::<manifest_core::sqlx::Sqlite>::memory().await;
     }
     let options = SqliteConnectOptions::from_str(url)
-        .map_err(crate::Error::database)?
+        .map_err(manifest_core::Error::database)?
         .create_if_missing(true);
     let pool = SqlitePoolOptions::new()
         .connect_with(options)
         .await
-        .map_err(crate::Error::database)?;
+        .map_err(manifest_core::Error::database)?;
     Ok(SqlDb::from_pool(pool))
 }
 
@@ -523,12 +529,17 @@ async fn connect_sqlite(url: &str) -> crate::Result<SqlDb<sqlx::Sqlite>> {
 /// retries until its acquire timeout (30 s) and then only says that it timed out, while the
 /// connection's error says why (refused, unknown host, authentication).
 #[cfg(feature = "postgres")]
-async fn connect_postgres(url: &str) -> crate::Result<SqlDb<sqlx::Postgres>> {
-    use sqlx::Connection;
+async fn connect_postgres(
+    url: &str,
+) -> manifest_core::Result<SqlDb<manifest_core::sqlx::Postgres>> {
+    use manifest_core::sqlx::Connection;
 
-    let probe = sqlx::PgConnection::connect(url)
+    let probe = manifest_core::sqlx::PgConnection::connect(url)
         .await
-        .map_err(crate::Error::database)?;
-    probe.close().await.map_err(crate::Error::database)?;
-    SqlDb::<sqlx::Postgres>::connect(url).await
+        .map_err(manifest_core::Error::database)?;
+    probe
+        .close()
+        .await
+        .map_err(manifest_core::Error::database)?;
+    SqlDb::<manifest_core::sqlx::Postgres>::connect(url).await
 }

@@ -2,7 +2,7 @@
 //! `#[derive(ManifestEntity)]` struct bound through the store provider is known to fit the
 //! entity before any command runs.
 
-use crate::entity::{Column, ColumnRole};
+use manifest_core::{Column, ColumnRole};
 
 use super::ir::{IrEntity, IrType};
 
@@ -113,8 +113,8 @@ fn type_text(ty: &IrType) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entity::ColumnRole;
-    use crate::runtime::ir::Ir;
+    use crate::ir::Ir;
+    use manifest_core::ColumnRole;
 
     fn entity() -> IrEntity {
         let ir = Ir::from_json(serde_json::json!({
