@@ -55,6 +55,15 @@ pub trait Entity: Clone + Debug + Send + Sync + Unpin + 'static {
             _ => None,
         }
     }
+
+    /// Whether the row's field `field` (in the entity's dynamic form) holds `value`: what
+    /// [`MemoryStore::find_by`](crate::Store::find_by) asks. `None` when the type cannot tell
+    /// (the default); that `find_by` is then [`Error::Unsupported`](crate::Error::Unsupported).
+    /// [`EntityInstance`](crate::EntityInstance) answers for every field.
+    fn field_is(&self, field: &str, value: &serde_json::Value) -> Option<bool> {
+        let _ = (field, value);
+        None
+    }
 }
 
 /// A value that can key a row: an id or a tenant.

@@ -62,6 +62,13 @@ impl Entity for EntityInstance {
         None
     }
     /// Every field is compared: `Some(self == read)`.
+    fn field_is(&self, field: &str, value: &Value) -> Option<bool> {
+        Some(match field {
+            "id" => value.as_str() == Some(self.id.as_str()),
+            _ => self.fields.get(field) == Some(value),
+        })
+    }
+
     fn same_row(&self, read: &Self) -> Option<bool> {
         Some(self == read)
     }

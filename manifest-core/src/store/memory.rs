@@ -179,6 +179,25 @@ impl<T: Entity> Store<T> for MemoryStore<T> {
         Ok(self.read().get(id).cloned())
     }
 
+    /// A scan of the tenant's rows, asking [`Entity::field_is`] of each.
+    async fn find_by(&self, field: &str, value: &serde_json::Value) -> Result<Vec<T>> {
+        let mut found = Vec::new();
+        for row in self.read().values() {
+            match row.field_is(field, value) {
+                Some(true) => found.push(row.clone()),
+                Some(false) => {}
+                None => {
+                    return Err(Error::Unsupported {
+                        entity: self.entity.to_string(),
+                        operation: "find_by",
+                    });
+                }
+            }
+        }
+        found.sort_unstable_by(|a, b| a.id().cmp(b.id()));
+        Ok(found)
+    }
+
     async fn create(&self, mut data: T) -> Result<T> {
         prepare_create(&self.entity, &self.tenant, &self.ids, &mut data)?;
         data.clear_skipped();

@@ -62,6 +62,26 @@ pub trait Store<T: Entity>: Debug + Send + Sync {
     /// The row with this id, or `None`.
     async fn get_by_id(&self, id: &T::Id) -> Result<Option<T>>;
 
+    /// The rows of this tenant whose field `field` holds `value`, ordered by id: what a
+    /// runtime asks for a `hasMany`/`hasOne` relationship (the children whose foreign key is
+    /// the parent's id), so that it reads the matching rows only.
+    ///
+    /// `field` names a field of the entity's dynamic form (a property name); the comparison is
+    /// JSON equality of the field's value. A store may return a superset (a caller that needs
+    /// exact JavaScript equality filters again), never a subset.
+    ///
+    /// The [`DocumentStore`](crate::DocumentStore)s query `WHERE tenant_id = $1 AND <field> =
+    /// $2` on an expression index (`SqlDb::create_document_index`). The default returns
+    /// [`Error::Unsupported`]: a caller then reads [`get_all`](Store::get_all) and filters, so
+    /// a custom store keeps working, at the cost of a scan.
+    async fn find_by(&self, field: &str, value: &serde_json::Value) -> Result<Vec<T>> {
+        let _ = (field, value);
+        Err(Error::Unsupported {
+            entity: self.entity().to_owned(),
+            operation: "find_by",
+        })
+    }
+
     /// Store a new row and return it as stored. An unset id (empty string, nil UUID) is
     /// generated; an unset tenant is the store's; a version of 0 is stored as 1.
     /// Fails with [`Error::DuplicateId`] if the tenant already has the id.

@@ -59,6 +59,7 @@ macro_rules! document_suite {
             document::same_id_in_two_tenants,
             document::tenants_never_reach_each_other,
             document::get_all_is_ordered_by_id,
+            document::find_by_reads_this_tenants_matching_rows,
             document::update_merges_top_level_keys,
             document::null_is_stored_as_null,
             document::id_in_a_patch,
@@ -192,6 +193,73 @@ pub async fn tenants_never_reach_each_other<DB: manifest_core::Backend>(b: &DocB
         "A's row is untouched"
     );
     assert_eq!(sc.get_all().await.unwrap(), vec![]);
+}
+
+pub async fn find_by_reads_this_tenants_matching_rows<DB: manifest_core::Backend>(
+    b: &DocBackend<DB>,
+) {
+    for _ in 0..2 {
+        b.db.create_document_index(ENTITY, "customerId")
+            .await
+            .unwrap();
+    }
+    let [a, c] = tenants();
+    let (sa, sc) = (b.store(&a), b.store(&c));
+    for (id, customer) in [
+        ("o3", json!("c1")),
+        ("o1", json!("c1")),
+        ("o2", json!("c2")),
+    ] {
+        sa.create(doc(id, json!({"customerId": customer, "n": 1})))
+            .await
+            .unwrap();
+    }
+    sa.create(doc("o4", json!({"customerId": 7})))
+        .await
+        .unwrap();
+    sa.create(doc("o5", json!({"customerId": true})))
+        .await
+        .unwrap();
+    sa.create(doc("o6", json!({"customerId": null, "tags": ["x"]})))
+        .await
+        .unwrap();
+    sa.create(doc("o7", json!({"other": "c1"}))).await.unwrap();
+    sc.create(doc("o9", json!({"customerId": "c1"})))
+        .await
+        .unwrap();
+    let ids = |rows: Vec<EntityInstance>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let find = |field: &'static str, value: Value| {
+        let sa = sa.clone();
+        async move { ids(sa.find_by(field, &value).await.unwrap()) }
+    };
+    // In id order, this tenant's only, by JSON value (a string never matches a number).
+    assert_eq!(find("customerId", json!("c1")).await, ["o1", "o3"]);
+    assert_eq!(find("customerId", json!("c2")).await, ["o2"]);
+    assert_eq!(find("customerId", json!(7)).await, ["o4"]);
+    assert_eq!(find("customerId", json!(true)).await, ["o5"]);
+    assert_eq!(find("customerId", json!(null)).await, ["o6"]);
+    assert_eq!(find("tags", json!(["x"])).await, ["o6"]);
+    assert!(find("customerId", json!("7")).await.is_empty());
+    assert!(find("customerId", json!("c9")).await.is_empty());
+    assert_eq!(find("id", json!("o2")).await, ["o2"]);
+    assert_eq!(
+        ids(sc.find_by("customerId", &json!("c1")).await.unwrap()),
+        ["o9"]
+    );
+    // The field is spliced into the statement, so it must be an identifier.
+    for bad in ["a'b", "a\"b", "", "a b", "1a"] {
+        assert!(
+            matches!(
+                sa.find_by(bad, &json!(1)).await,
+                Err(Error::InvalidName { .. })
+            ),
+            "{bad:?}"
+        );
+        assert!(matches!(
+            b.db.create_document_index(ENTITY, bad).await,
+            Err(Error::InvalidName { .. })
+        ));
+    }
 }
 
 pub async fn get_all_is_ordered_by_id<DB: manifest_core::Backend>(b: &DocBackend<DB>) {

@@ -169,6 +169,20 @@ impl<DB: Backend> SqlDb<DB> {
         Ok(())
     }
 
+    /// Create, if it does not exist yet, the index on `(tenant_id, data.<field>)` of the
+    /// entity's document table, which [`Store::find_by`](crate::Store::find_by) on `field`
+    /// uses (a runtime creates one for each foreign key of a relationship); safe to run
+    /// again. `field` must be an ASCII identifier ([`Error::InvalidName`] otherwise).
+    pub async fn create_document_index(&self, entity: &str, field: &str) -> Result<()> {
+        let sql = self.documents.get::<DB>(entity, None)?;
+        let statement = sql.create_index(field)?;
+        let mut conn = self.pool.acquire().await.map_err(Error::database)?;
+        DB::execute(&mut conn, &statement, Default::default())
+            .await
+            .map_err(Error::database)?;
+        Ok(())
+    }
+
     /// The [`DocumentStore`] of the entity called `entity` (in the table
     /// [`create_document_table`](Self::create_document_table) makes) for `tenant`; each
     /// operation takes a connection from the pool. The statements are built on the first call

@@ -46,7 +46,14 @@ pub struct DocumentDialect {
     update_if: &'static str,
     delete: &'static str,
     clear: &'static str,
+    /// `{field}` stands for the field name (checked by [`check_field_name`]).
+    find_by: &'static str,
+    /// `{index}` stands for the quoted index name, `{field}` for the field name.
+    create_index: &'static str,
     removes_keys: bool,
+    /// Whether `find_by` binds the value as JSON (PostgreSQL, JSONB equality) rather than as
+    /// the SQL value `json_extract` gives (SQLite).
+    finds_json: bool,
 }
 
 /// SQLite. `json_patch` cannot do the update alone: it deletes the keys whose patch value is
@@ -71,7 +78,10 @@ pub(crate) const SQLITE: DocumentDialect = DocumentDialect {
     update_if: r#"UPDATE {table} SET "data" = (SELECT CASE "rest" WHEN '{}' THEN ?3 ELSE substr("rest", 1, length("rest") - 1) || ',' || substr(?3, 2) END FROM (SELECT json_patch("data", ?4) AS "rest")) WHERE "tenant_id" = ?1 AND "id" = ?2 AND ({table}."data" = ?5 OR ((SELECT count(*) FROM json_each({table}."data")) = (SELECT count(*) FROM json_each(?5)) AND NOT EXISTS (SELECT 1 FROM json_each(?5) AS "e" WHERE NOT EXISTS (SELECT 1 FROM json_each({table}."data") AS "d" WHERE "d"."key" = "e"."key" AND "d"."type" = "e"."type" AND "d"."value" IS "e"."value")))) RETURNING "id", "data""#,
     delete: r#"DELETE FROM {table} WHERE "tenant_id" = ?1 AND "id" = ?2"#,
     clear: r#"DELETE FROM {table} WHERE "tenant_id" = ?1"#,
+    find_by: r#"SELECT "id", "data" FROM {table} WHERE "tenant_id" = ?1 AND json_extract("data", '$."{field}"') = ?2 ORDER BY "id""#,
+    create_index: r#"CREATE INDEX IF NOT EXISTS {index} ON {table} ("tenant_id", json_extract("data", '$."{field}"'))"#,
     removes_keys: true,
+    finds_json: false,
 };
 
 /// PostgreSQL. `jsonb || jsonb` is exactly the update: top-level keys of the right side replace
@@ -88,7 +98,10 @@ pub(crate) const POSTGRES: DocumentDialect = DocumentDialect {
     update_if: r#"UPDATE {table} SET "data" = "data" || $3::jsonb WHERE "tenant_id" = $1 AND "id" = $2 AND "data" = $4::jsonb RETURNING "id", "data"::text"#,
     delete: r#"DELETE FROM {table} WHERE "tenant_id" = $1 AND "id" = $2"#,
     clear: r#"DELETE FROM {table} WHERE "tenant_id" = $1"#,
+    find_by: r#"SELECT "id", "data"::text FROM {table} WHERE "tenant_id" = $1 AND ("data" -> '{field}') = $2 ORDER BY "id""#,
+    create_index: r#"CREATE INDEX IF NOT EXISTS {index} ON {table} ("tenant_id", ("data" -> '{field}'))"#,
     removes_keys: false,
+    finds_json: true,
 };
 
 /// One entity's table and statements, built once and shared by its stores.
@@ -104,7 +117,12 @@ pub(super) struct DocumentSql {
     update_if: String,
     delete: String,
     clear: String,
+    /// `find_by`'s statement per field, built on first use.
+    finds: Mutex<HashMap<String, Arc<str>>>,
+    find_by: &'static str,
+    create_index: &'static str,
     removes_keys: bool,
+    finds_json: bool,
 }
 
 impl DocumentSql {
@@ -122,8 +140,48 @@ impl DocumentSql {
             update_if: sql(dialect.update_if),
             delete: sql(dialect.delete),
             clear: sql(dialect.clear),
+            finds: Mutex::default(),
+            find_by: dialect.find_by,
+            create_index: dialect.create_index,
             removes_keys: dialect.removes_keys,
+            finds_json: dialect.finds_json,
         }
+    }
+
+    /// The `find_by` statement for `field` ([`Error::InvalidName`] if it cannot be one).
+    fn find_by(&self, field: &str) -> Result<Arc<str>> {
+        let mut finds = self.finds.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(sql) = finds.get(field) {
+            return Ok(sql.clone());
+        }
+        check_field_name(&self.entity, field)?;
+        let sql: Arc<str> = self
+            .find_by
+            .replace("{table}", &format!("\"{}\"", self.table))
+            .replace("{field}", field)
+            .into();
+        finds.insert(field.to_owned(), sql.clone());
+        Ok(sql)
+    }
+
+    /// The statement creating the index `find_by` on `field` uses (tenant first).
+    pub(super) fn create_index(&self, field: &str) -> Result<String> {
+        check_field_name(&self.entity, field)?;
+        // Index names share one namespace per schema: the table's name, then the field's, and
+        // a hash of both when that is longer than PostgreSQL's 63 bytes.
+        let mut index = format!("{}__{}", self.table, field);
+        if index.len() > 63 {
+            let hash = index.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            });
+            index.truncate(46);
+            index.push_str(&format!("_{hash:016x}"));
+        }
+        Ok(self
+            .create_index
+            .replace("{index}", &format!("\"{index}\""))
+            .replace("{table}", &format!("\"{}\"", self.table))
+            .replace("{field}", field))
     }
 
     pub(super) fn create_table(&self) -> &str {
@@ -198,6 +256,25 @@ impl Serialize for KeysAsNulls<'_> {
         }
         map.end()
     }
+}
+
+/// A field `find_by` and `create_document_index` can name: it is spliced into the statement
+/// (an index is only used for the very expression it was built on, so the field cannot be a
+/// parameter), so it must be an identifier, `[A-Za-z_][A-Za-z0-9_]*`, of at most 63 bytes.
+fn check_field_name(entity: &str, field: &str) -> Result<()> {
+    let mut chars = field.chars();
+    let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && field.len() <= 63;
+    if ok {
+        return Ok(());
+    }
+    Err(Error::InvalidName {
+        entity: entity.to_owned(),
+        name: field.to_owned(),
+        reason: "a field looked up by find_by must be an ASCII identifier of at most 63 bytes"
+            .to_owned(),
+    })
 }
 
 fn invalid(entity: &str, message: impl fmt::Display) -> Error {
@@ -412,6 +489,41 @@ impl<DB: Backend> Store<EntityInstance> for DocumentStore<DB> {
         let args = self.key_args(id);
         self.fetch_one(guard.conn()?, &self.sql.select_by_id, args, None)
             .await
+    }
+
+    async fn find_by(&self, field: &str, value: &Value) -> Result<Vec<EntityInstance>> {
+        // `id` is the key column, not in `data`.
+        if field == "id" {
+            return Ok(match value {
+                Value::String(id) => self.get_by_id(id).await?.into_iter().collect(),
+                _ => Vec::new(),
+            });
+        }
+        let sql = self.sql.find_by(field)?;
+        // SQLite's `json_extract` gives text, a number or 0/1; nulls, arrays and objects are
+        // compared here instead (JSON text of the same value can differ in spelling).
+        let scalar = matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_));
+        if !self.sql.finds_json && !scalar {
+            let mut all = self.get_all().await?;
+            all.retain(|row| row.fields.get(field) == Some(value));
+            return Ok(all);
+        }
+        let number = value.as_f64().unwrap_or(f64::NAN);
+        let flag = value.as_bool().map(i64::from).unwrap_or_default();
+        let mut guard = self.source.acquire().await?;
+        let mut args = Args::<DB>::new();
+        args.bind(&self.tenant);
+        match value {
+            _ if self.sql.finds_json => args.bind(value),
+            Value::String(text) => args.bind(text),
+            Value::Number(_) => args.bind(&number),
+            _ => args.bind(&flag),
+        }
+        let args = args.finish(self.entity_name())?;
+        let entity = self.entity_name();
+        DB::fetch_all(guard.conn()?, &sql, args, |row| decode::<DB>(entity, row))
+            .await
+            .map_err(|e| self.error(e))
     }
 
     async fn create(&self, mut data: EntityInstance) -> Result<EntityInstance> {
