@@ -387,6 +387,13 @@ impl Backend {
             for entity in &ir.entities {
                 db.create_document_table(&entity.name).await?;
             }
+            for (entity, field) in crate::engine::lookup_fields(ir) {
+                match db.create_document_index(&entity, &field).await {
+                    // Such a field is found by a scan.
+                    Err(manifest_core::Error::InvalidName { .. }) => {}
+                    other => other?,
+                }
+            }
             Ok(())
         }
         match self {

@@ -28,6 +28,7 @@ use concurrency::{COMMAND_ATTEMPTS, InstanceLock, InstanceLocks, Stripes, backof
 pub use options::{CommandOptions, OverrideRequest, RuntimeError, RuntimeOptions, StoreProvider};
 use rate_limit::RateLimiter;
 use relations::Related;
+pub(crate) use relations::lookup_fields;
 use rows::{ENTITY_KEY, MemoryRows, Read, Row, Rows, fields, row_json};
 
 /// Executes Manifest IR. `Send + Sync`: share it between tasks behind an `Arc`.
@@ -220,6 +221,9 @@ enum Stop {
     /// Its instance changed (or was deleted) between the read and a write; nothing of this
     /// write was written. `written`: an earlier `persist` of this attempt was.
     Changed { written: bool },
+    /// An evaluation missed rows of a relationship before a write: nothing was written, and
+    /// the command runs again once they are fetched (see `relations`).
+    Refetch,
 }
 
 impl RuntimeEngine {
@@ -268,7 +272,10 @@ impl RuntimeEngine {
                     Rows::provided(store)
                 }
                 None => match ir.store_of(&entity.name).map(|s| s.target.as_str()) {
-                    None | Some("memory") => Rows::Memory(MemoryRows::default()),
+                    None | Some("memory") => Rows::memory(
+                        Arc::new(MemoryRows::default()),
+                        options.tenant_id.clone().unwrap_or_default(),
+                    ),
                     Some(target) => {
                         return Err(RuntimeError::NoStore {
                             entity: entity.name.clone(),
@@ -408,12 +415,10 @@ impl RuntimeEngine {
             return Ok(None);
         }
         let mut merged = self.prepare_create(entity, data);
-        let related = self.related_for_constraints(entity).await?;
-        if self
-            .failed_constraints(entity, &merged, &related)?
-            .iter()
-            .any(is_blocking)
-        {
+        let failed = self
+            .resolving(|related| self.failed_constraints(entity, &merged, related))
+            .await?;
+        if failed.iter().any(is_blocking) {
             return Ok(None);
         }
         if !matches!(merged.get("id"), Some(Value::String(id)) if !id.is_empty()) {
@@ -555,13 +560,18 @@ impl RuntimeEngine {
         let _lock = self.lock(index, id).await;
         let data = into_object(data);
         let mut attempt = 1;
+        let mut related = Related::default();
         loop {
             let Some(existing) = rows.get(entity_name, id).await? else {
                 return Ok(None);
             };
-            let related = self.related_for_constraints(entity).await?;
-            let mut working = Working::new(Some(existing));
-            match self.mutate(entity, id, &mut working, data.clone(), false, &related)? {
+            let mut working = Working::new(Some(existing.clone()));
+            let mut outcome = self.mutate(entity, id, &mut working, data.clone(), false, &related);
+            while related.fetch(self).await? {
+                working = Working::new(Some(existing.clone()));
+                outcome = self.mutate(entity, id, &mut working, data.clone(), false, &related);
+            }
+            match outcome? {
                 Ok(()) => {}
                 Err(_) => return Ok(None),
             }
@@ -579,6 +589,7 @@ impl RuntimeEngine {
                 return Err(self.conflict(entity_name, id, attempt, false));
             }
             attempt += 1;
+            related.clear();
             backoff(attempt).await;
         }
     }
@@ -595,8 +606,10 @@ impl RuntimeEngine {
         let Some(read) = self.rows(entity_name)?.get(entity_name, id).await? else {
             return Ok(Value::Undefined);
         };
-        let related = self.related(entity).await?;
-        self.computed(entity, &read.this, property, &mut Vec::new(), &related)
+        self.resolving(|related| {
+            self.computed(entity, &read.this, property, &mut Vec::new(), related)
+        })
+        .await
     }
 
     fn computed(
@@ -641,16 +654,24 @@ impl RuntimeEngine {
         data: &Map<String, Json>,
     ) -> Result<Vec<ConstraintOutcome>, RuntimeError> {
         let entity = self.entity(entity_name)?;
-        let related = self.related_for_constraints(entity).await?;
-        self.failed_constraints(entity, &to_object(data), &related)
+        let data = to_object(data);
+        self.resolving(|related| self.failed_constraints(entity, &data, related))
+            .await
     }
 
-    /// [`related`](Self::related) when `entity` has constraints to evaluate with them.
-    async fn related_for_constraints(&self, entity: &IrEntity) -> Result<Related, RuntimeError> {
-        if entity.constraints.is_empty() {
-            return Ok(Related::default());
+    /// Run `evaluate` until it has every row of the relationships it reads (see
+    /// `relations`): once when it reads none.
+    async fn resolving<T>(
+        &self,
+        mut evaluate: impl FnMut(&Related) -> Result<T, RuntimeError> + Send,
+    ) -> Result<T, RuntimeError> {
+        let mut related = Related::default();
+        loop {
+            let outcome = evaluate(&related);
+            if !related.fetch(self).await? {
+                return outcome;
+            }
         }
-        self.related(entity).await
     }
 
     fn failed_constraints(

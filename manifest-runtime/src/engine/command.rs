@@ -35,21 +35,34 @@ impl RuntimeEngine {
             _ => None,
         };
         let input = into_object(input);
+        let mut related = Related::default();
         let mut attempt = 1;
+        // Rate limits count a call once, not once per attempt or rerun.
+        let mut first = true;
         loop {
-            // Rate limits count a call once, not once per attempt.
-            let first = attempt == 1;
-            match self
-                .run_command_once(name, &input, &options, index, first)
-                .await?
-            {
+            let outcome = self
+                .run_command_once(name, &input, &options, index, first, &related)
+                .await;
+            first = false;
+            // An evaluation that missed rows of a relationship runs again with them (see
+            // `relations`); whatever it decided without them is dropped.
+            if related.fetch(self).await? {
+                if let Ok(Err(Stop::Changed { written: true })) = &outcome {
+                    let (entity, id) = target.unwrap_or_default();
+                    return Err(self.conflict(entity, id, attempt, true));
+                }
+                continue;
+            }
+            match outcome? {
                 Ok(result) | Err(Stop::Result(result)) => return Ok(result),
+                Err(Stop::Refetch) => continue,
                 Err(Stop::Changed { written }) => {
                     if written || attempt == COMMAND_ATTEMPTS {
                         let (entity, id) = target.unwrap_or_default();
                         return Err(self.conflict(entity, id, attempt, written));
                     }
                     attempt += 1;
+                    related.clear();
                     backoff(attempt).await;
                 }
             }
@@ -79,6 +92,7 @@ impl RuntimeEngine {
         options: &CommandOptions,
         index: Option<usize>,
         count_rate: bool,
+        related: &Related,
     ) -> Result<Result<CommandResult, Stop>, RuntimeError> {
         let entity_name = options.entity_name.as_deref();
         let command = self.ir.commands.iter().find(|c| {
@@ -109,15 +123,9 @@ impl RuntimeEngine {
             (Some(e), None) => return Err(RuntimeError::UnknownEntity(e.to_owned())),
             (_, index) => index,
         };
-        let entity = index.map(|i| &self.ir.entities[i]);
         let read = match (index, entity_name, &options.instance_id) {
             (Some(i), Some(e), Some(id)) => self.rows[i].get(e, id).await?,
             _ => None,
-        };
-        // The instances relationships resolve to (nothing without relationships).
-        let related = match entity {
-            Some(entity) => self.related(entity).await?,
-            None => Related::default(),
         };
         // Actions work on this copy (`self`/`this`, shared with the row as read until the
         // first change), written in one store update at the end.
@@ -155,7 +163,7 @@ impl RuntimeEngine {
                     .and_then(|limit| self.rate_limit_denial(limit, Some(&policy.name)))
                     .is_some();
             let what = || format!("policy `{}`", policy.name);
-            if limited || !self.eval_truthy(&policy.expression, &scope, &related, what)? {
+            if limited || !self.eval_truthy(&policy.expression, &scope, related, what)? {
                 let message = policy.message.clone().unwrap_or_else(|| {
                     if limited {
                         format!("Rate limit exceeded for policy '{}'", policy.name)
@@ -173,7 +181,7 @@ impl RuntimeEngine {
                         resolved: if limited {
                             Vec::new()
                         } else {
-                            self.resolved_values(&policy.expression, &scope, &related)
+                            self.resolved_values(&policy.expression, &scope, related)
                         },
                     }),
                     ..CommandResult::default()
@@ -185,14 +193,14 @@ impl RuntimeEngine {
         let mut emitted = Vec::new();
         let mut outcomes = Vec::new();
         for constraint in &command.constraints {
-            let mut outcome = self.constraint(constraint, &scope, &related)?;
+            let mut outcome = self.constraint(constraint, &scope, related)?;
             if !outcome.passed && constraint.overrideable {
                 // An explicit request first, then the override policy on its own.
                 if let Some(request) = options
                     .override_requests
                     .iter()
                     .find(|r| constraint.code.as_deref() == Some(r.constraint_code.as_str()))
-                    && self.override_authorized(constraint, request, &scope, &related)?
+                    && self.override_authorized(constraint, request, &scope, related)?
                 {
                     outcome.overridden = true;
                     outcome.overridden_by = Some(request.authorized_by.clone());
@@ -213,7 +221,7 @@ impl RuntimeEngine {
                     && policy.action == PolicyAction::Override
                 {
                     let what = || format!("override policy `{}`", policy.name);
-                    if self.eval_truthy(&policy.expression, &scope, &related, what)? {
+                    if self.eval_truthy(&policy.expression, &scope, related, what)? {
                         outcome.overridden = true;
                         outcome.overridden_by = Some(format!("policy:{}", policy.name));
                         let by = match &self.user {
@@ -244,13 +252,13 @@ impl RuntimeEngine {
         // Guards, in order.
         for (i, guard) in command.guards.iter().enumerate() {
             let what = || format!("guard {} of command `{name}`", i + 1);
-            if !self.eval_truthy(guard, &scope, &related, what)? {
+            if !self.eval_truthy(guard, &scope, related, what)? {
                 return Ok(Err(Stop::Result(CommandResult {
                     error: Some(format!("Guard condition failed for command '{name}'")),
                     guard_failure: Some(GuardFailure {
                         index: i + 1,
                         formatted: guard.to_string(),
-                        resolved: self.resolved_values(guard, &scope, &related),
+                        resolved: self.resolved_values(guard, &scope, related),
                     }),
                     ..CommandResult::default()
                 })));
@@ -269,7 +277,7 @@ impl RuntimeEngine {
             let what = || format!("action {} of command `{name}`", i + 1);
             let value = {
                 let scope = self.scope_over(working.this_value(entity_name), &input, &computed);
-                self.eval(&action.expression, &scope, &related, what)?
+                self.eval(&action.expression, &scope, related, what)?
             };
             match action.kind {
                 ActionKind::Mutate => {
@@ -278,7 +286,7 @@ impl RuntimeEngine {
                         let mut data = Object::new();
                         data.insert(field.clone(), value.clone());
                         if let Err(stop) =
-                            self.mutate(entity, id, &mut working, data, true, &related)?
+                            self.mutate(entity, id, &mut working, data, true, related)?
                         {
                             return Ok(Err(stop));
                         }
@@ -294,6 +302,10 @@ impl RuntimeEngine {
                     }
                 }
                 ActionKind::Persist => {
+                    // Nothing is written that was decided without every row it read.
+                    if related.missed() {
+                        return Ok(Err(Stop::Refetch));
+                    }
                     if let Some((index, id)) = target
                         && let Err(stop) = self.flush(index, id, &mut working).await?
                     {
@@ -321,6 +333,14 @@ impl RuntimeEngine {
                 }
             }
             result = value;
+        }
+        if related.missed() {
+            // A persist may have written: then the command cannot run again.
+            return Ok(Err(if working.written {
+                Stop::Changed { written: true }
+            } else {
+                Stop::Refetch
+            }));
         }
         if let Some((index, id)) = target
             && let Err(stop) = self.flush(index, id, &mut working).await?

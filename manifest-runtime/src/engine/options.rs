@@ -194,6 +194,13 @@ pub enum RuntimeError {
         /// Whether a `persist` action had written before the conflict.
         written: bool,
     },
+    /// An evaluation kept reaching relationships of rows it had just fetched, more than
+    /// `limit` times over (a chain `self.a.b.c...` longer than that): nothing was written.
+    #[error("relationships were followed more than {limit} levels deep in one evaluation")]
+    RelationshipDepth {
+        /// How many rounds of fetches one evaluation may take.
+        limit: u32,
+    },
     /// An expression could not be evaluated.
     #[error("evaluating {what}: {source}")]
     Eval {

@@ -85,11 +85,13 @@ impl RuntimeEngine {
         entity: &IrEntity,
         rows: &[Row],
     ) -> Result<Vec<Map<String, Json>>, RuntimeError> {
-        let related = self.related(entity).await?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| self.project(entity, row, &related))
-            .collect())
+        self.resolving(|related| {
+            Ok(rows
+                .iter()
+                .filter_map(|row| self.project(entity, row, related))
+                .collect())
+        })
+        .await
     }
 }
 

@@ -1,62 +1,133 @@
 //! Relationship resolution (`self.customer`, `self.orders`), the reference's
-//! `resolveRelationship`.
+//! `resolveRelationship`, on demand.
 //!
-//! Expressions are evaluated synchronously but stores are async, so before evaluating the
-//! expressions of an entity that has relationships, the engine loads every instance of the
-//! entities reachable from it through relationships ([`RuntimeEngine::related`]) and answers
-//! member accesses from that snapshot. An entity without relationships loads nothing and its
-//! member accesses never look at the IR's relationships.
+//! Expressions are evaluated synchronously and stores are async, so a relationship is read in
+//! two steps. An evaluation answers a relationship from the rows fetched so far for the
+//! operation ([`Related`]); one it has no rows for is recorded as a miss and answered with
+//! nothing (`null`, or `[]`). Before the operation acts on anything it evaluated (writes,
+//! returns a result or an error), it asks [`Related::fetch`] for the misses: when there were
+//! some, they are fetched (`belongsTo`/`ref` by one keyed lookup, `hasMany`/`hasOne` by one
+//! [`Store::find_by`](manifest_core::Store::find_by) of the matching rows) and the evaluation
+//! runs again from the start. Evaluations have no side effects but the clock and the id
+//! generator, so a rerun gives the answer a first run with every row at hand would have.
+//!
+//! So a command that reads no relationship reads nothing it does not need, whatever the size
+//! of the tables around it, and one that reads `self.orders` reads the customer's orders only.
+//! Fetched rows are kept for the rest of the attempt; a command retried after a concurrent
+//! write starts with none.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use super::rows::{Row, fields};
 use super::{Object, RuntimeEngine, RuntimeError};
 use crate::ir::{IrEntity, IrForeignKey, IrRelationship};
 use crate::value::Value;
 
-/// The instances (each with `_entity`) of the entities one operation's expressions can reach
-/// through relationships, by entity name. Empty when the operation's entity has none.
+/// How many times one evaluation may be rerun for rows it missed before the operation fails:
+/// each rerun reaches one relationship further (`self.a.b.c` is three), so only a chain
+/// longer than this fails.
+const MAX_FETCH_ROUNDS: u32 = 32;
+
+/// What an evaluation asked for: the rows of an entity (by its index) with a field equal to a
+/// value, kept as its JSON text. `id` is the key field, looked up by id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Lookup {
+    entity: usize,
+    field: String,
+    value: String,
+}
+
+impl Lookup {
+    fn value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.value).unwrap_or_default()
+    }
+}
+
+/// The rows one operation's evaluations have fetched through relationships, and what they
+/// asked for and did not find (see the [module docs](self)).
 #[derive(Debug, Default)]
 pub(super) struct Related {
-    by_entity: BTreeMap<String, Vec<Row>>,
-    /// Whether relationships are resolved at all (the operation's entity has some).
-    active: bool,
+    fetched: HashMap<Lookup, Vec<Row>>,
+    /// Asked for and not fetched yet. A mutex, not a cell: an operation's future holds its
+    /// `&Related` across awaits, so it must be `Sync`; it is never contended.
+    misses: Mutex<Vec<Lookup>>,
+    rounds: u32,
+}
+
+impl Related {
+    /// The rows of `lookup` if fetched; else `None`, and the lookup is recorded as a miss.
+    fn rows(&self, lookup: Lookup) -> Option<&[Row]> {
+        if let Some(rows) = self.fetched.get(&lookup) {
+            return Some(rows);
+        }
+        let mut misses = self.misses.lock().unwrap_or_else(PoisonError::into_inner);
+        if !misses.contains(&lookup) {
+            misses.push(lookup);
+        }
+        None
+    }
+
+    /// Whether an evaluation since the last [`fetch`](Self::fetch) missed rows.
+    pub(super) fn missed(&self) -> bool {
+        !self
+            .misses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+
+    /// Forget what was fetched (the data may have changed: a command's next attempt).
+    pub(super) fn clear(&mut self) {
+        self.fetched.clear();
+        self.misses
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.rounds = 0;
+    }
+
+    /// Fetch what the last evaluation missed. `true` when it missed something, which is now
+    /// fetched: the evaluation must run again, and its outcome this time is to be dropped.
+    /// An evaluation that keeps missing past [`MAX_FETCH_ROUNDS`] is an error.
+    pub(super) async fn fetch(&mut self, engine: &RuntimeEngine) -> Result<bool, RuntimeError> {
+        let misses = std::mem::take(
+            self.misses
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        if misses.is_empty() {
+            return Ok(false);
+        }
+        self.rounds += 1;
+        if self.rounds > MAX_FETCH_ROUNDS {
+            return Err(RuntimeError::RelationshipDepth {
+                limit: MAX_FETCH_ROUNDS,
+            });
+        }
+        for lookup in misses {
+            let rows = &engine.rows[lookup.entity];
+            let name = &engine.ir.entities[lookup.entity].name;
+            let value = lookup.value();
+            let found = match (lookup.field.as_str(), &value) {
+                ("id", serde_json::Value::String(id)) => rows
+                    .get(name, id)
+                    .await?
+                    .map(|read| read.this)
+                    .into_iter()
+                    .collect(),
+                ("id", _) => Vec::new(),
+                (field, value) => rows.find_by(name, field, value).await?,
+            };
+            self.fetched.insert(lookup, found);
+        }
+        Ok(true)
+    }
 }
 
 impl RuntimeEngine {
-    /// Load the instances of every entity reachable from `entity` through relationships (each
-    /// entity once); nothing when `entity` has no relationships.
-    pub(super) async fn related(&self, entity: &IrEntity) -> Result<Related, RuntimeError> {
-        let mut related = Related::default();
-        if entity.relationships.is_empty() {
-            return Ok(related);
-        }
-        related.active = true;
-        let mut queue = vec![entity];
-        while let Some(from) = queue.pop() {
-            // Each relationship's target, and the join entity of a `through`.
-            let mut reached = Vec::new();
-            for rel in &from.relationships {
-                reached.push(&rel.target);
-                reached.extend(&rel.through);
-            }
-            for name in reached {
-                if related.by_entity.contains_key(name) {
-                    continue;
-                }
-                let Some(target) = self.ir.entity(name) else {
-                    continue;
-                };
-                let rows = self.rows(name)?.all(name).await?;
-                related.by_entity.insert(name.clone(), rows);
-                queue.push(target);
-            }
-        }
-        Ok(related)
-    }
-
     /// `instance.property` when `property` is a relationship of `entity`; `None` when it is
-    /// not (or nothing was loaded).
+    /// not.
     pub(super) fn resolve_relationship(
         &self,
         related: &Related,
@@ -64,9 +135,6 @@ impl RuntimeEngine {
         instance: &Object,
         property: &str,
     ) -> Option<Value> {
-        if !related.active {
-            return None;
-        }
         let source = self.ir.entity(entity)?;
         let rel = source.relationships.iter().find(|r| r.name == property)?;
         Some(self.resolve(related, source, rel, instance))
@@ -96,6 +164,39 @@ impl RuntimeEngine {
         }
     }
 
+    /// The rows of `entity` whose `field` is `value` (strictly equal), fetched or missed.
+    fn matching<'r>(
+        &self,
+        related: &'r Related,
+        entity: &str,
+        field: &str,
+        value: &Value,
+    ) -> Vec<&'r Row> {
+        // A missing or null key points at nothing; arrays and objects are never strictly
+        // equal to anything.
+        let (Some(&index), Some(json)) = (self.index.get(entity), value.to_json()) else {
+            return Vec::new();
+        };
+        if matches!(
+            json,
+            serde_json::Value::Null | serde_json::Value::Array(_) | serde_json::Value::Object(_)
+        ) {
+            return Vec::new();
+        }
+        let lookup = Lookup {
+            entity: index,
+            field: field.to_owned(),
+            value: json.to_string(),
+        };
+        match related.rows(lookup) {
+            Some(rows) => rows
+                .iter()
+                .filter(|t| get(fields(t), field).strict_eq(value))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// The row a `belongsTo`/`ref` relationship of `instance` points at: by its foreign-key
     /// columns (paired with the columns they reference), or by `<name>Id` against `id`.
     fn referenced<'r>(
@@ -104,7 +205,6 @@ impl RuntimeEngine {
         rel: &IrRelationship,
         instance: &Object,
     ) -> Option<&'r Row> {
-        let rows = related.rows(&rel.target);
         let field = |name: &str| get(instance, name);
         if let Some(fk) = rel.foreign_key.as_ref().filter(|fk| fk.fields.len() > 1) {
             let pairs = column_pairs(fk, self.ir.entity(&rel.target));
@@ -114,11 +214,15 @@ impl RuntimeEngine {
             {
                 return None;
             }
-            return rows.iter().find(|t| {
-                pairs
-                    .iter()
-                    .all(|(local, remote)| get(fields(t), remote).strict_eq(field(local)))
-            });
+            let (first_local, first_remote) = &pairs[0];
+            return self
+                .matching(related, &rel.target, first_remote, field(first_local))
+                .into_iter()
+                .find(|t| {
+                    pairs
+                        .iter()
+                        .all(|(local, remote)| get(fields(t), remote).strict_eq(field(local)))
+                });
         }
         let fk = match rel.foreign_key.as_ref().and_then(|fk| fk.fields.first()) {
             Some(name) => name.clone(),
@@ -128,8 +232,9 @@ impl RuntimeEngine {
         if !target_id.truthy() {
             return None;
         }
-        rows.iter()
-            .find(|t| get(fields(t), "id").strict_eq(target_id))
+        self.matching(related, &rel.target, "id", target_id)
+            .into_iter()
+            .next()
     }
 
     /// The rows of entity `child` that point back at `instance` of `source`: through the
@@ -142,11 +247,28 @@ impl RuntimeEngine {
         child: &str,
         instance: &Object,
     ) -> Vec<&'r Row> {
-        let rows = related.rows(child);
-        let Some(child) = self.ir.entity(child) else {
+        let Some(child_entity) = self.ir.entity(child) else {
             return Vec::new();
         };
         let field = |name: &str| get(instance, name);
+        let inverse = child_entity
+            .relationships
+            .iter()
+            .find(|r| (r.kind == "belongsTo" || r.kind == "ref") && r.target == source.name);
+        if let Some(fk) = inverse
+            .and_then(|inverse| inverse.foreign_key.as_ref())
+            .filter(|fk| fk.fields.len() > 1)
+        {
+            let pairs = column_pairs(fk, Some(source));
+            let (first_local, first_remote) = &pairs[0];
+            let mut rows = self.matching(related, child, first_local, field(first_remote));
+            rows.retain(|t| {
+                pairs
+                    .iter()
+                    .all(|(local, remote)| get(fields(t), local).strict_eq(field(remote)))
+            });
+            return rows;
+        }
         let source_id = match &source.key {
             Some(key) if !key.is_empty() => Value::String(
                 key.iter()
@@ -161,36 +283,18 @@ impl RuntimeEngine {
             ),
             _ => field("id").clone(),
         };
-        let inverse = child
-            .relationships
-            .iter()
-            .find(|r| (r.kind == "belongsTo" || r.kind == "ref") && r.target == source.name);
-        let matches: Box<dyn Fn(&Object) -> bool + '_> = match inverse {
-            Some(inverse) => match inverse.foreign_key.as_ref() {
-                Some(fk) if fk.fields.len() > 1 => {
-                    let pairs = column_pairs(fk, Some(source));
-                    Box::new(move |t| {
-                        pairs
-                            .iter()
-                            .all(|(local, remote)| get(t, local).strict_eq(field(remote)))
-                    })
-                }
-                fk => {
-                    let name = match fk.and_then(|fk| fk.fields.first()) {
-                        Some(name) => name.clone(),
-                        None => format!("{}Id", inverse.name),
-                    };
-                    let source_id = &source_id;
-                    Box::new(move |t| get(t, &name).strict_eq(source_id))
-                }
+        let name = match inverse {
+            Some(inverse) => match inverse
+                .foreign_key
+                .as_ref()
+                .and_then(|fk| fk.fields.first())
+            {
+                Some(name) => name.clone(),
+                None => format!("{}Id", inverse.name),
             },
-            None => {
-                let name = format!("{}Id", source.name.to_lowercase());
-                let source_id = &source_id;
-                Box::new(move |t| get(t, &name).strict_eq(source_id))
-            }
+            None => format!("{}Id", source.name.to_lowercase()),
         };
-        rows.iter().filter(|t| matches(fields(t))).collect()
+        self.matching(related, child, &name, &source_id)
     }
 
     /// `hasMany ... through join`: the join rows that point back at `instance`, then the
@@ -214,7 +318,9 @@ impl RuntimeEngine {
         let mut targets: Vec<&Row> = Vec::new();
         for link in self.children(related, source, join, instance) {
             if let Some(target) = self.referenced(related, to_target, fields(link))
-                && !targets.iter().any(|t| std::sync::Arc::ptr_eq(t, target))
+                && !targets
+                    .iter()
+                    .any(|t| get(fields(t), "id").strict_eq(get(fields(target), "id")))
             {
                 targets.push(target);
             }
@@ -223,11 +329,43 @@ impl RuntimeEngine {
     }
 }
 
-impl Related {
-    /// The loaded rows of `entity` (none when it was not loaded).
-    fn rows(&self, entity: &str) -> &[Row] {
-        self.by_entity.get(entity).map_or(&[], Vec::as_slice)
+/// The fields every `hasMany`/`hasOne` of the IR looks its children up by, per child entity:
+/// the document indexes a database gets (tenant first).
+pub(crate) fn lookup_fields(ir: &crate::ir::Ir) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for source in &ir.entities {
+        for rel in &source.relationships {
+            let children: Vec<&str> = match (rel.kind.as_str(), &rel.through) {
+                ("hasMany", Some(join)) => vec![join.as_str()],
+                ("hasMany" | "hasOne", None) => vec![rel.target.as_str()],
+                _ => Vec::new(),
+            };
+            for child in children {
+                let Some(child_entity) = ir.entity(child) else {
+                    continue;
+                };
+                let inverse = child_entity.relationships.iter().find(|r| {
+                    (r.kind == "belongsTo" || r.kind == "ref") && r.target == source.name
+                });
+                let field = match inverse {
+                    Some(inverse) => match inverse
+                        .foreign_key
+                        .as_ref()
+                        .and_then(|fk| fk.fields.first())
+                    {
+                        Some(name) => name.clone(),
+                        None => format!("{}Id", inverse.name),
+                    },
+                    None => format!("{}Id", source.name.to_lowercase()),
+                };
+                let pair = (child.to_owned(), field);
+                if !out.contains(&pair) {
+                    out.push(pair);
+                }
+            }
+        }
     }
+    out
 }
 
 fn get<'a>(object: &'a Object, name: &str) -> &'a Value {

@@ -9,7 +9,7 @@
 //! the way. A provided store ([`Store<EntityInstance>`]) is read and written through its trait,
 //! converting rows between JSON and [`Value`] at the boundary.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -18,7 +18,7 @@ use serde_json::{Map, Value as Json};
 use super::{Object, apply_patch, instance_object, to_instance};
 use crate::value::json_object;
 use crate::value::{Value, insert_all};
-use manifest_core::{Conditional, EntityInstance, Store};
+use manifest_core::{Conditional, Entity, EntityInstance, Store};
 
 /// An instance as expressions see it: a [`Value::Object`] of its fields, `id` and `_entity`.
 pub(super) type Row = Arc<Value>;
@@ -28,35 +28,117 @@ pub(super) const ENTITY_KEY: &str = crate::ir::RESERVED_FIELD;
 
 /// One entity's instances.
 pub(super) enum Rows {
-    /// The engine's own memory store.
-    Memory(MemoryRows),
+    /// The engine's own memory store, bound to the engine's tenant.
+    Memory {
+        memory: Arc<MemoryRows>,
+        tenant: String,
+    },
     /// The provider's store.
     Provided {
         store: Arc<dyn Store<EntityInstance>>,
         /// Whether the store may still support `update_if` (cleared on its first
         /// `Unsupported`).
         conditional: AtomicBool,
+        /// Whether the store may still support `find_by` (cleared on its first
+        /// `Unsupported`, after which matching rows are found by a scan).
+        finds: AtomicBool,
     },
 }
 
-/// The engine's memory store: rows by id, for the engine's one tenant. A B-tree rather than a
-/// hash table: `get_all` is in id order with no sort, time-ordered ids (UUIDv7) are appended
-/// at its right edge, and ids chosen by clients cannot be picked to collide (measured: as
-/// fast as `HashMap` with SipHash for 100,000 creates and for commands).
+/// The engine's memory store of one entity: each tenant's rows by id, and an index of each
+/// field the engine's relationships look rows up by. A B-tree rather than a hash table:
+/// `get_all` is in id order with no sort, time-ordered ids (UUIDv7) are appended at its right
+/// edge, and ids chosen by clients cannot be picked to collide (measured: as fast as `HashMap`
+/// with SipHash for 100,000 creates and for commands).
 #[derive(Default)]
 pub(super) struct MemoryRows {
-    rows: RwLock<BTreeMap<String, Row>>,
+    tenants: RwLock<HashMap<String, Table>>,
+}
+
+/// One tenant's rows of one entity.
+#[derive(Default)]
+pub(super) struct Table {
+    rows: BTreeMap<String, Row>,
+    /// For each field `find_by` was asked about: the ids of the rows holding each string
+    /// value in it. Built on the first lookup of the field, kept up to date by every write.
+    indexes: HashMap<String, HashMap<String, BTreeSet<String>>>,
+}
+
+impl Table {
+    fn get(&self, id: &str) -> Option<&Row> {
+        self.rows.get(id)
+    }
+
+    /// Unindex the row `id` (before it is changed or removed).
+    fn unindex(&mut self, id: &str) {
+        let Some(row) = self.rows.get(id) else {
+            return;
+        };
+        for (field, index) in &mut self.indexes {
+            if let Some(Value::String(key)) = fields(row).get(field)
+                && let Some(ids) = index.get_mut(key)
+            {
+                ids.remove(id);
+                if ids.is_empty() {
+                    index.remove(key);
+                }
+            }
+        }
+    }
+
+    /// Index the row `id` (after it was stored).
+    fn reindex(&mut self, id: &str) {
+        let Some(row) = self.rows.get(id) else {
+            return;
+        };
+        for (field, index) in &mut self.indexes {
+            if let Some(Value::String(key)) = fields(row).get(field) {
+                index.entry(key.clone()).or_default().insert(id.to_owned());
+            }
+        }
+    }
+
+    fn insert(&mut self, id: String, row: Row) {
+        self.unindex(&id);
+        self.rows.insert(id.clone(), row);
+        self.reindex(&id);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Row> {
+        self.unindex(id);
+        self.rows.remove(id)
+    }
+
+    /// The rows whose `field` is the string `value`, in id order, from the field's index
+    /// (built now if this is the first lookup of the field).
+    fn find(&mut self, field: &str, value: &str) -> Vec<Row> {
+        if !self.indexes.contains_key(field) {
+            let mut index: HashMap<String, BTreeSet<String>> = HashMap::new();
+            for (id, row) in &self.rows {
+                if let Some(Value::String(key)) = fields(row).get(field) {
+                    index.entry(key.clone()).or_default().insert(id.clone());
+                }
+            }
+            self.indexes.insert(field.to_owned(), index);
+        }
+        self.indexes[field]
+            .get(value)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.rows.get(id).cloned())
+            .collect()
+    }
 }
 
 impl MemoryRows {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Row>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Table>> {
         // Nothing panics while holding the lock, and every write replaces whole rows, so a
         // poisoned map is still consistent.
-        self.rows.read().unwrap_or_else(PoisonError::into_inner)
+        self.tenants.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Row>> {
-        self.rows.write().unwrap_or_else(PoisonError::into_inner)
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Table>> {
+        self.tenants.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -85,21 +167,87 @@ impl Rows {
         Rows::Provided {
             store,
             conditional: AtomicBool::new(true),
+            finds: AtomicBool::new(true),
         }
     }
 
     /// Whether this is the engine's memory store.
     pub(super) fn is_memory(&self) -> bool {
-        matches!(self, Rows::Memory(_))
+        matches!(self, Rows::Memory { .. })
+    }
+
+    /// A memory store of `memory`'s rows of `tenant`.
+    pub(super) fn memory(memory: Arc<MemoryRows>, tenant: String) -> Self {
+        Rows::Memory { memory, tenant }
+    }
+
+    /// The instances whose `field` holds `value` (a superset is fine: the caller compares
+    /// again), by id.
+    pub(super) async fn find_by(
+        &self,
+        entity: &str,
+        field: &str,
+        value: &Json,
+    ) -> manifest_core::Result<Vec<Row>> {
+        match self {
+            Rows::Memory { memory, tenant } => {
+                if let Json::String(value) = value {
+                    let mut tenants = memory.write();
+                    return Ok(match tenants.get_mut(tenant) {
+                        Some(table) => table.find(field, value),
+                        None => Vec::new(),
+                    });
+                }
+                let wanted = Value::from(value);
+                let tenants = memory.read();
+                Ok(tenants
+                    .get(tenant)
+                    .into_iter()
+                    .flat_map(|t| t.rows.values())
+                    .filter(|row| fields(row).get(field).is_some_and(|v| v.strict_eq(&wanted)))
+                    .cloned()
+                    .collect())
+            }
+            Rows::Provided { store, finds, .. } => {
+                if finds.load(Ordering::Relaxed) {
+                    match store.find_by(field, value).await {
+                        Ok(found) => {
+                            return Ok(found
+                                .iter()
+                                .map(|stored| Arc::new(row_of(stored, entity)))
+                                .collect());
+                        }
+                        // A field it cannot look up (a name that is not an identifier) is
+                        // found by a scan, as by a store without `find_by`.
+                        Err(manifest_core::Error::InvalidName { .. }) => {}
+                        Err(manifest_core::Error::Unsupported { .. }) => {
+                            finds.store(false, Ordering::Relaxed);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(store
+                    .get_all()
+                    .await?
+                    .iter()
+                    .filter(|stored| stored.field_is(field, value) == Some(true))
+                    .map(|stored| Arc::new(row_of(stored, entity)))
+                    .collect())
+            }
+        }
     }
 
     /// The instance `id`, or `None`.
     pub(super) async fn get(&self, entity: &str, id: &str) -> manifest_core::Result<Option<Read>> {
         match self {
-            Rows::Memory(memory) => Ok(memory.read().get(id).map(|this| Read {
-                this: this.clone(),
-                stored: None,
-            })),
+            Rows::Memory { memory, tenant } => Ok(memory
+                .read()
+                .get(tenant)
+                .and_then(|t| t.get(id))
+                .map(|this| Read {
+                    this: this.clone(),
+                    stored: None,
+                })),
             Rows::Provided { store, .. } => {
                 Ok(store.get_by_id(&id.to_owned()).await?.map(|stored| Read {
                     this: Arc::new(row_of(&stored, entity)),
@@ -115,7 +263,11 @@ impl Rows {
         id: &str,
     ) -> manifest_core::Result<Option<Map<String, Json>>> {
         match self {
-            Rows::Memory(memory) => Ok(memory.read().get(id).map(|row| row_json(row))),
+            Rows::Memory { memory, tenant } => Ok(memory
+                .read()
+                .get(tenant)
+                .and_then(|t| t.get(id))
+                .map(|row| row_json(row))),
             Rows::Provided { store, .. } => {
                 Ok(store.get_by_id(&id.to_owned()).await?.map(instance_json))
             }
@@ -128,7 +280,7 @@ impl Rows {
         entity: &str,
     ) -> manifest_core::Result<Vec<Map<String, Json>>> {
         match self {
-            Rows::Memory(_) => Ok(self
+            Rows::Memory { .. } => Ok(self
                 .all(entity)
                 .await?
                 .iter()
@@ -146,7 +298,11 @@ impl Rows {
     /// Every instance, by id.
     pub(super) async fn all(&self, entity: &str) -> manifest_core::Result<Vec<Row>> {
         match self {
-            Rows::Memory(memory) => Ok(memory.read().values().cloned().collect()),
+            Rows::Memory { memory, tenant } => Ok(memory
+                .read()
+                .get(tenant)
+                .map(|t| t.rows.values().cloned().collect())
+                .unwrap_or_default()),
             Rows::Provided { store, .. } => Ok(store
                 .get_all()
                 .await?
@@ -164,7 +320,7 @@ impl Rows {
         mut object: Object,
     ) -> manifest_core::Result<Map<String, Json>> {
         match self {
-            Rows::Memory(memory) => {
+            Rows::Memory { memory, tenant } => {
                 let json = json_object(&object);
                 let id = match object.get("id") {
                     Some(Value::String(id)) => id.clone(),
@@ -172,14 +328,18 @@ impl Rows {
                     None => String::new(),
                 };
                 object.insert(ENTITY_KEY.to_owned(), Value::String(entity.to_owned()));
-                let mut rows = memory.write();
-                if rows.contains_key(&id) {
+                let mut tenants = memory.write();
+                let table = match tenants.get_mut(tenant) {
+                    Some(table) => table,
+                    None => tenants.entry(tenant.clone()).or_default(),
+                };
+                if table.rows.contains_key(&id) {
                     return Err(manifest_core::Error::DuplicateId {
                         entity: entity.to_owned(),
                         id,
                     });
                 }
-                rows.insert(id, Arc::new(Value::Object(object)));
+                table.insert(id, Arc::new(Value::Object(object)));
                 Ok(json)
             }
             Rows::Provided { store, .. } => {
@@ -209,12 +369,22 @@ impl Rows {
         entity: &str,
     ) -> manifest_core::Result<Option<Read>> {
         match self {
-            Rows::Memory(memory) => {
-                let mut rows = memory.write();
-                let Some(row) = rows.get_mut(id) else {
+            Rows::Memory { memory, tenant } => {
+                let mut tenants = memory.write();
+                let Some(table) = tenants.get_mut(tenant) else {
+                    return Ok(None);
+                };
+                let indexed = !table.indexes.is_empty();
+                if indexed {
+                    table.unindex(id);
+                }
+                let Some(row) = table.rows.get_mut(id) else {
                     return Ok(None);
                 };
                 if !Arc::ptr_eq(row, &read.this) {
+                    if indexed {
+                        table.reindex(id);
+                    }
                     return Ok(None);
                 }
                 // Let go of the row as read, so that the stored one may be the only holder.
@@ -231,12 +401,18 @@ impl Rows {
                     }
                     *row = this;
                 }
-                Ok(Some(Read {
+                let written = Read {
                     this: row.clone(),
                     stored: None,
-                }))
+                };
+                if indexed {
+                    table.reindex(id);
+                }
+                Ok(Some(written))
             }
-            Rows::Provided { store, conditional } => {
+            Rows::Provided {
+                store, conditional, ..
+            } => {
                 let _ = (this, stale);
                 let id = id.to_owned();
                 let written = match &read.stored {
@@ -273,7 +449,10 @@ impl Rows {
     /// Delete the instance; `false` if there was none.
     pub(super) async fn delete(&self, id: &str) -> manifest_core::Result<bool> {
         match self {
-            Rows::Memory(memory) => Ok(memory.write().remove(id).is_some()),
+            Rows::Memory { memory, tenant } => Ok(memory
+                .write()
+                .get_mut(tenant)
+                .is_some_and(|t| t.remove(id).is_some())),
             Rows::Provided { store, .. } => store.delete(&id.to_owned()).await,
         }
     }
