@@ -334,7 +334,11 @@ impl RuntimeEngine {
         let mut declared = Vec::with_capacity(command.emits.len());
         for event in &command.emits {
             let mut fields = Vec::new();
-            if let Some(spec) = command.emit_payloads.iter().find(|p| &p.event_name == event) {
+            if let Some(spec) = command
+                .emit_payloads
+                .iter()
+                .find(|p| &p.event_name == event)
+            {
                 let scope = self.scope_over(working.this_value(entity_name), &input, &computed);
                 for field in &spec.fields {
                     let what = || format!("payload field `{}` of event `{event}`", field.name);
