@@ -346,6 +346,32 @@ pub struct IrCommand {
     /// Events emitted after the actions.
     #[serde(default)]
     pub emits: Vec<String>,
+    /// Declared payload fields of emitted events (`emit Event { field: expr }`).
+    #[serde(default)]
+    pub emit_payloads: Vec<IrEmitPayload>,
+}
+
+/// The declared payload fields of one event a command emits: each field's expression is
+/// evaluated after the actions and set into the event's payload (over the input and `result`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrEmitPayload {
+    /// The event (one of the command's `emits`).
+    pub event_name: String,
+    /// The fields, in order.
+    #[serde(default)]
+    pub fields: Vec<IrEmitPayloadField>,
+}
+
+/// One declared payload field.
+#[derive(Debug, Clone, Deserialize)]
+#[non_exhaustive]
+pub struct IrEmitPayloadField {
+    /// The payload key.
+    pub name: String,
+    /// Its value.
+    pub expression: Expr,
 }
 
 /// A parameter.

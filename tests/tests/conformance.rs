@@ -6,8 +6,11 @@
 //!
 //! Status: the runtime engine is being built (issue 3). Every case runs on every backend; a
 //! test fails when a case not listed in `tests/conformance/known-failures.txt` fails, and the
-//! memory run also fails when a listed case passes (so the list only ever shrinks). Counts per
-//! tier are printed (`--nocapture`).
+//! memory run also fails when a listed case passes (so the list only ever shrinks). A fixture
+//! listed in the suite's table whose IR or cases file is missing fails the run, as does a
+//! fixture file the table does not list, and the number of cases run per tier is pinned
+//! ([`EXPECTED_CASES`]), so a run that silently loses cases fails. Counts per tier are printed
+//! (`--nocapture`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -19,6 +22,12 @@ use manifest_runtime::ir::Ir;
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance")
 }
+
+/// The cases run per tier (a case running as two kinds counts twice), the same on every
+/// backend: tier 1 is 21 public cases and 9 project-written ones (110, 111); tier 2 runs 83 of its
+/// 85 (08's two `policy` cases match no harness branch). A change in the suite changes these on
+/// purpose: update them with the "Cases per tier" line of `tests/conformance/SUITE.md`.
+const EXPECTED_CASES: [(u8, usize); 3] = [(1, 30), (2, 83), (3, 66)];
 
 /// fixture name → tier, from the suite's README table.
 fn tiers() -> BTreeMap<String, u8> {
@@ -36,13 +45,21 @@ fn tiers() -> BTreeMap<String, u8> {
 /// per tier, failures by id with what failed).
 async fn run_suite(backend: &Backend) -> (BTreeMap<u8, (usize, usize)>, BTreeMap<String, String>) {
     let dir = root().join("fixtures");
+    let tiers = tiers();
+    assert_all_listed(&dir, &tiers);
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (its fixture is listed in tests/conformance/SUITE.md)",
+                path.display()
+            )
+        })
+    };
     let mut fixtures = Vec::new();
-    for (fixture, tier) in tiers() {
-        let Ok(ir_text) = std::fs::read_to_string(dir.join(format!("{fixture}.ir.json"))) else {
-            continue;
-        };
+    for (fixture, tier) in tiers {
+        let ir_text = read(&dir.join(format!("{fixture}.ir.json")));
         let cases_path = dir.join(format!("{fixture}.results.json"));
-        let cases = Cases::from_json_str(&std::fs::read_to_string(&cases_path).unwrap())
+        let cases = Cases::from_json_str(&read(&cases_path))
             .unwrap_or_else(|e| panic!("{}: {e}", cases_path.display()));
         fixtures.push((fixture, tier, Ir::from_json_str(&ir_text), cases));
     }
@@ -85,6 +102,45 @@ async fn run_suite(backend: &Backend) -> (BTreeMap<u8, (usize, usize)>, BTreeMap
     (counts, failures)
 }
 
+/// Every fixture file in `dir` belongs to a fixture listed in SUITE.md (else it would never run).
+fn assert_all_listed(dir: &Path, tiers: &BTreeMap<String, u8>) {
+    let unlisted: Vec<String> = std::fs::read_dir(dir)
+        .expect("fixtures folder")
+        .map(|entry| {
+            entry
+                .expect("fixtures folder")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|file| {
+            let fixture = [".ir.json", ".results.json", ".manifest"]
+                .iter()
+                .find_map(|suffix| file.strip_suffix(suffix));
+            fixture.is_some_and(|f| !tiers.contains_key(f))
+        })
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "fixture files whose fixture is not in the table of tests/conformance/SUITE.md (so they would never run): {unlisted:?}"
+    );
+}
+
+/// The cases run per tier are [`EXPECTED_CASES`].
+fn assert_counts(backend: &Backend, counts: &BTreeMap<u8, (usize, usize)>) {
+    let ran: BTreeMap<u8, usize> = counts
+        .iter()
+        .map(|(tier, (pass, fail))| (*tier, pass + fail))
+        .collect();
+    let expected = BTreeMap::from(EXPECTED_CASES);
+    assert_eq!(
+        ran,
+        expected,
+        "{}: cases run per tier (left) differ from EXPECTED_CASES (right); if fixtures or cases were added or removed on purpose, update EXPECTED_CASES in tests/tests/conformance.rs and the \"Cases per tier\" line of tests/conformance/SUITE.md",
+        backend.name()
+    );
+}
+
 fn known_failures() -> BTreeSet<String> {
     std::fs::read_to_string(root().join("known-failures.txt"))
         .unwrap_or_default()
@@ -114,7 +170,8 @@ fn assert_no_new_failures(backend: &Backend, failures: &BTreeMap<String, String>
 #[tokio::test]
 async fn conformance_on_memory() {
     let backend = Backend::Memory;
-    let (_, failures) = run_suite(&backend).await;
+    let (counts, failures) = run_suite(&backend).await;
+    assert_counts(&backend, &counts);
     if std::env::var_os("CONFORMANCE_WRITE_KNOWN").is_some() {
         let ids: Vec<&str> = failures.keys().map(String::as_str).collect();
         let text = format!(
@@ -141,7 +198,8 @@ async fn conformance_on_sqlite() {
     let path =
         std::env::temp_dir().join(format!("manifest-conformance-{}.db", uuid::Uuid::new_v4()));
     let backend = Backend::Sqlite(SqliteDb::open(&path).await.expect("sqlite"));
-    let (_, failures) = run_suite(&backend).await;
+    let (counts, failures) = run_suite(&backend).await;
+    assert_counts(&backend, &counts);
     assert_no_new_failures(&backend, &failures);
 }
 
@@ -156,6 +214,7 @@ async fn conformance_on_postgres() {
         return;
     };
     let backend = Backend::Postgres(PgDb::connect(&url).await.expect("postgres"));
-    let (_, failures) = run_suite(&backend).await;
+    let (counts, failures) = run_suite(&backend).await;
+    assert_counts(&backend, &counts);
     assert_no_new_failures(&backend, &failures);
 }

@@ -673,3 +673,46 @@ async fn failures_report_resolved_values_as_the_reference_does() {
         json!([{"expression": "self.amount", "value": 750}, {"expression": "500", "value": 500}])
     );
 }
+
+/// A declared event payload field (`emit E { f: expr }`) is evaluated before the command's
+/// write: one that fails to evaluate fails the command and writes nothing.
+#[tokio::test]
+async fn a_payload_field_that_fails_writes_nothing() {
+    let ir = Ir::from_json(json!({
+        "version": "1.0",
+        "entities": [{"name": "Task", "properties": [
+            {"name": "done", "type": {"name": "boolean"}}
+        ]}],
+        "commands": [{"name": "finish", "entity": "Task",
+            "actions": [{"kind": "mutate", "target": "done",
+                "expression": {"kind": "literal", "value": {"kind": "boolean", "value": true}}}],
+            "emits": ["Finished"],
+            // `replace` with a non-string search value throws in the reference.
+            "emitPayloads": [{"eventName": "Finished", "fields": [{"name": "bad", "expression":
+                {"kind": "call", "callee": {"kind": "identifier", "name": "replace"}, "args": [
+                    {"kind": "literal", "value": {"kind": "string", "value": "abc"}},
+                    {"kind": "literal", "value": {"kind": "null"}},
+                    {"kind": "literal", "value": {"kind": "string", "value": "y"}}]}}]}]
+        }]
+    }))
+    .unwrap();
+    let engine = RuntimeEngine::new(ir, RuntimeOptions::default()).unwrap();
+    engine
+        .create_instance("Task", data(json!({"id": "t1", "done": false})))
+        .await
+        .unwrap()
+        .unwrap();
+    let on = manifest_runtime::CommandOptions::on("Task", "t1");
+    match engine.run_command("finish", Map::new(), on).await {
+        Err(e @ RuntimeError::Eval { .. }) => {
+            assert!(
+                e.to_string()
+                    .contains("payload field `bad` of event `Finished`"),
+                "{e}"
+            );
+        }
+        other => panic!("expected an Eval error, got {other:?}"),
+    }
+    let stored = engine.get_instance("Task", "t1").await.unwrap().unwrap();
+    assert_eq!(stored["done"], json!(false), "nothing written");
+}

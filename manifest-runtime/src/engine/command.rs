@@ -290,9 +290,16 @@ impl RuntimeEngine {
                         {
                             return Ok(Err(stop));
                         }
-                        // The computed bindings were computed from the instance as it was.
-                        if working.this.is_some() {
-                            computed.clear();
+                        // After a mutate the reference spreads the instance, then the input,
+                        // over the bindings: one named like a field or a parameter (or `self`,
+                        // `this`) is hidden again; any other stays for the later actions.
+                        if let Some(fields) = working.fields(&entity.name) {
+                            computed.retain(|name, _| {
+                                !fields.contains_key(name)
+                                    && !input.contains_key(name)
+                                    && name != "self"
+                                    && name != "this"
+                            });
                         }
                     }
                 }
@@ -334,6 +341,25 @@ impl RuntimeEngine {
             }
             result = value;
         }
+        // The events' declared payload fields (`emit E { f: expr }`), evaluated after the
+        // actions, as the reference does, but before the write, so one that fails writes nothing.
+        let mut declared = Vec::with_capacity(command.emits.len());
+        for event in &command.emits {
+            let mut fields = Vec::new();
+            if let Some(spec) = command
+                .emit_payloads
+                .iter()
+                .find(|p| &p.event_name == event)
+            {
+                let scope = self.scope_over(working.this_value(entity_name), &input, &computed);
+                for field in &spec.fields {
+                    let what = || format!("payload field `{}` of event `{event}`", field.name);
+                    let value = self.eval(&field.expression, &scope, related, what)?;
+                    fields.push((&field.name, value.to_json()));
+                }
+            }
+            declared.push(fields);
+        }
         if related.missed() {
             // A persist may have written: then the command cannot run again.
             return Ok(Err(if working.written {
@@ -348,12 +374,18 @@ impl RuntimeEngine {
             return Ok(Err(stop));
         }
 
-        // Events.
+        // Events: `{...input, result}`, then the declared fields (an undefined one is absent).
         let result_json = result.to_json();
-        for event in &command.emits {
+        for (event, fields) in command.emits.iter().zip(declared) {
             let mut payload = json_object(&input);
             if let Some(result) = &result_json {
                 payload.insert("result".to_owned(), result.clone());
+            }
+            for (name, value) in fields {
+                match value {
+                    Some(json) => payload.insert(name.clone(), json),
+                    None => payload.remove(name),
+                };
             }
             emitted.push(self.event(event, payload));
         }
