@@ -1,7 +1,7 @@
-//! Throughput of the runtime engine (`RuntimeEngine::run_command` and `create_instance`) on the
+//! Throughput of the runtime engine (`Engine::run_command` and `create_instance`) on the
 //! workloads of the reference runtime's harness (`scripts/reference-bench/bench.mjs`), on the
 //! memory store, and on the JSON-document store on SQLite and PostgreSQL through
-//! `RuntimeOptions::store_provider`. Prints a Markdown table of medians.
+//! `EngineBuilder::store_provider`. Prints a Markdown table of medians.
 //!
 //! The workloads, exactly as `bench.mjs` runs them:
 //! - `run_command(increment)`: IR of fixture 04 (`mutate value = value + 1`, `emit
@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use manifest_core::{Backend, EntityInstance, IdGenerator, PgDb, SqlDb, SqliteDb, Store};
-use manifest_runtime::{CommandOptions, Ir, RuntimeEngine, RuntimeOptions, StoreProvider};
+use manifest_runtime::{CommandOptions, Engine, Ir, StoreProvider};
 use serde_json::{Map, Value as Json, json};
 use uuid::Uuid;
 
@@ -60,19 +60,21 @@ fn load_ir(name: &str) -> Ir {
     Ir::from_json_str(&text).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
 }
 
-/// `bench.mjs`'s options: ids `id-1`, `id-2`, …; the clock counts up from 10^12.
-fn options(provider: Option<Arc<dyn StoreProvider>>, context: Json) -> RuntimeOptions {
+/// An engine with `bench.mjs`'s options: ids `id-1`, `id-2`, …; the clock counts up from
+/// 10^12.
+fn engine(ir: &Ir, provider: Option<(String, Arc<dyn StoreProvider>)>, context: Json) -> Engine {
     let ids = Arc::new(AtomicU64::new(0));
     let tick = Arc::new(AtomicU64::new(0));
-    let mut options = RuntimeOptions::default();
-    options.store_provider = provider;
-    options.context = context;
-    options.now = Some(Arc::new(move || {
-        1_000_000_000_000.0 + tick.fetch_add(1, Ordering::Relaxed) as f64
-    }));
-    options.generate_id =
-        IdGenerator::from_fn(move || format!("id-{}", ids.fetch_add(1, Ordering::Relaxed) + 1));
-    options
+    let mut builder = Engine::builder(ir.clone())
+        .context(context)
+        .clock(move || 1_000_000_000_000.0 + tick.fetch_add(1, Ordering::Relaxed) as f64)
+        .id_generator(IdGenerator::from_fn(move || {
+            format!("id-{}", ids.fetch_add(1, Ordering::Relaxed) + 1)
+        }));
+    if let Some((tenant, provider)) = provider {
+        builder = builder.tenant(tenant).store_provider_arc(provider);
+    }
+    builder.build().expect("engine")
 }
 
 fn object(value: Json) -> Map<String, Json> {
@@ -117,13 +119,14 @@ impl Stores {
 
     /// A store provider giving every entity its document store for a tenant of its own (so
     /// rounds never see each other's rows); `None` for the built-in memory store.
-    async fn provider(&self) -> Option<Arc<dyn StoreProvider>> {
+    async fn provider(&self) -> Option<(String, Arc<dyn StoreProvider>)> {
         let tenant = format!("bench-{}", Uuid::new_v4().simple());
-        match self {
-            Stores::Memory => None,
-            Stores::Sqlite(db, conn) => Some(sql_provider(db, *conn, tenant).await),
-            Stores::Postgres(db, conn) => Some(sql_provider(db, *conn, tenant).await),
-        }
+        let provider = match self {
+            Stores::Memory => return None,
+            Stores::Sqlite(db, conn) => sql_provider(db, *conn, tenant.clone()).await,
+            Stores::Postgres(db, conn) => sql_provider(db, *conn, tenant.clone()).await,
+        };
+        Some((tenant, provider))
     }
 
     async fn prepare(&self) {
@@ -145,7 +148,7 @@ async fn sql_provider<DB: Backend>(
     match conn {
         Conn::Held => {
             let session = Arc::new(db.acquire().await.expect("acquire"));
-            Arc::new(move |entity: &str| {
+            Arc::new(move |entity: &str, _: &str| {
                 let store: Arc<dyn Store<EntityInstance>> = Arc::new(
                     session
                         .document_store(entity, tenant.as_str())
@@ -156,7 +159,7 @@ async fn sql_provider<DB: Backend>(
         }
         Conn::Pool => {
             let db = db.clone();
-            Arc::new(move |entity: &str| {
+            Arc::new(move |entity: &str, _: &str| {
                 let store: Arc<dyn Store<EntityInstance>> = Arc::new(
                     db.document_store(entity, tenant.as_str())
                         .expect("document store"),
@@ -178,9 +181,8 @@ async fn command_round(
     command: &str,
     n: usize,
     warmup: usize,
-) -> (f64, RuntimeEngine) {
-    let engine =
-        RuntimeEngine::new(ir.clone(), options(stores.provider().await, context)).expect("engine");
+) -> (f64, Engine) {
+    let engine = engine(ir, stores.provider().await, context);
     let id = instance["id"].as_str().expect("id").to_owned();
     engine
         .create_instance(entity, object(instance))
@@ -245,8 +247,7 @@ async fn make_public_round(stores: &Stores, ir: &Ir, n: usize, warmup: usize) ->
 }
 
 async fn create_round(stores: &Stores, ir: &Ir, n: usize, warmup: usize) -> f64 {
-    let engine = RuntimeEngine::new(ir.clone(), options(stores.provider().await, json!({})))
-        .expect("engine");
+    let engine = engine(ir, stores.provider().await, json!({}));
     for i in 0..warmup {
         let data = object(json!({"id": format!("w-{i}"), "value": i}));
         let created = engine

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use manifest_runtime::conformance::{Backend, CaseKind, Cases};
-use manifest_runtime::{Ir, RuntimeError};
+use manifest_runtime::{Ir, Program, RuntimeError};
 
 /// Run Manifest programs' test cases through the Rust engine.
 #[derive(Debug, Parser)]
@@ -96,7 +96,7 @@ async fn test(
         Err(e) => return fail(format_args!("cannot read {shown}: {e}")),
         Ok(text) => match Ir::from_json_str(&text) {
             Err(e) => return fail(format_args!("{shown}: {e}")),
-            Ok(ir) => ir,
+            Ok(ir) => std::sync::Arc::new(Program::new(ir)),
         },
     };
     let mut suites = Vec::new();

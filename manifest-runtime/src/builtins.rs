@@ -1,4 +1,4 @@
-//! The builtin functions of `RuntimeEngine.getBuiltins()` in the reference runtime, with its
+//! The builtin functions of `Engine.getBuiltins()` in the reference runtime, with its
 //! JavaScript behaviour: most pass a value of the wrong type through unchanged rather than
 //! fail; string lengths and indexes count UTF-16 code units.
 

@@ -9,7 +9,7 @@
 //!
 //! What the reference harness does, and so what this does:
 //! - every case gets a fresh engine with deterministic options
-//!   ([`deterministic_options`]): `now()` is always [`DETERMINISTIC_NOW`] and ids count up
+//!   ([`deterministic_engine`]): `now()` is always [`DETERMINISTIC_NOW`] and ids count up
 //!   from `test-id-1`;
 //! - the setup's `createInstance` and then `createInstances[]` are created first (a constraint
 //!   case creates only `createInstances[]`);
@@ -24,10 +24,11 @@
 //! command case without `expectedResult.emittedEvents` expects no events.
 //!
 //! ```
-//! use manifest_runtime::Ir;
+//! use std::sync::Arc;
+//! use manifest_runtime::Program;
 //! use manifest_runtime::conformance::{Backend, Cases, Outcome};
 //!
-//! let ir = Ir::from_json_str(r#"{
+//! let program = Arc::new(Program::from_json_str(r#"{
 //!     "version": "1.0",
 //!     "entities": [{"name": "Counter", "properties": [
 //!         {"name": "value", "type": {"name": "number"},
@@ -42,7 +43,7 @@
 //! ]}"#)?;
 //!
 //! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-//! let reports = Backend::Memory.run_cases(&ir, "counter.results.json", &cases).await;
+//! let reports = Backend::Memory.run_cases(&program, "counter.results.json", &cases).await;
 //! assert_eq!(reports[0].outcome, Outcome::Pass);
 //! let Outcome::Fail { mismatches } = &reports[1].outcome else { panic!("expected a failure") };
 //! assert_eq!(mismatches[0].what, "expectedInstance");
@@ -56,7 +57,6 @@ mod checks;
 mod compare;
 mod report;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,8 +64,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use super::engine::{RuntimeEngine, RuntimeError, RuntimeOptions, StoreProvider};
-use super::ir::Ir;
+use super::engine::{Engine, EngineBuilder, Program, RuntimeError};
 use manifest_core::IdGenerator;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 use manifest_core::SqlDb;
@@ -77,19 +76,17 @@ type Stores = Vec<Arc<dyn Store<EntityInstance>>>;
 /// What `now()` returns in every case, in milliseconds since the epoch (2001-09-09).
 pub const DETERMINISTIC_NOW: f64 = 1_000_000_000_000.0;
 
-/// The harness's options for one engine: `now()` is [`DETERMINISTIC_NOW`], ids are `test-id-1`,
-/// `test-id-2`, … (each engine counts from 1, and `uuid()` takes from the same count), and the
-/// runtime context is `context` (`null` for none).
-pub fn deterministic_options(context: &Json) -> RuntimeOptions {
+/// A builder of an engine as the harness configures one: `now()` is [`DETERMINISTIC_NOW`], ids
+/// are `test-id-1`, `test-id-2`, … (each engine counts from 1, and `uuid()` takes from the same
+/// count), and the runtime context is `context` (`null` for none).
+pub fn deterministic_engine(program: &Arc<Program>, context: &Json) -> EngineBuilder {
     let counter = Arc::new(AtomicU64::new(0));
-    RuntimeOptions {
-        context: context.clone(),
-        now: Some(Arc::new(|| DETERMINISTIC_NOW)),
-        generate_id: IdGenerator::from_fn(move || {
+    Engine::builder(program.clone())
+        .context(context.clone())
+        .clock(|| DETERMINISTIC_NOW)
+        .id_generator(IdGenerator::from_fn(move || {
             format!("test-id-{}", counter.fetch_add(1, Ordering::SeqCst) + 1)
-        }),
-        ..RuntimeOptions::default()
-    }
+        }))
 }
 
 /// How a case runs, from the keys it has; one case may run as several kinds.
@@ -375,102 +372,85 @@ impl Backend {
         }
     }
 
-    /// Create the document table of every entity of `ir` that has none yet (nothing to do on
-    /// memory). An entity name that cannot be a table name is
-    /// [`Error::InvalidName`](manifest_core::Error::InvalidName).
-    pub async fn prepare(&self, ir: &Ir) -> manifest_core::Result<()> {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
-        async fn tables<DB: manifest_core::Backend>(
-            db: &SqlDb<DB>,
-            ir: &Ir,
-        ) -> manifest_core::Result<()> {
-            for entity in &ir.entities {
-                db.create_document_table(&entity.name).await?;
-            }
-            for (entity, field) in crate::engine::lookup_fields(ir) {
-                match db.create_document_index(&entity, &field).await {
-                    // Such a field is found by a scan.
-                    Err(manifest_core::Error::InvalidName { .. }) => {}
-                    other => other?,
-                }
-            }
-            Ok(())
-        }
+    /// Create the document table of every entity of `program` that has none yet, and the
+    /// indexes its relationships use (nothing to do on memory). An entity name that cannot be
+    /// a table name is [`Error::InvalidName`](manifest_core::Error::InvalidName).
+    pub async fn prepare(&self, program: &Arc<Program>) -> Result<(), RuntimeError> {
+        self.builder(program, &Json::Null, "prepare")
+            .build()?
+            .prepare()
+            .await
+    }
+
+    /// [`deterministic_engine`] on this backend's database, for `tenant`.
+    fn builder(&self, program: &Arc<Program>, context: &Json, tenant: &str) -> EngineBuilder {
+        let builder = deterministic_engine(program, context);
         match self {
-            Backend::Memory => {
-                let _ = ir;
-                Ok(())
-            }
+            Backend::Memory => builder,
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(db) => tables(db, ir).await,
+            Backend::Sqlite(db) => builder.tenant(tenant).database(db.clone()),
             #[cfg(feature = "postgres")]
-            Backend::Postgres(db) => tables(db, ir).await,
+            Backend::Postgres(db) => builder.tenant(tenant).database(db.clone()),
         }
     }
 
-    /// A fresh engine for `ir` as a case gets one: [`deterministic_options`] with `context`,
-    /// and this backend's stores under a new tenant. Building one also checks that every
-    /// entity has a store. (What such an engine writes to a database stays there; the rows
-    /// of the engines [`run_case`](Self::run_case) builds are deleted when the case ends.)
-    pub fn engine(&self, ir: &Ir, context: &Json) -> Result<RuntimeEngine, RuntimeError> {
-        Ok(self.engine_with_stores(ir, context)?.0)
+    /// A fresh engine for `program` as a case gets one: [`deterministic_engine`] with
+    /// `context`, and this backend's database under a new tenant. Building one also checks
+    /// that every entity has a store. (What such an engine writes to a database stays there;
+    /// the rows of the engines [`run_case`](Self::run_case) builds are deleted when the case
+    /// ends.)
+    pub fn engine(&self, program: &Arc<Program>, context: &Json) -> Result<Engine, RuntimeError> {
+        Ok(self.engine_with_stores(program, context)?.0)
     }
 
     fn engine_with_stores(
         &self,
-        ir: &Ir,
+        program: &Arc<Program>,
         context: &Json,
-    ) -> Result<(RuntimeEngine, Stores), RuntimeError> {
-        let mut options = deterministic_options(context);
-        let stores = self.stores(ir)?;
-        if !stores.is_empty() {
-            let provided = stores.clone();
-            let provider: Arc<dyn StoreProvider> =
-                Arc::new(move |entity: &str| provided.get(entity).cloned());
-            options.store_provider = Some(provider);
-        }
-        let engine = RuntimeEngine::new(ir.clone(), options)?;
-        Ok((engine, stores.into_values().collect()))
+    ) -> Result<(Engine, Stores), RuntimeError> {
+        let tenant = format!("case-{}", uuid::Uuid::new_v4().simple());
+        let engine = self.builder(program, context, &tenant).build()?;
+        Ok((engine, self.stores(program, &tenant)?))
     }
 
-    /// A store for every entity of `ir`, for a tenant of their own (none on memory).
-    fn stores(
-        &self,
-        ir: &Ir,
-    ) -> manifest_core::Result<HashMap<String, Arc<dyn Store<EntityInstance>>>> {
+    /// The document stores of `tenant` for every entity of `program` (none on memory), to
+    /// delete a case's rows with.
+    fn stores(&self, program: &Program, tenant: &str) -> manifest_core::Result<Stores> {
         #[cfg(any(feature = "sqlite", feature = "postgres"))]
         fn documents<DB: manifest_core::Backend>(
             db: &SqlDb<DB>,
-            ir: &Ir,
-        ) -> manifest_core::Result<HashMap<String, Arc<dyn Store<EntityInstance>>>> {
-            let tenant = format!("case-{}", uuid::Uuid::new_v4().simple());
-            ir.entities
+            program: &Program,
+            tenant: &str,
+        ) -> manifest_core::Result<Stores> {
+            program
+                .ir()
+                .entities
                 .iter()
                 .map(|e| {
                     let store: Arc<dyn Store<EntityInstance>> =
-                        Arc::new(db.document_store(&e.name, tenant.as_str())?);
-                    Ok((e.name.clone(), store))
+                        Arc::new(db.document_store(&e.name, tenant)?);
+                    Ok(store)
                 })
                 .collect()
         }
         match self {
             Backend::Memory => {
-                let _ = ir;
-                Ok(HashMap::new())
+                let _ = (program, tenant);
+                Ok(Vec::new())
             }
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(db) => documents(db, ir),
+            Backend::Sqlite(db) => documents(db, program, tenant),
             #[cfg(feature = "postgres")]
-            Backend::Postgres(db) => documents(db, ir),
+            Backend::Postgres(db) => documents(db, program, tenant),
         }
     }
 
     /// Run `case` as `kind`. The rows it wrote are deleted afterwards; a failure to delete
     /// them is an [`Outcome::Error`] too.
-    pub async fn run_case(&self, ir: &Ir, case: &Json, kind: CaseKind) -> Outcome {
+    pub async fn run_case(&self, program: &Arc<Program>, case: &Json, kind: CaseKind) -> Outcome {
         let mut run = checks::Run {
             backend: self,
-            ir,
+            program,
             stores: Vec::new(),
         };
         let result = match kind {
@@ -491,7 +471,12 @@ impl Backend {
 
     /// Run every case of a cases file as each kind it matches, in order; `file` names the
     /// file in the reports. Cases that match no kind give no report.
-    pub async fn run_cases(&self, ir: &Ir, file: &str, cases: &Cases) -> Vec<CaseReport> {
+    pub async fn run_cases(
+        &self,
+        program: &Arc<Program>,
+        file: &str,
+        cases: &Cases,
+    ) -> Vec<CaseReport> {
         let mut reports = Vec::new();
         for (index, case) in cases.as_slice().iter().enumerate() {
             for kind in CaseKind::of(case) {
@@ -500,7 +485,7 @@ impl Backend {
                     index,
                     name: case["name"].as_str().map(str::to_owned),
                     kind,
-                    outcome: self.run_case(ir, case, kind).await,
+                    outcome: self.run_case(program, case, kind).await,
                 });
             }
         }

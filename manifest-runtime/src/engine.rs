@@ -1,7 +1,7 @@
-//! [`RuntimeEngine`]: executes Manifest IR over the stores the provider hook gives, with the
+//! [`Engine`]: executes Manifest IR over the stores the provider hook gives, with the
 //! reference runtime's semantics (`@angriff36/manifest` 3.4.23, `runtime-engine.ts`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -17,19 +17,21 @@ use super::value::{Object, Value, insert_all, json_object};
 use manifest_core::EntityInstance;
 use manifest_core::IdGenerator;
 
+mod builder;
 mod command;
 mod concurrency;
 mod options;
+mod program;
 mod rate_limit;
 mod reads;
 mod relations;
 mod rows;
+pub use builder::{Database, EngineBuilder, MemoryDb};
 use concurrency::{COMMAND_ATTEMPTS, InstanceLock, InstanceLocks, Stripes, backoff};
-pub use options::{CommandOptions, OverrideRequest, RuntimeError, RuntimeOptions, StoreProvider};
-use rate_limit::RateLimiter;
+pub use options::{CommandOptions, OverrideRequest, RuntimeError, StoreProvider};
+pub use program::Program;
 use relations::Related;
-pub(crate) use relations::lookup_fields;
-use rows::{ENTITY_KEY, MemoryRows, Read, Row, Rows, fields, row_json};
+use rows::{ENTITY_KEY, Read, Row, Rows, fields, row_json};
 
 /// Executes Manifest IR. `Send + Sync`: share it between tasks behind an `Arc`.
 ///
@@ -64,20 +66,17 @@ use rows::{ENTITY_KEY, MemoryRows, Read, Row, Rows, fields, row_json};
 /// a plain `update` and the per-instance lock is the only protection: it covers this engine,
 /// not other processes.
 /// [`update_instance`](Self::update_instance) follows the same rules.
-pub struct RuntimeEngine {
-    ir: Arc<Ir>,
-    /// Each entity's index in `ir.entities` (and `rows`), by name.
-    index: HashMap<String, usize>,
+pub struct Engine {
+    /// The compiled IR, shared by every engine built from it.
+    program: Arc<Program>,
     /// Each entity's store, in the order of `ir.entities`.
     rows: Vec<Rows>,
-    /// Per entity, in the same order: whether its reads are gated or masked.
-    projects_reads: Vec<bool>,
+    /// Where entities without a provided store live.
+    database: Database,
     /// Per-instance locks for provided stores.
     locks: InstanceLocks,
-    /// Per-instance locks for the engine's memory store.
-    stripes: Stripes,
-    /// The request counts of rate limits.
-    rate_limiter: RateLimiter,
+    /// Per-instance locks for the memory store (shared by the engines of one `MemoryDb`).
+    stripes: Arc<Stripes>,
     tenant_id: Option<String>,
     context: Value,
     user: Value,
@@ -87,21 +86,21 @@ pub struct RuntimeEngine {
 
 const _: () = {
     const fn shared<T: Send + Sync>() {}
-    shared::<RuntimeEngine>();
+    shared::<Engine>();
 };
 
-impl fmt::Debug for RuntimeEngine {
+impl fmt::Debug for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RuntimeEngine")
-            .field("entities", &self.ir.entities.len())
-            .field("commands", &self.ir.commands.len())
+        f.debug_struct("Engine")
+            .field("entities", &self.program.ir.entities.len())
+            .field("commands", &self.program.ir.commands.len())
             .finish_non_exhaustive()
     }
 }
 
 /// The engine's services to expressions: the clock, the id generator and relationships
 /// (answered from the instances loaded for the operation).
-struct EngineHost<'a>(&'a RuntimeEngine, &'a Related);
+struct EngineHost<'a>(&'a Engine, &'a Related);
 
 impl Host for EngineHost<'_> {
     fn now(&self) -> f64 {
@@ -128,6 +127,7 @@ impl Host for EngineHost<'_> {
     fn role_allows(&self, role: &str, action: &str, target: Option<&str>) -> bool {
         // The last declaration of a name wins, as in the reference's role index.
         self.0
+            .program
             .ir
             .roles
             .iter()
@@ -226,108 +226,50 @@ enum Stop {
     Refetch,
 }
 
-impl RuntimeEngine {
+impl Engine {
     /// How many times [`run_command`](Self::run_command) and
     /// [`update_instance`](Self::update_instance) run before other writers changing the
     /// instance every time make them give up with [`RuntimeError::Conflict`].
     pub const COMMAND_ATTEMPTS: u32 = COMMAND_ATTEMPTS;
 
-    /// An engine for `ir`, choosing each entity's store: the provider's, else a memory store for
-    /// `memory` targets and entities without a store declaration; any other target without a
-    /// provided store is [`RuntimeError::NoStore`].
-    pub fn new(ir: Ir, options: RuntimeOptions) -> Result<Self, RuntimeError> {
-        if options.require_tenant_context && options.tenant_id.is_none() {
-            return Err(RuntimeError::TenantRequired);
-        }
-        let context = match &options.context {
-            Json::Null => Value::Object(Object::new()),
-            Json::Object(_) => Value::from(&options.context),
-            _ => return Err(RuntimeError::ContextNotObject),
-        };
-        let user = match &options.actor {
-            Some(actor) => Value::from(actor),
-            None => match options.context.get("user") {
-                Some(user) => Value::from(user),
-                None => Value::Null,
-            },
-        };
-        let mut index = HashMap::new();
-        let mut rows = Vec::with_capacity(ir.entities.len());
-        for (i, entity) in ir.entities.iter().enumerate() {
-            let provided = options
-                .store_provider
-                .as_ref()
-                .and_then(|p| p.store(&entity.name));
-            let store = match provided {
-                Some(store) => {
-                    if let Some((name, columns)) = store.typed_columns() {
-                        let found = super::schema::mismatches(entity, name, columns);
-                        if !found.is_empty() {
-                            return Err(RuntimeError::SchemaMismatch {
-                                entity: entity.name.clone(),
-                                mismatches: found,
-                            });
-                        }
-                    }
-                    Rows::provided(store)
-                }
-                None => match ir.store_of(&entity.name).map(|s| s.target.as_str()) {
-                    None | Some("memory") => Rows::memory(
-                        Arc::new(MemoryRows::default()),
-                        options.tenant_id.clone().unwrap_or_default(),
-                    ),
-                    Some(target) => {
-                        return Err(RuntimeError::NoStore {
-                            entity: entity.name.clone(),
-                            target: target.to_owned(),
-                        });
-                    }
-                },
-            };
-            // The first of two entities of one name is the one `Ir::entity` finds.
-            index.entry(entity.name.clone()).or_insert(i);
-            rows.push(store);
-        }
-        let now = options
-            .now
-            .clone()
-            .unwrap_or_else(|| Arc::new(|| chrono::Utc::now().timestamp_millis() as f64));
-        let projects_reads = ir
-            .entities
-            .iter()
-            .map(|entity| reads::projects_reads(&ir, entity))
-            .collect();
-        Ok(RuntimeEngine {
-            ir: Arc::new(ir),
-            index,
-            rows,
-            projects_reads,
-            locks: InstanceLocks::default(),
-            stripes: Stripes::default(),
-            rate_limiter: RateLimiter::default(),
-            tenant_id: options.tenant_id.clone(),
-            context,
-            user,
-            now,
-            ids: options.generate_id,
-        })
+    /// A builder of an engine running `program` (an [`Ir`], a [`Program`], or a shared
+    /// `Arc<Program>`, which makes building cheap).
+    pub fn builder(program: impl Into<Arc<Program>>) -> EngineBuilder {
+        EngineBuilder::new(program.into())
+    }
+
+    /// Create what the engine's [`Database`] needs for its program: on SQLite and PostgreSQL
+    /// the document table of every entity and the index (tenant first) of every field its
+    /// relationships look rows up by, each if missing; nothing on memory. Run it once at
+    /// startup (it is safe to run again); entities with provided stores are not touched.
+    pub async fn prepare(&self) -> Result<(), RuntimeError> {
+        self.database.prepare(&self.program).await
+    }
+
+    /// The compiled program this engine runs.
+    pub fn program(&self) -> &Arc<Program> {
+        &self.program
+    }
+
+    /// The tenant the engine is bound to, if one was given.
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant_id.as_deref()
     }
 
     /// The IR this engine runs.
     pub fn ir(&self) -> &Ir {
-        &self.ir
+        &self.program.ir
     }
 
     /// The index of the entity called `name` in `ir.entities` and `rows`.
     fn index_of(&self, name: &str) -> Result<usize, RuntimeError> {
-        self.index
-            .get(name)
-            .copied()
+        self.program
+            .entity_index(name)
             .ok_or_else(|| RuntimeError::UnknownEntity(name.to_owned()))
     }
 
     fn entity(&self, name: &str) -> Result<&IrEntity, RuntimeError> {
-        Ok(&self.ir.entities[self.index_of(name)?])
+        Ok(&self.program.ir.entities[self.index_of(name)?])
     }
 
     /// The store of the entity called `name`.
@@ -344,7 +286,10 @@ impl RuntimeEngine {
             }
         } else {
             InstanceLock::Exact {
-                _guard: self.locks.lock(&self.ir.entities[index].name, id).await,
+                _guard: self
+                    .locks
+                    .lock(&self.program.ir.entities[index].name, id)
+                    .await,
             }
         }
     }
@@ -408,7 +353,7 @@ impl RuntimeEngine {
         data: Map<String, Json>,
     ) -> Result<Option<Map<String, Json>>, RuntimeError> {
         let index = self.index_of(entity_name)?;
-        let entity = &self.ir.entities[index];
+        let entity = &self.program.ir.entities[index];
         refuse_reserved(entity_name, &data)?;
         let data = into_object(data);
         if !required_satisfied(entity, &data) {
@@ -484,9 +429,9 @@ impl RuntimeEngine {
         id: &str,
     ) -> Result<Option<Map<String, Json>>, RuntimeError> {
         let index = self.index_of(entity_name)?;
-        let entity = &self.ir.entities[index];
+        let entity = &self.program.ir.entities[index];
         let rows = &self.rows[index];
-        if !self.projects_reads[index] {
+        if !self.program.projects_reads[index] {
             return Ok(rows.get_json(id).await?);
         }
         let Some(read) = rows.get(entity_name, id).await? else {
@@ -505,9 +450,9 @@ impl RuntimeEngine {
         entity_name: &str,
     ) -> Result<Vec<Map<String, Json>>, RuntimeError> {
         let index = self.index_of(entity_name)?;
-        let entity = &self.ir.entities[index];
+        let entity = &self.program.ir.entities[index];
         let rows = &self.rows[index];
-        if !self.projects_reads[index] {
+        if !self.program.projects_reads[index] {
             return Ok(rows.all_json(entity_name).await?);
         }
         let all = rows.all(entity_name).await?;
@@ -518,7 +463,7 @@ impl RuntimeEngine {
     /// name (the reference's `serialize().stores`).
     pub async fn snapshot(&self) -> Result<BTreeMap<String, Vec<Map<String, Json>>>, RuntimeError> {
         let mut out = BTreeMap::new();
-        for entity in &self.ir.entities {
+        for entity in &self.program.ir.entities {
             let rows = self.rows(&entity.name)?;
             out.insert(entity.name.clone(), rows.all_json(&entity.name).await?);
         }
@@ -554,7 +499,7 @@ impl RuntimeEngine {
         data: Map<String, Json>,
     ) -> Result<Option<Map<String, Json>>, RuntimeError> {
         let index = self.index_of(entity_name)?;
-        let entity = &self.ir.entities[index];
+        let entity = &self.program.ir.entities[index];
         let rows = &self.rows[index];
         refuse_reserved(entity_name, &data)?;
         let _lock = self.lock(index, id).await;

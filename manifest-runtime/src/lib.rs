@@ -19,7 +19,8 @@ pub mod value;
 mod builtins;
 
 pub use engine::{
-    CommandOptions, OverrideRequest, RuntimeEngine, RuntimeError, RuntimeOptions, StoreProvider,
+    CommandOptions, Database, Engine, EngineBuilder, MemoryDb, OverrideRequest, Program,
+    RuntimeError, StoreProvider,
 };
 pub use ir::{Ir, IrError};
 pub use result::{CommandResult, ConstraintOutcome, EmittedEvent, RateLimitDenial};

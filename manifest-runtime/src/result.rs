@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-/// The outcome of [`RuntimeEngine::run_command`](super::RuntimeEngine::run_command).
+/// The outcome of [`Engine::run_command`](super::Engine::run_command).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]

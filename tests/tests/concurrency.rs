@@ -1,5 +1,5 @@
 //! Concurrent commands on one instance never lose an update: many tokio tasks incrementing one
-//! counter through `RuntimeEngine::run_command` end with the exact total, on memory, SQLite and
+//! counter through `Engine::run_command` end with the exact total, on memory, SQLite and
 //! PostgreSQL, through one shared engine and through two engines over one database (as two
 //! processes of a service would be). The retry path and its limit are checked exactly with a
 //! store that lets another writer in before the engine's write.
@@ -13,14 +13,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use manifest_core::{Conditional, EntityInstance, MemoryStore, PgDb, SqlDb, SqliteDb, Store};
 use manifest_runtime::StoreProvider;
-use manifest_runtime::engine::{CommandOptions, RuntimeEngine, RuntimeError, RuntimeOptions};
+use manifest_runtime::engine::{CommandOptions, Engine, RuntimeError};
 use manifest_runtime::ir::Ir;
 use serde_json::{Map, Value as Json, json};
 
 /// The engine is shared between tasks behind an `Arc`.
 const _: () = {
     const fn shared<T: Send + Sync>() {}
-    shared::<RuntimeEngine>();
+    shared::<Engine>();
 };
 
 /// `entity Counter { property count: number = 0; property label: string = "" }`, with
@@ -165,33 +165,35 @@ fn tenant() -> String {
 }
 
 /// An engine whose Counter store is `store`.
-fn engine(store: Arc<dyn Store<EntityInstance>>) -> Arc<RuntimeEngine> {
-    let provider: Arc<dyn StoreProvider> =
-        Arc::new(move |_: &str| Some(store.clone()) as Option<Arc<dyn Store<EntityInstance>>>);
-    let mut options = RuntimeOptions::default();
-    options.store_provider = Some(provider);
-    let ir = ir();
-    Arc::new(RuntimeEngine::new(ir, options).expect("engine"))
+fn engine(store: Arc<dyn Store<EntityInstance>>) -> Arc<Engine> {
+    let tenant = store.tenant().clone();
+    let provider: Arc<dyn StoreProvider> = Arc::new(move |_: &str, _: &str| {
+        Some(store.clone()) as Option<Arc<dyn Store<EntityInstance>>>
+    });
+    let engine = Engine::builder(ir())
+        .tenant(tenant)
+        .store_provider_arc(provider)
+        .build();
+    Arc::new(engine.expect("engine"))
 }
 
 /// An engine with its own memory store (no provider).
-fn builtin_engine() -> Arc<RuntimeEngine> {
-    let ir = ir();
-    Arc::new(RuntimeEngine::new(ir, RuntimeOptions::default()).expect("engine"))
+fn builtin_engine() -> Arc<Engine> {
+    Arc::new(Engine::builder(ir()).build().expect("engine"))
 }
 
-async fn create_counter(engine: &RuntimeEngine) {
+async fn create_counter(engine: &Engine) {
     let data = Map::from_iter([("id".to_owned(), json!(ID))]);
     let created = engine.create_instance(ENTITY, data).await.unwrap();
     assert_eq!(created.unwrap()["count"], json!(0));
 }
 
-async fn count(engine: &RuntimeEngine) -> Json {
+async fn count(engine: &Engine) -> Json {
     let instance = engine.get_instance(ENTITY, ID).await.unwrap();
     instance.expect("the counter exists")["count"].clone()
 }
 
-async fn increment(engine: &RuntimeEngine) -> Result<(), RuntimeError> {
+async fn increment(engine: &Engine) -> Result<(), RuntimeError> {
     let result = engine
         .run_command("increment", Map::new(), CommandOptions::on(ENTITY, ID))
         .await?;
@@ -202,7 +204,7 @@ async fn increment(engine: &RuntimeEngine) -> Result<(), RuntimeError> {
 
 /// `tasks` tokio tasks per engine, each incrementing the counter `times` times; returns the
 /// number of increments.
-async fn hammer(engines: &[Arc<RuntimeEngine>], tasks: usize, times: usize) -> usize {
+async fn hammer(engines: &[Arc<Engine>], tasks: usize, times: usize) -> usize {
     let mut handles = Vec::new();
     for engine in engines {
         for _ in 0..tasks {
@@ -399,7 +401,7 @@ impl Store<EntityInstance> for Meddling {
     }
 }
 
-fn meddling(db: &Db, meddle: fn(usize) -> bool) -> (Arc<RuntimeEngine>, Arc<Meddling>) {
+fn meddling(db: &Db, meddle: fn(usize) -> bool) -> (Arc<Engine>, Arc<Meddling>) {
     let store = Arc::new(Meddling {
         inner: db.store(&tenant()),
         calls: AtomicUsize::new(0),
@@ -432,10 +434,7 @@ async fn retries_then_gives_up(db: Db) {
             written,
         } => {
             assert_eq!((entity.as_str(), id.as_str()), (ENTITY, ID));
-            assert_eq!(
-                (*attempts, *written),
-                (RuntimeEngine::COMMAND_ATTEMPTS, false)
-            );
+            assert_eq!((*attempts, *written), (Engine::COMMAND_ATTEMPTS, false));
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
@@ -443,7 +442,7 @@ async fn retries_then_gives_up(db: Db) {
         error.to_string(),
         "concurrent updates on Counter#c1 kept conflicting after 32 attempt(s); nothing was written"
     );
-    let attempts = RuntimeEngine::COMMAND_ATTEMPTS as usize;
+    let attempts = Engine::COMMAND_ATTEMPTS as usize;
     assert_eq!(store.calls.load(Ordering::SeqCst), attempts);
     assert_eq!(
         count(&engine).await,
@@ -468,7 +467,7 @@ async fn retries_then_gives_up(db: Db) {
 async fn persist_is_conditional(db: Db) {
     let (engine, store) = meddling(&db, |_| false);
     create_counter(&engine).await;
-    let twice = |engine: Arc<RuntimeEngine>| async move {
+    let twice = |engine: Arc<Engine>| async move {
         engine
             .run_command("incrementTwice", Map::new(), CommandOptions::on(ENTITY, ID))
             .await

@@ -14,8 +14,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use manifest_core::{PgDb, SqliteDb};
+use manifest_runtime::Program;
 use manifest_runtime::conformance::{Backend, CaseKind, Cases};
 use manifest_runtime::ir::Ir;
 
@@ -61,7 +63,12 @@ async fn run_suite(backend: &Backend) -> (BTreeMap<u8, (usize, usize)>, BTreeMap
         let cases_path = dir.join(format!("{fixture}.results.json"));
         let cases = Cases::from_json_str(&read(&cases_path))
             .unwrap_or_else(|e| panic!("{}: {e}", cases_path.display()));
-        fixtures.push((fixture, tier, Ir::from_json_str(&ir_text), cases));
+        fixtures.push((
+            fixture,
+            tier,
+            Ir::from_json_str(&ir_text).map(|ir| Arc::new(Program::new(ir))),
+            cases,
+        ));
     }
     for (_, _, ir, _) in &fixtures {
         if let Ok(ir) = ir {

@@ -1,10 +1,10 @@
-//! RuntimeEngine construction: which store each entity gets, tenant and context rules, and
+//! Engine construction: which store each entity gets, tenant and context rules, and
 //! typed stores bound through the provider.
 
 use std::sync::Arc;
 
 use manifest_core::{EntityInstance, MemoryStore, Store};
-use manifest_runtime::{Ir, RuntimeEngine, RuntimeError, RuntimeOptions};
+use manifest_runtime::{Engine, Ir, RuntimeError};
 use serde_json::{Map, Value as Json, json};
 
 fn ir(target: &str) -> Ir {
@@ -29,7 +29,7 @@ fn data(v: Json) -> Map<String, Json> {
 #[tokio::test]
 async fn a_target_without_a_built_in_store_needs_the_provider() {
     for target in ["postgres", "supabase", "durable", "redis"] {
-        match RuntimeEngine::new(ir(target), RuntimeOptions::default()) {
+        match Engine::builder(ir(target)).build() {
             Err(e @ RuntimeError::NoStore { .. }) => {
                 let text = e.to_string();
                 assert!(text.contains("`Task`") && text.contains(target), "{text}");
@@ -40,11 +40,10 @@ async fn a_target_without_a_built_in_store_needs_the_provider() {
     // With a provider that serves the entity, the same IR runs.
     let store = MemoryStore::<EntityInstance>::named("Task", "t1".to_owned());
     let provided: Arc<dyn Store<EntityInstance>> = Arc::new(store.clone());
-    let mut options = RuntimeOptions::default();
-    options.store_provider = Some(Arc::new(move |entity: &str| {
-        (entity == "Task").then(|| provided.clone())
-    }));
-    let engine = RuntimeEngine::new(ir("postgres"), options).unwrap();
+    let engine = Engine::builder(ir("postgres"))
+        .store_provider(move |entity: &str, _: &str| (entity == "Task").then(|| provided.clone()))
+        .build()
+        .unwrap();
     let created = engine
         .create_instance("Task", data(json!({"id": "a", "title": "write"})))
         .await
@@ -61,7 +60,7 @@ async fn a_target_without_a_built_in_store_needs_the_provider() {
 
 #[tokio::test]
 async fn memory_targets_and_undeclared_entities_get_a_memory_store() {
-    let engine = RuntimeEngine::new(ir("memory"), RuntimeOptions::default()).unwrap();
+    let engine = Engine::builder(ir("memory")).build().unwrap();
     let created = engine
         .create_instance("Task", data(json!({"title": "x"})))
         .await
@@ -81,19 +80,20 @@ async fn memory_targets_and_undeclared_entities_get_a_memory_store() {
 
 #[test]
 fn tenant_and_context_rules() {
-    let mut options = RuntimeOptions::default();
-    options.require_tenant_context = true;
     assert!(matches!(
-        RuntimeEngine::new(ir("memory"), options.clone()),
+        Engine::builder(ir("memory")).require_tenant().build(),
         Err(RuntimeError::TenantRequired)
     ));
-    options.tenant_id = Some("acme".to_owned());
-    assert!(RuntimeEngine::new(ir("memory"), options).is_ok());
-
-    let mut options = RuntimeOptions::default();
-    options.context = json!(["not", "an", "object"]);
+    let engine = Engine::builder(ir("memory"))
+        .require_tenant()
+        .tenant("acme")
+        .build()
+        .unwrap();
+    assert_eq!(engine.tenant(), Some("acme"));
     assert!(matches!(
-        RuntimeEngine::new(ir("memory"), options),
+        Engine::builder(ir("memory"))
+            .context(json!(["not", "an", "object"]))
+            .build(),
         Err(RuntimeError::ContextNotObject)
     ));
 }
@@ -101,7 +101,7 @@ fn tenant_and_context_rules() {
 #[test]
 fn the_engine_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<RuntimeEngine>();
+    assert_send_sync::<Engine>();
 }
 
 mod typed {
@@ -149,17 +149,16 @@ mod typed {
         .unwrap()
     }
 
-    fn options(store: Arc<dyn Store<EntityInstance>>) -> RuntimeOptions {
-        let mut options = RuntimeOptions::default();
-        options.store_provider = Some(Arc::new(move |entity: &str| {
-            (entity == "Task").then(|| store.clone())
-        }));
-        options
+    fn engine(store: Arc<dyn Store<EntityInstance>>) -> Result<Engine, RuntimeError> {
+        Engine::builder(ir_with_command())
+            .tenant("acme")
+            .store_provider(move |entity: &str, _: &str| (entity == "Task").then(|| store.clone()))
+            .build()
     }
 
     async fn run_on(typed: Arc<dyn Store<Task>>) {
         let dynamic = InstanceStore::from_arc(typed.clone()).into_dyn();
-        let engine = RuntimeEngine::new(ir_with_command(), options(dynamic)).unwrap();
+        let engine = engine(dynamic).unwrap();
         let created = engine
             .create_instance("Task", data(json!({"id": "t1", "title": "ship it"})))
             .await
@@ -198,7 +197,7 @@ mod typed {
     #[test]
     fn a_struct_that_does_not_fit_is_refused_with_each_mismatch_named() {
         let wrong = InstanceStore::new(MemoryStore::<WrongTask>::new("acme".to_owned())).into_dyn();
-        match RuntimeEngine::new(ir_with_command(), options(wrong)) {
+        match engine(wrong) {
             Err(RuntimeError::SchemaMismatch { entity, mismatches }) => {
                 assert_eq!(entity, "Task");
                 assert_eq!(
@@ -253,10 +252,11 @@ async fn submit(
     role: &str,
     request: Option<manifest_runtime::OverrideRequest>,
 ) -> (manifest_runtime::CommandResult, Json) {
-    let mut options = RuntimeOptions::default();
-    options.context = json!({"user": {"id": "u1", "role": role}});
-    options.now = Some(Arc::new(|| 5.0));
-    let engine = RuntimeEngine::new(ir, options).unwrap();
+    let engine = Engine::builder(ir)
+        .context(json!({"user": {"id": "u1", "role": role}}))
+        .clock(|| 5.0)
+        .build()
+        .unwrap();
     let e1 = data(json!({"id": "e1", "amount": 750, "status": "draft"}));
     engine
         .create_instance("Expense", e1)
@@ -351,9 +351,10 @@ async fn has_permission_follows_the_context_users_role() {
         (json!("nobody"), [false; 4]),
         (json!(7), [false; 4]),
     ] {
-        let mut options = RuntimeOptions::default();
-        options.context = json!({"user": {"id": "u", "role": role}});
-        let engine = RuntimeEngine::new(ir.clone(), options).unwrap();
+        let engine = Engine::builder(ir.clone())
+            .context(json!({"user": {"id": "u", "role": role}}))
+            .build()
+            .unwrap();
         engine
             .create_instance("Doc", data(json!({"id": "d"})))
             .await
@@ -397,11 +398,12 @@ async fn reads_are_gated_by_read_policies_and_hide_private_properties() {
         .unwrap()
     };
     let engine_as = |policy: Json, user: &str| {
-        let mut options = RuntimeOptions::default();
-        options.context = json!({"user": {"id": user}});
-        RuntimeEngine::new(ir(policy), options).unwrap()
+        Engine::builder(ir(policy))
+            .context(json!({"user": {"id": user}}))
+            .build()
+            .unwrap()
     };
-    async fn seed(engine: &RuntimeEngine) {
+    async fn seed(engine: &Engine) {
         for (id, owner) in [("d1", "ann"), ("d2", "bob"), ("d3", "ann")] {
             let doc = json!({"id": id, "owner": owner, "secret": format!("s-{id}")});
             engine
@@ -474,11 +476,11 @@ async fn rate_limit_scopes() {
         .unwrap()
     };
     let run = |scope: &str, context: Json, tenant: Option<&str>| {
-        let mut options = RuntimeOptions::default();
-        options.context = context;
-        options.tenant_id = tenant.map(str::to_owned);
-        options.now = Some(Arc::new(|| 0.0));
-        let engine = RuntimeEngine::new(ir(scope), options).unwrap();
+        let mut builder = Engine::builder(ir(scope)).context(context).clock(|| 0.0);
+        if let Some(tenant) = tenant {
+            builder = builder.tenant(tenant);
+        }
+        let engine = builder.build().unwrap();
         async move {
             let on = manifest_runtime::CommandOptions::default();
             let first = engine
@@ -523,7 +525,7 @@ async fn through_relationships_resolve_in_two_hops() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("conformance/fixtures/102-through-join.ir.json");
     let ir = Ir::from_json_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let engine = RuntimeEngine::new(ir, RuntimeOptions::default()).unwrap();
+    let engine = Engine::builder(ir).build().unwrap();
     let rows = [
         ("Post", json!({"id": "p1", "title": "Hello"})),
         ("Post", json!({"id": "p2", "title": "Other"})),
@@ -581,10 +583,14 @@ async fn data_naming_the_reserved_field_is_refused() {
         "Task",
         "t1".to_owned(),
     ));
-    let mut with_provider = RuntimeOptions::default();
-    with_provider.store_provider = Some(Arc::new(move |_: &str| Some(provided.clone())));
-    for options in [RuntimeOptions::default(), with_provider] {
-        let engine = RuntimeEngine::new(ir("memory"), options).unwrap();
+    let with_provider = Engine::builder(ir("memory"))
+        .store_provider(move |_: &str, _: &str| Some(provided.clone()))
+        .build()
+        .unwrap();
+    for engine in [
+        Engine::builder(ir("memory")).build().unwrap(),
+        with_provider,
+    ] {
         let bad = data(json!({"id": "a", "title": "x", "_entity": "Other"}));
         match engine.create_instance("Task", bad).await {
             Err(e @ RuntimeError::ReservedField { .. }) => {
@@ -630,9 +636,10 @@ async fn failures_report_resolved_values_as_the_reference_does() {
         let ir = Ir::from_json_str(&read("ir.json")).unwrap();
         let cases: Json = serde_json::from_str(&read("results.json")).unwrap();
         let tc = &cases["testCases"][case];
-        let mut options = RuntimeOptions::default();
-        options.context = tc.get("context").cloned().unwrap_or(json!({}));
-        let engine = RuntimeEngine::new(ir, options).unwrap();
+        let engine = Engine::builder(ir)
+            .context(tc.get("context").cloned().unwrap_or(json!({})))
+            .build()
+            .unwrap();
         let setup = &tc["setup"]["createInstance"];
         engine
             .create_instance(
@@ -696,7 +703,7 @@ async fn a_payload_field_that_fails_writes_nothing() {
         }]
     }))
     .unwrap();
-    let engine = RuntimeEngine::new(ir, RuntimeOptions::default()).unwrap();
+    let engine = Engine::builder(ir).build().unwrap();
     engine
         .create_instance("Task", data(json!({"id": "t1", "done": false})))
         .await
@@ -715,4 +722,69 @@ async fn a_payload_field_that_fails_writes_nothing() {
     }
     let stored = engine.get_instance("Task", "t1").await.unwrap().unwrap();
     assert_eq!(stored["done"], json!(false), "nothing written");
+}
+
+/// The tenant is enforced end to end: a provided store bound to another tenant is refused when
+/// the engine is built, and engines sharing one memory database see their own tenant's rows
+/// only, by id, in lists, through relationships and in commands.
+#[tokio::test]
+async fn the_engine_is_bound_to_its_tenant() {
+    let foreign: Arc<dyn Store<EntityInstance>> = Arc::new(MemoryStore::<EntityInstance>::named(
+        "Task",
+        "globex".to_owned(),
+    ));
+    match Engine::builder(ir("memory"))
+        .tenant("acme")
+        .store_provider(move |_: &str, tenant: &str| {
+            assert_eq!(tenant, "acme", "the provider is told the engine's tenant");
+            Some(foreign.clone())
+        })
+        .build()
+    {
+        Err(e @ RuntimeError::TenantMismatch { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("`Task`") && text.contains("`globex`") && text.contains("`acme`"),
+                "{text}"
+            );
+        }
+        other => panic!("expected TenantMismatch, got {other:?}"),
+    }
+
+    let memory = manifest_runtime::MemoryDb::new();
+    let program: Arc<manifest_runtime::Program> = ir("memory").into();
+    let engine_for = |tenant: &str| {
+        Engine::builder(program.clone())
+            .tenant(tenant)
+            .database(memory.clone())
+            .build()
+            .unwrap()
+    };
+    let (acme, globex) = (engine_for("acme"), engine_for("globex"));
+    acme.create_instance("Task", data(json!({"id": "shared", "title": "acme's"})))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(globex.get_instance("Task", "shared").await.unwrap(), None);
+    assert!(globex.get_all_instances("Task").await.unwrap().is_empty());
+    globex
+        .create_instance("Task", data(json!({"id": "shared", "title": "globex's"})))
+        .await
+        .unwrap()
+        .unwrap();
+    // A new engine of the same tenant over the same database sees the tenant's rows.
+    let again = engine_for("acme");
+    let row = again.get_instance("Task", "shared").await.unwrap().unwrap();
+    assert_eq!(row["title"], json!("acme's"));
+    assert!(again.delete_instance("Task", "shared").await.unwrap());
+    let theirs = globex
+        .get_instance("Task", "shared")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        theirs["title"],
+        json!("globex's"),
+        "another tenant's delete left it"
+    );
 }

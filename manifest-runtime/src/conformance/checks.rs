@@ -8,8 +8,9 @@ use serde_json::{Map, Value as Json, json};
 
 use super::compare::{UNDEFINED, json_is, shown, shown_value, to_equal, truthy, value_is};
 use super::{Backend, Mismatch, Stores};
-use crate::engine::{CommandOptions, RuntimeEngine};
-use crate::ir::Ir;
+use std::sync::Arc;
+
+use crate::engine::{CommandOptions, Engine, Program};
 
 /// Why a case could not run to its checks: an engine or store error, or a malformed case.
 pub(super) type Failure = String;
@@ -21,16 +22,16 @@ fn failure(e: impl Display) -> Failure {
 /// One case's run: the engines it builds and the stores they were given, cleared afterwards.
 pub(super) struct Run<'a> {
     pub(super) backend: &'a Backend,
-    pub(super) ir: &'a Ir,
+    pub(super) program: &'a Arc<Program>,
     pub(super) stores: Stores,
 }
 
 impl Run<'_> {
     /// A fresh engine, as the harness builds one per case (two for a persistence case).
-    fn engine(&mut self, context: Json) -> Result<RuntimeEngine, Failure> {
+    fn engine(&mut self, context: Json) -> Result<Engine, Failure> {
         let (engine, stores) = self
             .backend
-            .engine_with_stores(self.ir, &context)
+            .engine_with_stores(self.program, &context)
             .map_err(failure)?;
         self.stores.extend(stores);
         Ok(engine)
@@ -91,7 +92,7 @@ fn contained(expected: &Json, key: &str) -> String {
 }
 
 /// Seed `setup.createInstance` (when `single`) and then `setup.createInstances[]`.
-async fn seed(engine: &RuntimeEngine, setup: Option<&Json>, single: bool) -> Result<(), Failure> {
+async fn seed(engine: &Engine, setup: Option<&Json>, single: bool) -> Result<(), Failure> {
     let Some(setup) = setup else { return Ok(()) };
     let one = setup.get("createInstance").filter(|_| single);
     let many = setup.get("createInstances").and_then(Json::as_array);

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use super::*;
 
-impl RuntimeEngine {
+impl Engine {
     // ── commands ───────────────────────────────────────────────────────────────────────
 
     /// Run a command: parameters, policies, command constraints, guards in order, actions,
@@ -27,7 +27,7 @@ impl RuntimeEngine {
         };
         // An unknown entity finds no command: the attempt reports that.
         let index = match &options.entity_name {
-            Some(e) => self.index.get(e.as_str()).copied(),
+            Some(e) => self.program.entities.get(e.as_str()).copied(),
             None => None,
         };
         let _lock = match (index, &options.instance_id) {
@@ -95,9 +95,7 @@ impl RuntimeEngine {
         related: &Related,
     ) -> Result<Result<CommandResult, Stop>, RuntimeError> {
         let entity_name = options.entity_name.as_deref();
-        let command = self.ir.commands.iter().find(|c| {
-            c.name == name && (entity_name.is_none() || c.entity.as_deref() == entity_name)
-        });
+        let command = self.program.command(name, entity_name);
         let Some(command) = command else {
             return Ok(Err(Stop::Result(CommandResult::failure(format!(
                 "Command '{name}' not found"
@@ -148,7 +146,7 @@ impl RuntimeEngine {
             })));
         }
         let named = !command.policies.is_empty();
-        for policy in self.ir.policies.iter().filter(|p| {
+        for policy in self.program.ir.policies.iter().filter(|p| {
             if named {
                 command.policies.contains(&p.name)
             } else {
@@ -217,7 +215,7 @@ impl RuntimeEngine {
                     && let Some(policy) = constraint
                         .override_policy_ref
                         .as_deref()
-                        .and_then(|p| self.ir.policy(p))
+                        .and_then(|p| self.program.ir.policy(p))
                     && policy.action == PolicyAction::Override
                 {
                     let what = || format!("override policy `{}`", policy.name);
@@ -282,7 +280,7 @@ impl RuntimeEngine {
             match action.kind {
                 ActionKind::Mutate => {
                     if let (Some(field), Some((index, id))) = (&action.target, target) {
-                        let entity = &self.ir.entities[index];
+                        let entity = &self.program.ir.entities[index];
                         let mut data = Object::new();
                         data.insert(field.clone(), value.clone());
                         if let Err(stop) =
@@ -399,6 +397,7 @@ impl RuntimeEngine {
 
     pub(super) fn event(&self, name: &str, payload: Map<String, Json>) -> EmittedEvent {
         let channel = self
+            .program
             .ir
             .events
             .iter()
@@ -425,7 +424,7 @@ impl RuntimeEngine {
         let Some(policy) = constraint
             .override_policy_ref
             .as_deref()
-            .and_then(|p| self.ir.policy(p))
+            .and_then(|p| self.program.ir.policy(p))
         else {
             return Ok(self.context_role() == Some("admin"));
         };
@@ -616,7 +615,7 @@ impl RuntimeEngine {
         let Some((read, this)) = working.take_for_write() else {
             return Ok(Ok(()));
         };
-        let entity = &self.ir.entities[index].name;
+        let entity = &self.program.ir.entities[index].name;
         match self.rows[index]
             .write(id, read, this, working.stale, &working.patch, entity)
             .await?

@@ -1,62 +1,27 @@
-//! What a [`RuntimeEngine`](super::RuntimeEngine) is built from and how its operations fail:
-//! [`RuntimeOptions`], the [`StoreProvider`] hook, [`CommandOptions`] and [`RuntimeError`].
+//! The [`StoreProvider`] hook, [`CommandOptions`] and how an engine's operations fail
+//! ([`RuntimeError`]).
 
-use std::fmt;
 use std::sync::Arc;
-
-use serde_json::Value as Json;
 
 use crate::eval::EvalError;
 use crate::ir::IrError;
-use manifest_core::IdGenerator;
 use manifest_core::{EntityInstance, Store};
 
-/// Chooses the store of each entity (the seed's `storeProvider`). `None` means "use the
-/// built-in store for the entity's IR store target".
+/// Chooses the store of each entity (the seed's `storeProvider`): asked once per entity when
+/// an engine is built, with the entity's name and the engine's tenant. `None` means "keep the
+/// entity in the engine's [`Database`](super::Database)". A store bound to another tenant than
+/// the engine's is refused ([`RuntimeError::TenantMismatch`]).
 pub trait StoreProvider: Send + Sync {
-    /// The store for `entity`, if this provider serves it.
-    fn store(&self, entity: &str) -> Option<Arc<dyn Store<EntityInstance>>>;
+    /// The store for `entity` of `tenant`, if this provider serves it.
+    fn store(&self, entity: &str, tenant: &str) -> Option<Arc<dyn Store<EntityInstance>>>;
 }
 
 impl<F> StoreProvider for F
 where
-    F: Fn(&str) -> Option<Arc<dyn Store<EntityInstance>>> + Send + Sync,
+    F: Fn(&str, &str) -> Option<Arc<dyn Store<EntityInstance>>> + Send + Sync,
 {
-    fn store(&self, entity: &str) -> Option<Arc<dyn Store<EntityInstance>>> {
-        self(entity)
-    }
-}
-
-/// How a [`RuntimeEngine`](crate::RuntimeEngine) runs.
-#[derive(Clone, Default)]
-#[non_exhaustive]
-pub struct RuntimeOptions {
-    /// The tenant every built-in store is bound to.
-    pub tenant_id: Option<String>,
-    /// The acting user; expressions see it as `user`. Defaults to `context.user`.
-    pub actor: Option<Json>,
-    /// The runtime context (a JSON object); expressions see it as `context`.
-    pub context: Json,
-    /// Chooses each entity's store.
-    pub store_provider: Option<Arc<dyn StoreProvider>>,
-    /// The clock, in milliseconds since the epoch (default: the system clock).
-    pub now: Option<Arc<dyn Fn() -> f64 + Send + Sync>>,
-    /// Ids for created instances and `uuid()` (default: UUIDv7).
-    pub generate_id: IdGenerator,
-    /// Refuse to start without a tenant.
-    pub require_tenant_context: bool,
-}
-
-impl fmt::Debug for RuntimeOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RuntimeOptions")
-            .field("tenant_id", &self.tenant_id)
-            .field("actor", &self.actor)
-            .field("context", &self.context)
-            .field("store_provider", &self.store_provider.is_some())
-            .field("generate_id", &self.generate_id)
-            .field("require_tenant_context", &self.require_tenant_context)
-            .finish_non_exhaustive()
+    fn store(&self, entity: &str, tenant: &str) -> Option<Arc<dyn Store<EntityInstance>>> {
+        self(entity, tenant)
     }
 }
 
@@ -155,9 +120,21 @@ pub enum RuntimeError {
         /// Each mismatch, naming the property or field.
         mismatches: Vec<String>,
     },
-    /// `require_tenant_context` is set and no tenant was given.
-    #[error("a tenant is required (`require_tenant_context`) but none was given")]
+    /// The builder asked for a tenant (`require_tenant`) and none was given.
+    #[error("a tenant is required (`require_tenant`) but none was given")]
     TenantRequired,
+    /// The store provider gave a store bound to another tenant than the engine's.
+    #[error(
+        "the store provided for entity `{entity}` is bound to tenant `{store}`, not to the engine's tenant `{engine}`"
+    )]
+    TenantMismatch {
+        /// The entity.
+        entity: String,
+        /// The engine's tenant.
+        engine: String,
+        /// The store's tenant.
+        store: String,
+    },
     /// The context is not a JSON object.
     #[error("the runtime context must be a JSON object")]
     ContextNotObject,

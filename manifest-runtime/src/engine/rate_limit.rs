@@ -10,7 +10,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 
-use super::RuntimeEngine;
+use super::Engine;
 use crate::ir::{IrRateLimit, RateLimitScope};
 use crate::result::RateLimitDenial;
 use crate::value::Value;
@@ -85,7 +85,7 @@ impl RateLimiter {
     }
 }
 
-impl RuntimeEngine {
+impl Engine {
     /// Count a request against `limit` (of a policy when `policy` is given); the denial when
     /// the limit is reached or its scope has no value, else `None`.
     pub(super) fn rate_limit_denial(
@@ -108,7 +108,8 @@ impl RuntimeEngine {
             None => scoped,
         };
         let now = (self.now)();
-        self.rate_limiter
+        self.program
+            .rate_limiter
             .check(&key, limit, now)
             .err()
             .map(|retry| denial(key, retry))

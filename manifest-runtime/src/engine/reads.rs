@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json};
 
 use super::relations::Related;
 use super::rows::{Row, row_json};
-use super::{EMPTY, RuntimeEngine, RuntimeError};
+use super::{EMPTY, Engine, RuntimeError};
 use crate::ir::{Ir, IrEntity, IrMaskStrategy, IrPolicy, MaskKind, PolicyAction};
 use crate::value::Value;
 
@@ -33,7 +33,7 @@ fn read_policies<'a>(ir: &'a Ir, entity: &'a IrEntity) -> impl Iterator<Item = &
     })
 }
 
-impl RuntimeEngine {
+impl Engine {
     /// `row` as a read returns it: `None` when a read policy denies it (fail-closed: a policy
     /// that is false or cannot be evaluated denies), else its fields without `private`
     /// properties and with `masked` ones masked.
@@ -44,7 +44,7 @@ impl RuntimeEngine {
         related: &Related,
     ) -> Option<Map<String, Json>> {
         let scope = self.scope_over(row, &EMPTY, &EMPTY);
-        for policy in read_policies(&self.ir, entity) {
+        for policy in read_policies(&self.program.ir, entity) {
             let allowed = self.eval_truthy(&policy.expression, &scope, related, String::new);
             if !matches!(allowed, Ok(true)) {
                 return None;

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use super::rows::{Row, fields};
-use super::{Object, RuntimeEngine, RuntimeError};
+use super::{Engine, Object, RuntimeError};
 use crate::ir::{IrEntity, IrForeignKey, IrRelationship};
 use crate::value::Value;
 
@@ -90,7 +90,7 @@ impl Related {
     /// Fetch what the last evaluation missed. `true` when it missed something, which is now
     /// fetched: the evaluation must run again, and its outcome this time is to be dropped.
     /// An evaluation that keeps missing past [`MAX_FETCH_ROUNDS`] is an error.
-    pub(super) async fn fetch(&mut self, engine: &RuntimeEngine) -> Result<bool, RuntimeError> {
+    pub(super) async fn fetch(&mut self, engine: &Engine) -> Result<bool, RuntimeError> {
         let misses = std::mem::take(
             self.misses
                 .get_mut()
@@ -107,7 +107,7 @@ impl Related {
         }
         for lookup in misses {
             let rows = &engine.rows[lookup.entity];
-            let name = &engine.ir.entities[lookup.entity].name;
+            let name = &engine.program.ir.entities[lookup.entity].name;
             let value = lookup.value();
             let found = match (lookup.field.as_str(), &value) {
                 ("id", serde_json::Value::String(id)) => rows
@@ -125,7 +125,7 @@ impl Related {
     }
 }
 
-impl RuntimeEngine {
+impl Engine {
     /// `instance.property` when `property` is a relationship of `entity`; `None` when it is
     /// not.
     pub(super) fn resolve_relationship(
@@ -135,7 +135,7 @@ impl RuntimeEngine {
         instance: &Object,
         property: &str,
     ) -> Option<Value> {
-        let source = self.ir.entity(entity)?;
+        let source = self.program.ir.entity(entity)?;
         let rel = source.relationships.iter().find(|r| r.name == property)?;
         Some(self.resolve(related, source, rel, instance))
     }
@@ -174,7 +174,8 @@ impl RuntimeEngine {
     ) -> Vec<&'r Row> {
         // A missing or null key points at nothing; arrays and objects are never strictly
         // equal to anything.
-        let (Some(&index), Some(json)) = (self.index.get(entity), value.to_json()) else {
+        let (Some(&index), Some(json)) = (self.program.entities.get(entity), value.to_json())
+        else {
             return Vec::new();
         };
         if matches!(
@@ -207,7 +208,7 @@ impl RuntimeEngine {
     ) -> Option<&'r Row> {
         let field = |name: &str| get(instance, name);
         if let Some(fk) = rel.foreign_key.as_ref().filter(|fk| fk.fields.len() > 1) {
-            let pairs = column_pairs(fk, self.ir.entity(&rel.target));
+            let pairs = column_pairs(fk, self.program.ir.entity(&rel.target));
             if pairs
                 .iter()
                 .any(|(local, _)| matches!(field(local), Value::Undefined | Value::Null))
@@ -247,7 +248,7 @@ impl RuntimeEngine {
         child: &str,
         instance: &Object,
     ) -> Vec<&'r Row> {
-        let Some(child_entity) = self.ir.entity(child) else {
+        let Some(child_entity) = self.program.ir.entity(child) else {
             return Vec::new();
         };
         let field = |name: &str| get(instance, name);
@@ -308,7 +309,7 @@ impl RuntimeEngine {
         join: &str,
         instance: &Object,
     ) -> Vec<&'r Row> {
-        let Some(to_target) = self.ir.entity(join).and_then(|j| {
+        let Some(to_target) = self.program.ir.entity(join).and_then(|j| {
             j.relationships
                 .iter()
                 .find(|r| (r.kind == "belongsTo" || r.kind == "ref") && r.target == rel.target)

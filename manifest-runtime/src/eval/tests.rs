@@ -1,5 +1,5 @@
 //! Evaluator tests. The expected values were checked against the reference runtime
-//! (`@angriff36/manifest` 3.4.23, `RuntimeEngine.evaluateExpression`).
+//! (`@angriff36/manifest` 3.4.23, `Engine.evaluateExpression`).
 
 use std::cell::{Cell, RefCell};
 

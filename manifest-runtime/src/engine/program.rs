@@ -1,0 +1,99 @@
+//! [`Program`]: the IR compiled once into what every engine built from it looks things up by.
+
+use std::collections::HashMap;
+
+use super::rate_limit::RateLimiter;
+use super::reads;
+use super::relations::lookup_fields;
+use crate::ir::{Ir, IrCommand, IrEntity, IrError};
+
+/// A Manifest program ready to run: the IR, with its entities and commands indexed and the
+/// per-entity facts the engine needs worked out once. Build it once (at startup) and share it
+/// behind an [`Arc`](std::sync::Arc): [`Engine::builder`](super::Engine::builder) takes one,
+/// and building an engine from it costs a few allocations, not a recompilation, so a service
+/// can build an engine per request or per tenant, each with its own tenant, actor and context.
+///
+/// The program also holds the request counts of rate limits, so that engines built from it
+/// share them (a limit per user counts the user's calls through every engine of the process).
+#[derive(Debug)]
+pub struct Program {
+    pub(super) ir: Ir,
+    /// Each entity's index in `ir.entities`, by name (the first of two of one name).
+    pub(super) entities: HashMap<String, usize>,
+    /// The indexes in `ir.commands` of the commands of each name, in declaration order.
+    commands: HashMap<String, Vec<usize>>,
+    /// Per entity: whether its reads are gated or masked.
+    pub(super) projects_reads: Vec<bool>,
+    /// `(entity, field)`: the fields `hasMany`/`hasOne` relationships look children up by.
+    pub(super) lookup_fields: Vec<(String, String)>,
+    pub(super) rate_limiter: RateLimiter,
+}
+
+impl Program {
+    /// Compile `ir`.
+    pub fn new(ir: Ir) -> Self {
+        let mut entities = HashMap::with_capacity(ir.entities.len());
+        for (i, entity) in ir.entities.iter().enumerate() {
+            entities.entry(entity.name.clone()).or_insert(i);
+        }
+        let mut commands: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, command) in ir.commands.iter().enumerate() {
+            commands.entry(command.name.clone()).or_default().push(i);
+        }
+        let projects_reads = ir
+            .entities
+            .iter()
+            .map(|entity| reads::projects_reads(&ir, entity))
+            .collect();
+        let lookup_fields = lookup_fields(&ir);
+        Program {
+            ir,
+            entities,
+            commands,
+            projects_reads,
+            lookup_fields,
+            rate_limiter: RateLimiter::default(),
+        }
+    }
+
+    /// Load and compile IR JSON ([`Ir::from_json_str`]; errors name the JSON path).
+    pub fn from_json_str(text: &str) -> Result<Self, IrError> {
+        Ok(Program::new(Ir::from_json_str(text)?))
+    }
+
+    /// The IR.
+    pub fn ir(&self) -> &Ir {
+        &self.ir
+    }
+
+    /// The index of the entity called `name`.
+    pub(super) fn entity_index(&self, name: &str) -> Option<usize> {
+        self.entities.get(name).copied()
+    }
+
+    /// The entity called `name`.
+    pub fn entity(&self, name: &str) -> Option<&IrEntity> {
+        self.entity_index(name).map(|i| &self.ir.entities[i])
+    }
+
+    /// The command called `name`, of `entity` when one is given (the first declared).
+    pub fn command(&self, name: &str, entity: Option<&str>) -> Option<&IrCommand> {
+        self.commands
+            .get(name)?
+            .iter()
+            .map(|&i| &self.ir.commands[i])
+            .find(|c| entity.is_none() || c.entity.as_deref() == entity)
+    }
+}
+
+impl From<Ir> for Program {
+    fn from(ir: Ir) -> Self {
+        Program::new(ir)
+    }
+}
+
+impl From<Ir> for std::sync::Arc<Program> {
+    fn from(ir: Ir) -> Self {
+        std::sync::Arc::new(Program::new(ir))
+    }
+}
