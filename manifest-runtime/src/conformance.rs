@@ -34,7 +34,7 @@
 //!         {"name": "value", "type": {"name": "number"},
 //!          "defaultValue": {"kind": "number", "value": 0}}
 //!     ]}]
-//! }"#)?;
+//! }"#)?);
 //! let cases = Cases::from_json_str(r#"{"testCases": [
 //!     {"name": "defaults", "createInstance": {"entity": "Counter", "data": {}},
 //!      "expectedInstance": {"id": "test-id-1", "value": 0}},
