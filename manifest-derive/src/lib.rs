@@ -6,7 +6,6 @@
 
 mod ast;
 mod attr;
-mod case;
 mod check;
 mod ctxt;
 mod expand;
@@ -118,7 +117,5 @@ use proc_macro::TokenStream;
 /// the runtime does not support (reported on the type).
 #[proc_macro_derive(ManifestEntity, attributes(manifest))]
 pub fn derive_manifest_entity(input: TokenStream) -> TokenStream {
-    expand::expand(input.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    expand::derive(input.into()).into()
 }
