@@ -327,8 +327,8 @@ fn take_value(input: ParseStream) -> syn::Result<TokenStream> {
 #[cfg(test)]
 mod tests {
     use super::{Container, Field, Role};
-    use manifest_naming::RenameRule;
     use crate::ctxt::Ctxt;
+    use manifest_naming::RenameRule;
     use syn::Attribute;
 
     /// Parse `attrs` with `parse`, returning the result and every error message.

@@ -304,7 +304,15 @@ mod tests {
         assert_eq!(default_table_name("ABC"), not("Abc"));
         assert_eq!(default_table_name("note"), not("Note"));
         // The Kelvin sign is not folded into `k`: refused, with no canonical name.
-        for name in ["\u{212A}elvin", "Tâche", "Prep-Task", "Prep Task", "", "1Task", "_X"] {
+        for name in [
+            "\u{212A}elvin",
+            "Tâche",
+            "Prep-Task",
+            "Prep Task",
+            "",
+            "1Task",
+            "_X",
+        ] {
             assert_eq!(
                 default_table_name(name),
                 Err(EntityNameError::NotCanonical { canonical: None }),

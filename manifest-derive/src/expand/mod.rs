@@ -305,7 +305,10 @@ mod tests {
         };
         assert_eq!(failure.errors.into_iter().count(), 1);
         let fallback = failure.fallback.to_string();
-        assert!(fallback.contains("use :: manifest_core as _manifest"), "{fallback}");
+        assert!(
+            fallback.contains("use :: manifest_core as _manifest"),
+            "{fallback}"
+        );
         assert!(
             fallback.contains("assert_field :: < BTreeMap < String , f64 > >"),
             "{fallback}"

@@ -270,7 +270,10 @@ pub async fn tables_of_another_shape_are_refused<DB: manifest_core::Backend>(b: 
             expected,
             found,
         } => {
-            assert_eq!((entity.as_str(), table.as_str()), ("ShapeNote", "shape_note"));
+            assert_eq!(
+                (entity.as_str(), table.as_str()),
+                ("ShapeNote", "shape_note")
+            );
             assert_eq!(*expected, strings(&["tenant_id", "id", "data"]));
             assert_eq!(*found, strings(&["id", "tenant_id", "title"]));
         }
@@ -291,7 +294,10 @@ pub async fn tables_of_another_shape_are_refused<DB: manifest_core::Backend>(b: 
             expected,
             found,
         }) => {
-            assert_eq!((entity.as_str(), table.as_str()), ("ShapeClash", "doc_prep_task"));
+            assert_eq!(
+                (entity.as_str(), table.as_str()),
+                ("ShapeClash", "doc_prep_task")
+            );
             assert_eq!(expected, strings(&["id", "tenant_id", "title"]));
             assert_eq!(found, strings(&["tenant_id", "id", "data"]));
         }

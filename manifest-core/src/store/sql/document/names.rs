@@ -79,7 +79,14 @@ mod tests {
     #[test]
     fn explicit_tables_are_sql_names() {
         assert_eq!(table_name("E", Some("my_table")).unwrap(), "my_table");
-        for bad in ["", "a-b", "x;DROP TABLE y", "sqlite_x", &"a".repeat(64), "tâche"] {
+        for bad in [
+            "",
+            "a-b",
+            "x;DROP TABLE y",
+            "sqlite_x",
+            &"a".repeat(64),
+            "tâche",
+        ] {
             assert_eq!(refused("E", Some(bad)).0, bad);
         }
     }
