@@ -121,15 +121,35 @@ pub enum Error {
         source: BoxDynError,
     },
     /// A name given at run time cannot be used as a SQL name: a `DocumentStore` table name that
-    /// is not `[A-Za-z_][A-Za-z0-9_]*`, is longer than 63 bytes, or starts with `sqlite_`.
-    #[error("{entity}: `{name}` cannot be a table name: {reason}")]
+    /// is not `[A-Za-z_][A-Za-z0-9_]*`, is longer than 63 bytes, or starts with `sqlite_`; or an
+    /// entity name without a default table, as it is not in PascalCase (ASCII letters and
+    /// digits, each word capitalised: `OrderItem`, not `order_item` or `ORDERItem`, which would
+    /// share its table `order_item`). Such an entity names its table explicitly.
+    #[error("{entity}: `{name}` cannot be its table name: {reason}")]
     InvalidName {
         /// The entity name.
         entity: String,
-        /// The rejected name.
+        /// The rejected table name (for a default one, the entity name in snake_case).
         name: String,
         /// Why it cannot be used.
         reason: String,
+    },
+    /// The table already exists with other columns than the entity's (another entity's table,
+    /// say), so creating it changed nothing and its rows would not be this entity's.
+    #[error(
+        "{entity}: table `{table}` already exists with other columns: expected {}, found {}",
+        .expected.join(", "),
+        .found.join(", ")
+    )]
+    TableShape {
+        /// The entity name.
+        entity: String,
+        /// The table.
+        table: String,
+        /// The entity's columns, in its order.
+        expected: Vec<String>,
+        /// The table's columns, in the table's order.
+        found: Vec<String>,
     },
     /// The store cannot do this operation. [`Store::update_if`](crate::Store::update_if) says so
     /// rather than fall back to a check and a write that another writer could come between: a

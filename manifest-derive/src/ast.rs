@@ -24,6 +24,9 @@ pub(crate) struct Field<'a> {
     pub vis: &'a Visibility,
     pub ty: &'a Type,
     pub attrs: attr::Field,
+    /// Whether its `#[manifest(...)]` keys had an error (then its type is not checked either:
+    /// the intended keys are not known).
+    pub attr_errors: bool,
     /// The column name: `column = "..."`, or the name under `rename_all`.
     pub column: String,
 }
@@ -68,7 +71,9 @@ impl<'a> Container<'a> {
             .filter_map(|field| {
                 let member = field.ident.as_ref()?;
                 let name = member.unraw().to_string();
+                let errors_before = cx.error_count();
                 let attrs = attr::Field::from_ast(cx, &field.attrs);
+                let attr_errors = cx.error_count() > errors_before;
                 let column = match &attrs.column {
                     Some(lit) => lit.value(),
                     None => cont_attrs.rename_all.apply_to_field(&name),
@@ -79,6 +84,7 @@ impl<'a> Container<'a> {
                     vis: &field.vis,
                     ty: &field.ty,
                     attrs,
+                    attr_errors,
                     column,
                 })
             })

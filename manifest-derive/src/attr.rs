@@ -4,6 +4,7 @@
 //! run here; checks across keys or fields are in `check.rs`. Every problem goes to the
 //! [`Ctxt`] and parsing goes on, so one build reports them all.
 
+use manifest_naming::RenameRule;
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::ext::IdentExt;
@@ -12,7 +13,6 @@ use syn::parse::ParseStream;
 use syn::spanned::Spanned;
 use syn::{Attribute, LitStr, Token};
 
-use crate::case::RenameRule;
 use crate::check;
 use crate::ctxt::Ctxt;
 
@@ -29,6 +29,8 @@ pub(crate) struct Container {
     pub rename_all: RenameRule,
     /// `crate = "..."`.
     pub krate: Option<syn::Path>,
+    /// `crate = "..."` was given but is not a path: the runtime crate's path is not known.
+    pub krate_invalid: bool,
 }
 
 /// The key-related role a field flag gives.
@@ -66,6 +68,7 @@ impl Container {
             entity: None,
             rename_all: RenameRule::None,
             krate: None,
+            krate_invalid: false,
         };
         for_each_key(cx, attrs, STRUCT_KEYS, "struct", |key, meta| {
             match key {
@@ -92,7 +95,7 @@ impl Container {
                 }
                 "rename_all" => {
                     if let Some(lit) = lit_str(cx, key, meta)? {
-                        match RenameRule::from_str(&lit.value()) {
+                        match RenameRule::parse(&lit.value()) {
                             Ok(rule) => out.rename_all = rule,
                             Err(err) => cx.error_spanned_by(&lit, err),
                         }
@@ -102,14 +105,17 @@ impl Container {
                     if let Some(lit) = lit_str(cx, key, meta)? {
                         match lit.parse::<syn::Path>() {
                             Ok(path) => out.krate = Some(path),
-                            Err(_) => cx.error_spanned_by(
-                                &lit,
-                                format!(
-                                    "`crate = {:?}` is not a path\nhelp: name the crate's path, \
-                                     e.g. `crate = \"::manifest_core\"`",
-                                    lit.value()
-                                ),
-                            ),
+                            Err(_) => {
+                                out.krate_invalid = true;
+                                cx.error_spanned_by(
+                                    &lit,
+                                    format!(
+                                        "`crate = {:?}` is not a path\nhelp: name the crate's \
+                                         path, e.g. `crate = \"::manifest_core\"`",
+                                        lit.value()
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -164,10 +170,14 @@ fn for_each_key(
         let result = attr.parse_nested_meta(|meta| {
             let name = key_name(&meta.path);
             let Some(key) = known.iter().copied().find(|k| *k == name) else {
+                let help = match nearest(&name, known) {
+                    Some(key) => format!("\nhelp: did you mean `{key}`?"),
+                    None => String::new(),
+                };
                 cx.error_spanned_by(
                     &meta.path,
                     format!(
-                        "unknown manifest {level} attribute `{name}`, expected one of {}",
+                        "unknown manifest {level} attribute `{name}`, expected one of {}{help}",
                         list(known)
                     ),
                 );
@@ -192,6 +202,50 @@ fn key_name(path: &syn::Path) -> String {
         Some(ident) => ident.unraw().to_string(),
         None => path.to_token_stream().to_string().replace(' ', ""),
     }
+}
+
+/// The known key nearest to `name`, if one is near enough to be a typo of it: the same but for
+/// case, or at most one edit per three characters of `name` away (rustc's rule for its own
+/// suggestions), counting a swap of two neighbours as one edit.
+fn nearest(name: &str, known: &[&'static str]) -> Option<&'static str> {
+    if let Some(key) = known.iter().find(|k| k.eq_ignore_ascii_case(name)) {
+        return Some(key);
+    }
+    let max = name.chars().count().max(3) / 3;
+    known
+        .iter()
+        .map(|k| (edit_distance(name, k), *k))
+        .filter(|(d, _)| *d <= max)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// The optimal string alignment distance: insertions, deletions, substitutions and swaps of
+/// two neighbouring characters, each one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // `rows[i][j]`: the distance between `a[..i]` and `b[..j]`.
+    let mut rows = vec![vec![0; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = d;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 /// `` `a`, `b`, `c` ``
@@ -273,8 +327,8 @@ fn take_value(input: ParseStream) -> syn::Result<TokenStream> {
 #[cfg(test)]
 mod tests {
     use super::{Container, Field, Role};
-    use crate::case::RenameRule;
     use crate::ctxt::Ctxt;
+    use manifest_naming::RenameRule;
     use syn::Attribute;
 
     /// Parse `attrs` with `parse`, returning the result and every error message.
@@ -333,7 +387,7 @@ mod tests {
                 "`id` is a flag and takes no value\nhelp: write it as `#[manifest(id)]`",
                 "`skip` is a flag and takes no value\nhelp: write it as `#[manifest(skip)]`",
                 "unknown manifest field attribute `colum`, expected one of `id`, `tenant`, \
-                 `version`, `skip`, `column`",
+                 `version`, `skip`, `column`\nhelp: did you mean `column`?",
                 "expected a string literal for `column`\nhelp: write it as `column = \"...\"`",
                 "duplicate manifest attribute `id`",
                 "duplicate manifest attribute `column`",
@@ -344,6 +398,35 @@ mod tests {
         assert_eq!(roles, [Role::Id, Role::Tenant]);
         assert!(field.skip.is_some());
         assert!(field.column.is_none());
+    }
+
+    #[test]
+    fn suggestions() {
+        use super::{FIELD_KEYS, STRUCT_KEYS, edit_distance, nearest};
+        assert_eq!(edit_distance("", "id"), 2);
+        assert_eq!(edit_distance("colum", "column"), 1);
+        assert_eq!(edit_distance("tabel", "table"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        let cases = [
+            ("colum", FIELD_KEYS, Some("column")),
+            ("columns", FIELD_KEYS, Some("column")),
+            ("Column", FIELD_KEYS, Some("column")),
+            ("ID", FIELD_KEYS, Some("id")),
+            ("tenat", FIELD_KEYS, Some("tenant")),
+            ("skp", FIELD_KEYS, Some("skip")),
+            ("versoin", FIELD_KEYS, Some("version")),
+            ("rename", FIELD_KEYS, None),
+            ("x", FIELD_KEYS, None),
+            ("primary_key", FIELD_KEYS, None),
+            ("tabel", STRUCT_KEYS, Some("table")),
+            ("rename_al", STRUCT_KEYS, Some("rename_all")),
+            ("renameAll", STRUCT_KEYS, Some("rename_all")),
+            ("krate", STRUCT_KEYS, Some("crate")),
+            ("name", STRUCT_KEYS, None),
+        ];
+        for (name, known, expected) in cases {
+            assert_eq!(nearest(name, known), expected, "{name}");
+        }
     }
 
     #[test]

@@ -1,16 +1,13 @@
 //! Checks that need more than one key or more than one field, and the resolution of which
 //! field is the id, the tenant and the version (serde's `internals/check.rs`).
 
+use manifest_naming::{EntityNameError, MAX_NAME_BYTES, NameError, NameKind};
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 
 use crate::ast::{Container, Field};
 use crate::attr::Role;
-use crate::case::to_snake_case;
 use crate::ctxt::Ctxt;
-
-/// PostgreSQL truncates identifiers longer than this (`NAMEDATALEN - 1`).
-const MAX_NAME_BYTES: usize = 63;
 
 /// What a field is, once defaults are applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,15 +122,13 @@ fn default_key(cx: &Ctxt, cont: &Container, kinds: &mut [Kind], kind: Kind, name
     }
 }
 
-/// Names worked out from the struct and field names must be valid SQL names too.
+/// Names worked out from the struct and field names must be valid SQL names too, and the
+/// struct name must be the one spelling of its default table name (`manifest_naming`'s rule).
 fn default_names(cx: &Ctxt, cont: &Container, kinds: &[Kind]) {
     if cont.attrs.table.is_none() {
-        let table = default_table(cont);
-        if let Err(msg) = sql_name("table", &table) {
-            cx.error_spanned_by(
-                cont.ident,
-                format!("{msg}\nhelp: the table name comes from the struct name; set one with `#[manifest(table = \"...\")]`"),
-            );
+        let name = cont.ident.unraw().to_string();
+        if let Err(err) = manifest_naming::default_table_name(&name) {
+            cx.error_spanned_by(cont.ident, default_table_message(&name, &err));
         }
     }
     for (field, kind) in cont.fields.iter().zip(kinds) {
@@ -189,51 +184,72 @@ fn distinct_columns(cx: &Ctxt, cont: &Container, kinds: &[Kind]) {
     }
 }
 
-/// The table name: `table = "..."`, or the struct name in snake_case.
+/// The table name: `table = "..."`, or the struct name in snake_case (checked by
+/// `default_names`).
 pub(crate) fn default_table(cont: &Container) -> String {
     match &cont.attrs.table {
         Some(lit) => lit.value(),
-        None => to_snake_case(&cont.ident.unraw().to_string()),
+        None => manifest_naming::to_snake_case(&cont.ident.unraw().to_string()),
+    }
+}
+
+/// The message for a struct name that gives no default table name.
+fn default_table_message(name: &str, err: &EntityNameError) -> String {
+    let table = manifest_naming::to_snake_case(name);
+    match err {
+        EntityNameError::NotCanonical {
+            canonical: Some(canonical),
+        } => format!(
+            "the default table name `{table}` belongs to the struct name `{canonical}`, not \
+             `{name}`: a default table name comes only from the PascalCase spelling (acronyms \
+             as words), so that no two entities share a table\nhelp: rename the struct \
+             `{canonical}`, or set the table with `#[manifest(table = \"{table}\")]`"
+        ),
+        EntityNameError::NotCanonical { canonical: None } => format!(
+            "struct name `{name}` gives no default table name: only a name in PascalCase of \
+             ASCII letters and digits does\nhelp: set the table with \
+             `#[manifest(table = \"...\")]`"
+        ),
+        EntityNameError::Table(err) => format!(
+            "{}\nhelp: the table name comes from the struct name; set one with \
+             `#[manifest(table = \"...\")]`",
+            sql_name_message("table", &table, err)
+        ),
     }
 }
 
 /// Whether `name` can be a table or column name (`kind`) as written, without quoting rules
-/// of its own: `[A-Za-z_][A-Za-z0-9_]*`, at most 63 bytes, and a table may not use SQLite's
-/// reserved `sqlite_` prefix. The error is the message to show.
+/// of its own (`manifest_naming::check_sql_name`). The error is the message to show.
 pub(crate) fn sql_name(kind: &str, name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let Some(first) = chars.next() else {
-        return Err(format!(
+    let name_kind = if kind == "table" {
+        NameKind::Table
+    } else {
+        NameKind::Column
+    };
+    manifest_naming::check_sql_name(name_kind, name)
+        .map_err(|err| sql_name_message(kind, name, &err))
+}
+
+/// The message for a `kind` name that cannot be a SQL name.
+fn sql_name_message(kind: &str, name: &str, err: &NameError) -> String {
+    match err {
+        NameError::Empty => format!(
             "the {kind} name cannot be empty\nhelp: a {kind} name is ASCII letters, digits and \
              underscores, not starting with a digit"
-        ));
-    };
-    let valid = (first.is_ascii_alphabetic() || first == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
-        return Err(format!(
+        ),
+        NameError::Syntax => format!(
             "invalid {kind} name `{name}`\nhelp: a {kind} name is ASCII letters, digits and \
              underscores (`[A-Za-z_][A-Za-z0-9_]*`), not starting with a digit"
-        ));
-    }
-    if name.len() > MAX_NAME_BYTES {
-        return Err(format!(
-            "{kind} name `{name}` is {} bytes long\nhelp: PostgreSQL allows at most \
-             {MAX_NAME_BYTES} bytes",
-            name.len()
-        ));
-    }
-    if kind == "table"
-        && name
-            .get(..7)
-            .is_some_and(|p| p.eq_ignore_ascii_case("sqlite_"))
-    {
-        return Err(format!(
+        ),
+        NameError::TooLong { bytes } => format!(
+            "{kind} name `{name}` is {bytes} bytes long\nhelp: PostgreSQL allows at most \
+             {MAX_NAME_BYTES} bytes"
+        ),
+        NameError::SqliteReserved => format!(
             "table name `{name}` is reserved by SQLite\nhelp: SQLite reserves the names that \
              start with `sqlite_`; choose another table name"
-        ));
+        ),
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -40,6 +40,11 @@ impl Ctxt {
         }
     }
 
+    /// How many errors have been recorded so far.
+    pub(crate) fn error_count(&self) -> usize {
+        self.errors.borrow().as_ref().map_or(0, Vec::len)
+    }
+
     /// Consume the context: `Err` with every recorded error combined, if there is any.
     pub(crate) fn check(self) -> syn::Result<()> {
         let errors = self.errors.borrow_mut().take().unwrap_or_default();

@@ -6,7 +6,6 @@
 
 mod ast;
 mod attr;
-mod case;
 mod check;
 mod ctxt;
 mod expand;
@@ -46,9 +45,12 @@ use proc_macro::TokenStream;
 /// are string literals.
 ///
 /// - `table = "recipes"`: the SQL table. The default is the struct name in snake_case,
-///   never pluralised (`RecipeStep` is stored in `recipe_step`). A table or column name is
-///   ASCII letters, digits and underscores, does not start with a digit, is at most 63 bytes
-///   long (PostgreSQL's limit), and a table name does not start with `sqlite_`.
+///   never pluralised (`RecipeStep` is stored in `recipe_step`), which only a struct name in
+///   PascalCase of ASCII letters and digits, acronyms written as words, has: `HTTPRequest`
+///   or `Order_Item` would share `HttpRequest`'s or `OrderItem`'s table, so they name theirs
+///   (the rule of `manifest-naming`, which document tables follow too). A table or column
+///   name is ASCII letters, digits and underscores, does not start with a digit, is at most
+///   63 bytes long (PostgreSQL's limit), and a table name does not start with `sqlite_`.
 ///
 ///   ```text
 ///   #[manifest(table = "recipe_steps")]
@@ -112,13 +114,12 @@ use proc_macro::TokenStream;
 ///
 /// Raw field names (`r#type`) are stored without the `r#` (column `type`).
 ///
-/// Mistakes are compile errors, all reported together: unknown or repeated keys, a value
-/// that is not a string literal, a flag with a value, an invalid name, two fields in one
+/// Mistakes are compile errors, all reported together: unknown keys (with the nearest
+/// accepted key suggested) or repeated ones, a value that is not a string literal, a flag
+/// with a value, an invalid name or a struct name without a default table, two fields in one
 /// column (compared without case, as SQLite does), a missing id or tenant, and field types
 /// the runtime does not support (reported on the type).
 #[proc_macro_derive(ManifestEntity, attributes(manifest))]
 pub fn derive_manifest_entity(input: TokenStream) -> TokenStream {
-    expand::expand(input.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    expand::derive(input.into()).into()
 }

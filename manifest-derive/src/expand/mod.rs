@@ -18,20 +18,64 @@ use crate::ast::{Container, Field};
 use crate::check::{self, Kind};
 use crate::ctxt::Ctxt;
 
-/// `#[derive(ManifestEntity)]` on `input`: the patch struct and the impls, or every error found.
-pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
+/// `#[derive(ManifestEntity)]` on `input`: the patch struct and the impls, or every error found
+/// followed by the field-type assertions (so that an unsupported field type is reported in the
+/// same build as an attribute error, as thiserror's `fallback.rs` does).
+pub(crate) fn derive(input: TokenStream) -> TokenStream {
+    match expand(input) {
+        Ok(tokens) => tokens,
+        Err(Failure { errors, fallback }) => {
+            let mut tokens = errors.into_compile_error();
+            tokens.extend(fallback);
+            tokens
+        }
+    }
+}
+
+/// An input that did not check: every error, and what to emit next to them.
+pub(crate) struct Failure {
+    pub errors: syn::Error,
+    /// The field-type assertions, when the input is a struct whose fields are known.
+    pub fallback: TokenStream,
+}
+
+impl From<syn::Error> for Failure {
+    fn from(errors: syn::Error) -> Self {
+        Failure {
+            errors,
+            fallback: TokenStream::new(),
+        }
+    }
+}
+
+/// The patch struct and the impls, or every error found.
+pub(crate) fn expand(input: TokenStream) -> Result<TokenStream, Failure> {
     let input: DeriveInput = syn::parse2(input)?;
     let cx = Ctxt::new();
     let model = Container::from_ast(&cx, &input).map(|cont| {
         let kinds = check::check(&cx, &cont);
         (cont, kinds)
     });
-    cx.check()?;
+    if let Err(errors) = cx.check() {
+        let fallback = match &model {
+            Some((cont, kinds)) => assert::fallback(cont, kinds),
+            None => TokenStream::new(),
+        };
+        return Err(Failure { errors, fallback });
+    }
     let Some((cont, kinds)) = model else {
         // `from_ast` only gives `None` after recording an error, so this is not reached.
         return Ok(TokenStream::new());
     };
     Ok(generate(&Model::new(&cont, kinds)))
+}
+
+/// The runtime crate's path: `::manifest_core` unless `crate = "..."` says otherwise.
+fn krate(cont: &Container) -> TokenStream {
+    match &cont.attrs.krate {
+        Some(path) => quote!(#path),
+        None => quote!(::manifest_core),
+    }
 }
 
 /// A checked struct, ready for code generation.
@@ -57,10 +101,7 @@ impl<'a> Model<'a> {
             ident: cont.ident,
             vis: cont.vis,
             patch: format_ident!("{}Patch", name, span = cont.ident.span()),
-            krate: match &cont.attrs.krate {
-                Some(path) => quote!(#path),
-                None => quote!(::manifest_core),
-            },
+            krate: krate(cont),
             entity: match &cont.attrs.entity {
                 Some(lit) => lit.value(),
                 None => name.to_string(),
@@ -180,7 +221,7 @@ mod tests {
     fn errors(input: proc_macro2::TokenStream) -> Vec<String> {
         match expand(input) {
             Ok(_) => Vec::new(),
-            Err(err) => err.into_iter().map(|e| e.to_string()).collect(),
+            Err(failure) => failure.errors.into_iter().map(|e| e.to_string()).collect(),
         }
     }
 
@@ -196,7 +237,9 @@ mod tests {
                 pub version: i64,
             }
         });
-        let out = out.map(|t| t.to_string()).unwrap_or_else(|e| e.to_string());
+        let out = out
+            .map(|t| t.to_string())
+            .unwrap_or_else(|f| f.errors.to_string());
         assert!(out.contains("pub struct RecipePatch"), "{out}");
         assert!(out.contains("impl _manifest :: Entity for Recipe"), "{out}");
         assert!(
@@ -219,6 +262,71 @@ mod tests {
         assert!(errs[1].starts_with("unknown manifest struct attribute `tabel`"));
         assert!(errs[2].starts_with("`id` is a flag and takes no value"));
         assert!(errs[3].starts_with("no tenant field"));
+    }
+
+    #[test]
+    fn default_table_names_are_canonical() {
+        let errs = errors(quote! {
+            struct HTTPRequest {
+                id: String,
+                tenant_id: String,
+            }
+        });
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert!(
+            errs[0].starts_with(
+                "the default table name `http_request` belongs to the struct name \
+                 `HttpRequest`, not `HTTPRequest`"
+            ),
+            "{errs:#?}"
+        );
+        let errs = errors(quote! {
+            #[manifest(table = "http_request")]
+            struct HTTPRequest {
+                id: String,
+                tenant_id: String,
+            }
+        });
+        assert_eq!(errs, Vec::<String>::new());
+    }
+
+    #[test]
+    fn failures_keep_the_type_assertions() {
+        let Err(failure) = expand(quote! {
+            struct Recipe {
+                id: String,
+                tenant_id: String,
+                #[manifest(colum = "x")]
+                name: String,
+                scores: BTreeMap<String, f64>,
+            }
+        }) else {
+            panic!("expected errors");
+        };
+        assert_eq!(failure.errors.into_iter().count(), 1);
+        let fallback = failure.fallback.to_string();
+        assert!(
+            fallback.contains("use :: manifest_core as _manifest"),
+            "{fallback}"
+        );
+        assert!(
+            fallback.contains("assert_field :: < BTreeMap < String , f64 > >"),
+            "{fallback}"
+        );
+        assert!(fallback.contains("assert_key :: < String >"), "{fallback}");
+        // The field whose keys were wrong is not asserted.
+        assert_eq!(fallback.matches("assert_field").count(), 3, "{fallback}");
+        // Nor is anything when the crate's path is not known.
+        let Err(failure) = expand(quote! {
+            #[manifest(crate = "not a path")]
+            struct Recipe {
+                id: String,
+                tenant_id: String,
+            }
+        }) else {
+            panic!("expected errors");
+        };
+        assert!(failure.fallback.is_empty());
     }
 
     #[test]

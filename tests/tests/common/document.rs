@@ -69,6 +69,8 @@ macro_rules! document_suite {
             document_data::nesting_limit,
             document_data::invalid_names_are_typed_errors,
             document_data::explicit_table,
+            document_data::default_tables_are_one_to_one,
+            document_data::tables_of_another_shape_are_refused,
             document::transaction_commits_and_rolls_back,
             document::session_and_closed_transaction,
             document::concurrent_updates_of_different_keys_all_land,

@@ -182,7 +182,7 @@ pub async fn invalid_names_are_typed_errors<DB: manifest_core::Backend>(b: &DocB
     // The default table is the entity name in snake_case, as the derive's.
     for (entity, table) in [
         ("PrepTask", "prep_task"),
-        ("HTTPRequest", "http_request"),
+        ("HttpRequest", "http_request"),
         ("RecipeV2", "recipe_v2"),
     ] {
         assert_eq!(b.db.document_store(entity, &a).unwrap().table(), table);
@@ -193,6 +193,122 @@ pub async fn invalid_names_are_typed_errors<DB: manifest_core::Backend>(b: &DocB
         b.db.document_store_in("Max", &max, &a).unwrap().table(),
         max
     );
+}
+
+/// No two entity names share a default table: only the PascalCase spelling of a table name has
+/// it, and nothing non-ASCII folds into an ASCII name.
+pub async fn default_tables_are_one_to_one<DB: manifest_core::Backend>(b: &DocBackend<DB>) {
+    let [a] = tenants();
+    let tx = b.db.begin().await.unwrap();
+    let session = b.db.acquire().await.unwrap();
+    let order_item = b.db.document_store("OrderItem", &a).unwrap();
+    assert_eq!(order_item.table(), "order_item");
+    // (entity, the table named in the error: its name in snake_case)
+    for (entity, table) in [
+        ("order_item", "order_item"),
+        ("Order_Item", "order_item"),
+        ("orderItem", "order_item"),
+        ("ORDERItem", "order_item"),
+        ("HTTPRequest", "http_request"),
+        ("Note", "note"),
+        ("note", "note"),
+        ("\u{212A}elvin", "\u{212A}elvin"),
+        ("kelvin", "kelvin"),
+    ] {
+        if entity == "Note" {
+            assert_eq!(b.db.document_store(entity, &a).unwrap().table(), table);
+            continue;
+        }
+        let check = |r: Result<(), Error>| match r {
+            Err(Error::InvalidName {
+                entity: e,
+                name,
+                reason,
+            }) => {
+                assert_eq!((e.as_str(), name.as_str()), (entity, table));
+                assert!(reason.contains("PascalCase"), "{reason}");
+            }
+            other => panic!("{entity:?}: {other:?}"),
+        };
+        check(b.db.document_store(entity, &a).map(drop));
+        check(b.db.create_document_table(entity).await);
+        check(tx.document_store(entity, &a).map(drop));
+        check(session.document_store(entity, &a).map(drop));
+    }
+    tx.rollback().await.unwrap();
+    // Such a name can still have a table, named explicitly.
+    let explicit = b.db.document_store_in("order_item", "order_item_rows", &a);
+    assert_eq!(explicit.unwrap().table(), "order_item_rows");
+}
+
+/// A typed entity's table in the document suite's database: `shape_note`, its default name.
+#[derive(Debug, Clone, manifest_core::ManifestEntity)]
+pub struct ShapeNote {
+    pub id: String,
+    pub tenant_id: String,
+    pub title: String,
+}
+
+/// A typed entity whose table is the suite's document table.
+#[derive(Debug, Clone, manifest_core::ManifestEntity)]
+#[manifest(table = "doc_prep_task")]
+pub struct ShapeClash {
+    pub id: String,
+    pub tenant_id: String,
+    pub title: String,
+}
+
+/// Creating a table over an existing table of another shape is a typed error, both ways.
+pub async fn tables_of_another_shape_are_refused<DB: manifest_core::Backend>(b: &DocBackend<DB>) {
+    let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    b.db.create_table::<ShapeNote>().await.unwrap();
+    let err = b.db.create_document_table("ShapeNote").await.unwrap_err();
+    match &err {
+        Error::TableShape {
+            entity,
+            table,
+            expected,
+            found,
+        } => {
+            assert_eq!(
+                (entity.as_str(), table.as_str()),
+                ("ShapeNote", "shape_note")
+            );
+            assert_eq!(*expected, strings(&["tenant_id", "id", "data"]));
+            assert_eq!(*found, strings(&["id", "tenant_id", "title"]));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "ShapeNote: table `shape_note` already exists with other columns: expected tenant_id, \
+         id, data, found id, tenant_id, title"
+    );
+    let err = b.db.create_document_table_in("Other", "shape_note").await;
+    assert!(matches!(err, Err(Error::TableShape { .. })), "{err:?}");
+    // A typed table over a document table.
+    match b.db.create_table::<ShapeClash>().await {
+        Err(Error::TableShape {
+            entity,
+            table,
+            expected,
+            found,
+        }) => {
+            assert_eq!(
+                (entity.as_str(), table.as_str()),
+                ("ShapeClash", "doc_prep_task")
+            );
+            assert_eq!(expected, strings(&["id", "tenant_id", "title"]));
+            assert_eq!(found, strings(&["tenant_id", "id", "data"]));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A table of the right shape is fine, again and again; so is an unrelated typed one.
+    b.db.create_document_table(super::document::ENTITY)
+        .await
+        .unwrap();
+    b.db.create_table::<ShapeNote>().await.unwrap();
+    b.db.create_table::<super::Label>().await.unwrap();
 }
 
 pub async fn explicit_table<DB: manifest_core::Backend>(b: &DocBackend<DB>) {

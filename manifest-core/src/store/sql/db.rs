@@ -8,11 +8,12 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Database, Pool, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::document::{DocumentCache, DocumentStore};
-use super::{Backend, SqlStore};
+use super::document::{self, DocumentCache, DocumentStore};
+use super::{Args, Backend, SqlStore, db_error};
 use crate::entity::{ColumnRole, ManifestEntity};
 use crate::error::{Error, Result};
 use crate::id::IdGenerator;
+use crate::types::Binder;
 
 /// What a held connection or transaction is in.
 pub(super) enum Held<DB: Database> {
@@ -129,14 +130,17 @@ impl<DB: Backend> SqlDb<DB> {
         sql
     }
 
-    /// Create `T`'s table if it does not exist yet; safe to run again.
+    /// Create `T`'s table if it does not exist yet; safe to run again. An existing table must
+    /// have `T`'s columns, no more and no fewer, in any order ([`Error::TableShape`]
+    /// otherwise: another entity's table, say); their types are not compared.
     pub async fn create_table<T: ManifestEntity>(&self) -> Result<()> {
         let sql = Self::create_table_sql::<T>();
         let mut conn = self.pool.acquire().await.map_err(Error::database)?;
         DB::execute(&mut conn, &sql, Default::default())
             .await
             .map_err(Error::database)?;
-        Ok(())
+        let columns: Vec<&str> = T::COLUMNS.iter().map(|c| c.name).collect();
+        check_shape::<DB>(&mut conn, T::ENTITY, T::TABLE, &columns).await
     }
 
     /// `T`'s store for `tenant`; each operation takes a connection from the pool.
@@ -150,7 +154,11 @@ impl<DB: Backend> SqlDb<DB> {
 
     /// Create the [`DocumentStore`] table of the entity called `entity` if it does not exist
     /// yet; safe to run again. The table is the entity name in snake_case (`PrepTask` to
-    /// `prep_task`); a name that cannot be a table name is [`Error::InvalidName`].
+    /// `prep_task`), which only a name in PascalCase has, so that no two entities share it
+    /// (`order_item` and `ORDERItem` would share `OrderItem`'s): any other name, or one that
+    /// cannot be a table name, is [`Error::InvalidName`]. An existing table must have the
+    /// document columns `tenant_id`, `id` and `data`, no more and no fewer
+    /// ([`Error::TableShape`] otherwise: a typed entity's table, say).
     pub async fn create_document_table(&self, entity: &str) -> Result<()> {
         self.create_document_table_at(entity, None).await
     }
@@ -166,7 +174,7 @@ impl<DB: Backend> SqlDb<DB> {
         DB::execute(&mut conn, sql.create_table(), Default::default())
             .await
             .map_err(Error::database)?;
-        Ok(())
+        check_shape::<DB>(&mut conn, sql.entity(), sql.table(), document::COLUMNS).await
     }
 
     /// Create, if it does not exist yet, the index on `(tenant_id, data.<field>)` of the
@@ -233,6 +241,38 @@ impl<DB: Backend> SqlDb<DB> {
         let tx = self.pool.begin().await.map_err(Error::database)?;
         Ok(SqlTransaction(Shared::new(Held::Transaction(tx), self)))
     }
+}
+
+/// Check that `table` has the columns `expected`, no more and no fewer, in any order: `CREATE
+/// TABLE IF NOT EXISTS` over a table of another shape succeeds and changes nothing.
+async fn check_shape<DB: Backend>(
+    conn: &mut DB::Connection,
+    entity: &str,
+    table: &str,
+    expected: &[&str],
+) -> Result<()> {
+    let name = table.to_owned();
+    let mut args = Args::<DB>::new();
+    args.bind(&name);
+    let args = args.finish(entity)?;
+    let found = DB::fetch_all(conn, DB::TABLE_COLUMNS, args, |row| {
+        DB::decode_value::<String>(row, 0).map_err(Error::database)
+    })
+    .await
+    .map_err(|e| db_error(entity, None, e))?;
+    let mut want: Vec<&str> = expected.to_vec();
+    let mut have: Vec<&str> = found.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    have.sort_unstable();
+    if want == have {
+        return Ok(());
+    }
+    Err(Error::TableShape {
+        entity: entity.to_owned(),
+        table: table.to_owned(),
+        expected: expected.iter().map(|c| (*c).to_owned()).collect(),
+        found,
+    })
 }
 
 /// A held connection or transaction and the database's id generator and document

@@ -25,7 +25,10 @@ use crate::store::{Conditional, EntityInstance, Store, prepare_create};
 use crate::types::Binder;
 
 mod names;
-use names::{check_table_name, to_snake_case};
+use names::table_name;
+
+/// The columns of a document table, in order.
+pub(super) const COLUMNS: &[&str] = &["tenant_id", "id", "data"];
 
 /// How deeply containers may nest in a document, the top-level object included: serde_json
 /// refuses to read deeper JSON back, so deeper data is refused before it is written.
@@ -187,6 +190,14 @@ impl DocumentSql {
     pub(super) fn create_table(&self) -> &str {
         &self.create_table
     }
+
+    pub(super) fn entity(&self) -> &str {
+        &self.entity
+    }
+
+    pub(super) fn table(&self) -> &str {
+        &self.table
+    }
 }
 
 /// The statements of every document table a [`SqlDb`](super::SqlDb) has served, by entity.
@@ -194,17 +205,14 @@ impl DocumentSql {
 pub(super) struct DocumentCache(Arc<Mutex<HashMap<String, Arc<DocumentSql>>>>);
 
 impl DocumentCache {
-    /// The statements for `entity` in `table` (default: the entity name in snake_case), built
-    /// on first use; an invalid table name is [`Error::InvalidName`].
+    /// The statements for `entity` in `table` (default: the entity name in snake_case, see
+    /// [`table_name`]), built on first use; a refused table name is [`Error::InvalidName`].
     pub(super) fn get<DB: Backend>(
         &self,
         entity: &str,
         table: Option<&str>,
     ) -> Result<Arc<DocumentSql>> {
-        let table = match table {
-            Some(table) => table.to_owned(),
-            None => to_snake_case(entity),
-        };
+        let table = table_name(entity, table)?;
         // Never poisoned in practice (nothing below panics), and a map of finished entries
         // stays consistent even if it were.
         let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -213,11 +221,6 @@ impl DocumentCache {
         {
             return Ok(sql.clone());
         }
-        check_table_name(&table).map_err(|reason| Error::InvalidName {
-            entity: entity.to_owned(),
-            name: table.clone(),
-            reason,
-        })?;
         let sql = Arc::new(DocumentSql::new(&DB::DOCUMENT, entity, &table));
         cache.insert(entity.to_owned(), sql.clone());
         Ok(sql)

@@ -42,6 +42,9 @@ pub trait Backend: Database + sealed::Sealed {
     /// The statements of a [`DocumentStore`].
     #[doc(hidden)]
     const DOCUMENT: DocumentDialect;
+    /// The names of a table's columns, in order; `1` is the table name, unquoted.
+    #[doc(hidden)]
+    const TABLE_COLUMNS: &'static str;
     #[doc(hidden)]
     fn statements<T: ManifestEntity>() -> Statements;
     #[doc(hidden)]
@@ -86,6 +89,7 @@ macro_rules! backend {
         $db:ty,
         $suffix:literal,
         $document:path,
+        $columns:literal,
         $stmts:ident,
         $col_type:ident,
         $bind:ident,
@@ -96,6 +100,7 @@ macro_rules! backend {
         impl $crate::store::sql::Backend for $db {
             const TABLE_SUFFIX: &'static str = $suffix;
             const DOCUMENT: $crate::store::sql::DocumentDialect = $document;
+            const TABLE_COLUMNS: &'static str = $columns;
 
             fn statements<T: $crate::ManifestEntity>() -> $crate::Statements {
                 T::$stmts

@@ -13,6 +13,7 @@ backend!(
     Sqlite,
     " STRICT",
     super::document::SQLITE,
+    r#"SELECT "name" FROM pragma_table_info(?1) ORDER BY "cid""#,
     SQLITE,
     sqlite_type,
     bind_sqlite,

@@ -1,112 +1,93 @@
-//! Document table names: the default (the entity name in snake_case) and the rule every table
-//! name must keep, the derive's.
+//! Document table names, by `manifest_naming`'s rules (the derive's): the default is the entity
+//! name in snake_case, given only to a PascalCase name so that no two entities share a table,
+//! and every table name is a plain SQL name.
 
-/// The longest table name: PostgreSQL truncates identifiers past 63 bytes.
-const MAX_NAME_BYTES: usize = 63;
+use manifest_naming::NameKind;
 
-/// The default table name: the entity name in snake_case, never pluralised, by the derive's
-/// rule (`PrepTask` to `prep_task`, `HTTPRequest` to `http_request`, `RecipeV2` to `recipe_v2`).
-pub(super) fn to_snake_case(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, &ch) in chars.iter().enumerate() {
-        if ch.is_uppercase() {
-            let prev = i.checked_sub(1).map(|j| chars[j]);
-            let next = chars.get(i + 1).copied();
-            let boundary = match prev {
-                None | Some('_') => false,
-                Some(p) if p.is_lowercase() || p.is_ascii_digit() => true,
-                // The last capital of an acronym starts the next word: `HTTPRequest`.
-                Some(p) if p.is_uppercase() => next.is_some_and(char::is_lowercase),
-                Some(_) => false,
-            };
-            if boundary {
-                out.push('_');
-            }
-            out.extend(ch.to_lowercase());
-        } else {
-            out.push(ch);
-        }
-    }
-    out
-}
+use crate::error::Error;
 
-/// Whether `name` can be a table name as written (the derive's rule): `[A-Za-z_][A-Za-z0-9_]*`,
-/// at most 63 bytes, not SQLite's reserved `sqlite_` prefix. The error is the reason.
-pub(super) fn check_table_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let Some(first) = chars.next() else {
-        return Err("a table name cannot be empty".to_owned());
+/// The table of `entity`: `table`, checked to be a SQL name, or by default the entity name in
+/// snake_case, never pluralised (`PrepTask` to `prep_task`, `HttpRequest` to `http_request`,
+/// `RecipeV2` to `recipe_v2`). Only a PascalCase name (ASCII letters and digits, each word
+/// capitalised, acronyms as words) has a default table, so the mapping is one-to-one:
+/// `order_item`, `Order_Item` and `ORDERItem` would otherwise share `OrderItem`'s
+/// `order_item`, and the Kelvin sign of `\u{212A}elvin` would fold into `kelvin`. Any other name
+/// names its table explicitly. A refused name is [`Error::InvalidName`], naming the entity and
+/// the table name (the default one: the name in snake_case).
+pub(super) fn table_name(entity: &str, table: Option<&str>) -> Result<String, Error> {
+    let invalid = |name: &str, reason: &dyn std::fmt::Display| Error::InvalidName {
+        entity: entity.to_owned(),
+        name: name.to_owned(),
+        reason: reason.to_string(),
     };
-    if !(first.is_ascii_alphabetic() || first == '_')
-        || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
-        return Err("a table name is ASCII letters, digits and underscores \
-                    (`[A-Za-z_][A-Za-z0-9_]*`), not starting with a digit"
-            .to_owned());
+    match table {
+        Some(table) => match manifest_naming::check_sql_name(NameKind::Table, table) {
+            Ok(()) => Ok(table.to_owned()),
+            Err(e) => Err(invalid(table, &e)),
+        },
+        None => manifest_naming::default_table_name(entity)
+            .map_err(|e| invalid(&manifest_naming::to_snake_case(entity), &e)),
     }
-    if name.len() > MAX_NAME_BYTES {
-        return Err(format!(
-            "it is {} bytes long; PostgreSQL allows at most {MAX_NAME_BYTES}",
-            name.len()
-        ));
-    }
-    if name
-        .get(..7)
-        .is_some_and(|p| p.eq_ignore_ascii_case("sqlite_"))
-    {
-        return Err("SQLite reserves the names that start with `sqlite_`".to_owned());
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn snake_case_table_names() {
-        let cases = [
-            ("PrepTask", "prep_task"),
-            ("Recipe", "recipe"),
-            ("RecipeStep", "recipe_step"),
-            ("HTTPRequest", "http_request"),
-            ("RecipeV2", "recipe_v2"),
-            ("Recipe2Step", "recipe2_step"),
-            ("ABC", "abc"),
-            ("already_snake", "already_snake"),
-            ("My_Type", "my_type"),
-        ];
-        for (name, table) in cases {
-            assert_eq!(to_snake_case(name), table, "{name}");
+    fn refused(entity: &str, table: Option<&str>) -> (String, String) {
+        match table_name(entity, table) {
+            Err(Error::InvalidName {
+                entity: e,
+                name,
+                reason,
+            }) => {
+                assert_eq!(e, entity);
+                assert!(!reason.is_empty());
+                (name, reason)
+            }
+            other => panic!("{entity:?}: {other:?}"),
         }
     }
 
     #[test]
-    fn table_names() {
-        for ok in [
-            "prep_task",
-            "_x",
-            "A1",
-            &"a".repeat(63),
-            "sqlitex",
-            "my_sqlite_t",
+    fn default_tables() {
+        for (entity, table) in [
+            ("PrepTask", "prep_task"),
+            ("HttpRequest", "http_request"),
+            ("RecipeV2", "recipe_v2"),
+            ("OrderItem", "order_item"),
         ] {
-            assert_eq!(check_table_name(ok), Ok(()), "{ok}");
+            assert_eq!(table_name(entity, None).unwrap(), table, "{entity}");
         }
+    }
+
+    #[test]
+    fn no_two_entities_share_a_default_table() {
+        let (name, reason) = refused("order_item", None);
+        assert_eq!(name, "order_item");
+        assert!(reason.ends_with("this table is `OrderItem`'s"), "{reason}");
+        assert_eq!(refused("HTTPRequest", None).0, "http_request");
+        // Not folded into `kelvin`.
+        assert_eq!(refused("\u{212A}elvin", None).0, "\u{212A}elvin");
+        // Named explicitly, any entity may have any valid table.
+        assert_eq!(
+            table_name("order_item", Some("order_items")).unwrap(),
+            "order_items"
+        );
+    }
+
+    #[test]
+    fn explicit_tables_are_sql_names() {
+        assert_eq!(table_name("E", Some("my_table")).unwrap(), "my_table");
         for bad in [
             "",
-            "1abc",
             "a-b",
-            "a b",
-            "a\"b",
-            "tâche",
             "x;DROP TABLE y",
+            "sqlite_x",
             &"a".repeat(64),
-            "sqlite_master",
-            "SQLite_x",
+            "tâche",
         ] {
-            assert!(check_table_name(bad).is_err(), "{bad}");
+            assert_eq!(refused("E", Some(bad)).0, bad);
         }
     }
 }

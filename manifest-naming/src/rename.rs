@@ -1,4 +1,4 @@
-//! Column naming rules (`rename_all`) and the default table name.
+//! Column naming rules (`rename_all`).
 //!
 //! The rule names are serde's (`serde_derive/src/internals/case.rs`), minus the kebab forms:
 //! a column named `created-at` would need quoting in every hand-written query.
@@ -7,7 +7,7 @@ use std::fmt;
 
 /// How field names become column names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum RenameRule {
+pub enum RenameRule {
     /// Keep the field name.
     None,
     /// `lowercase`
@@ -39,7 +39,7 @@ const KEBAB: &[&str] = &["kebab-case", "SCREAMING-KEBAB-CASE"];
 
 /// Why a `rename_all` value was rejected; its `Display` is the error message.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum ParseError<'a> {
+pub enum ParseError<'a> {
     /// One of serde's kebab rules.
     Kebab(&'a str),
     /// Anything else.
@@ -73,7 +73,7 @@ impl fmt::Display for ParseError<'_> {
 
 impl RenameRule {
     /// Parse a `rename_all` value.
-    pub(crate) fn from_str(rule: &str) -> Result<Self, ParseError<'_>> {
+    pub fn parse(rule: &str) -> Result<Self, ParseError<'_>> {
         if let Some((_, r)) = RULES.iter().find(|(name, _)| *name == rule) {
             Ok(*r)
         } else if KEBAB.contains(&rule) {
@@ -84,7 +84,7 @@ impl RenameRule {
     }
 
     /// The column name of a field (a snake_case Rust name, without `r#`).
-    pub(crate) fn apply_to_field(self, field: &str) -> String {
+    pub fn apply_to_field(self, field: &str) -> String {
         match self {
             RenameRule::None | RenameRule::SnakeCase => field.to_owned(),
             RenameRule::LowerCase => field.to_ascii_lowercase(),
@@ -114,33 +114,6 @@ fn pascal(field: &str, upper_first: bool) -> String {
     out
 }
 
-/// The default table name: the struct name in snake_case, never pluralised
-/// (`RecipeStep` to `recipe_step`, `HTTPRequest` to `http_request`, `RecipeV2` to `recipe_v2`).
-pub(crate) fn to_snake_case(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, &ch) in chars.iter().enumerate() {
-        if ch.is_uppercase() {
-            let prev = i.checked_sub(1).map(|j| chars[j]);
-            let next = chars.get(i + 1).copied();
-            let boundary = match prev {
-                None | Some('_') => false,
-                Some(p) if p.is_lowercase() || p.is_ascii_digit() => true,
-                // The last capital of an acronym starts the next word: `HTTPRequest`.
-                Some(p) if p.is_uppercase() => next.is_some_and(char::is_lowercase),
-                Some(_) => false,
-            };
-            if boundary {
-                out.push('_');
-            }
-            out.extend(ch.to_lowercase());
-        } else {
-            out.push(ch);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,18 +121,18 @@ mod tests {
     #[test]
     fn parses_serde_names() {
         for (name, rule) in RULES {
-            assert_eq!(RenameRule::from_str(name), Ok(*rule));
+            assert_eq!(RenameRule::parse(name), Ok(*rule));
         }
         assert_eq!(
-            RenameRule::from_str("kebab-case"),
+            RenameRule::parse("kebab-case"),
             Err(ParseError::Kebab("kebab-case"))
         );
         assert_eq!(
-            RenameRule::from_str("SCREAMING-KEBAB-CASE"),
+            RenameRule::parse("SCREAMING-KEBAB-CASE"),
             Err(ParseError::Kebab("SCREAMING-KEBAB-CASE"))
         );
         assert_eq!(
-            RenameRule::from_str("Snake_Case"),
+            RenameRule::parse("Snake_Case"),
             Err(ParseError::Unknown("Snake_Case"))
         );
     }
@@ -201,23 +174,5 @@ mod tests {
         }
         // Never panics, even on names that rename to nothing.
         assert_eq!(RenameRule::CamelCase.apply_to_field("__"), "");
-    }
-
-    #[test]
-    fn snake_case_table_names() {
-        let cases = [
-            ("Recipe", "recipe"),
-            ("RecipeStep", "recipe_step"),
-            ("FooBarBaz", "foo_bar_baz"),
-            ("HTTPRequest", "http_request"),
-            ("RecipeV2", "recipe_v2"),
-            ("Recipe2Step", "recipe2_step"),
-            ("ABC", "abc"),
-            ("already_snake", "already_snake"),
-            ("My_Type", "my_type"),
-        ];
-        for (name, table) in cases {
-            assert_eq!(to_snake_case(name), table, "{name}");
-        }
     }
 }

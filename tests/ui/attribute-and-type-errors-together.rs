@@ -1,0 +1,12 @@
+use manifest_core::ManifestEntity;
+
+#[derive(Debug, Clone, ManifestEntity)]
+struct Recipe {
+    id: String,
+    tenant_id: String,
+    #[manifest(colum = "title")]
+    name: String,
+    scores: std::collections::BTreeMap<String, f64>,
+}
+
+fn main() {}
