@@ -1,12 +1,13 @@
 //! What a store needs to know about a row type: [`Entity`] for every store, and
 //! [`ManifestEntity`] (written by `#[derive(ManifestEntity)]`) for the SQL stores.
 
+use std::borrow::Borrow;
 use std::fmt::{Debug, Display};
 use std::hash::Hash;
 
 use crate::error::{BoxDynError, Result};
 use crate::id::IdGenerator;
-use crate::types::{Binder, FieldType, RowDecoder};
+use crate::types::{Binder, FieldType, KeyRef, RowDecoder};
 
 /// A row type that a [`Store`](crate::Store) can hold.
 ///
@@ -67,8 +68,24 @@ pub trait Entity: Clone + Debug + Send + Sync + Unpin + 'static {
     note = "ids and tenants are `String` or `uuid::Uuid`"
 )]
 pub trait Key:
-    FieldType + serde::Serialize + Clone + Eq + Ord + Hash + Debug + Display + Send + Sync + 'static
+    FieldType
+    + serde::Serialize
+    + Clone
+    + Eq
+    + Ord
+    + Hash
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + Borrow<Self::Ref>
+    + 'static
 {
+    /// The form in which stores take an id ([`Store::get_by_id`](crate::Store::get_by_id) and
+    /// the other operations on one row): `str` for `String`, so a caller with a `&str` needs no
+    /// `String`; `Uuid` for `Uuid`.
+    type Ref: ?Sized + KeyRef;
+
     /// The value that means "not given".
     fn unset() -> Self;
     /// Whether this is the "not given" value.
@@ -80,6 +97,8 @@ pub trait Key:
 }
 
 impl Key for String {
+    type Ref = str;
+
     fn unset() -> Self {
         String::new()
     }
@@ -99,6 +118,8 @@ impl Key for String {
 }
 
 impl Key for uuid::Uuid {
+    type Ref = uuid::Uuid;
+
     fn unset() -> Self {
         uuid::Uuid::nil()
     }

@@ -70,7 +70,7 @@ pub use entity::{Column, ColumnRole, Entity, Key, ManifestEntity, Statements};
 pub use error::{BoxDynError, Error, Result};
 pub use id::IdGenerator;
 pub use store::{Conditional, EntityInstance, InstanceStore, MemoryStore, Store};
-pub use types::{Binder, FieldType, RowDecoder, VersionType};
+pub use types::{Binder, FieldType, KeyRef, RowDecoder, VersionType};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]

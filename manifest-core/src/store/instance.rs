@@ -1,6 +1,7 @@
 //! [`EntityInstance`], the runtime's dynamic record, and [`InstanceStore`], which serves any typed
 //! store as a store of `EntityInstance`s.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -251,9 +252,9 @@ where
         rows.into_iter().map(|row| self.to_instance(row)).collect()
     }
 
-    async fn get_by_id(&self, id: &String) -> Result<Option<EntityInstance>> {
+    async fn get_by_id(&self, id: &str) -> Result<Option<EntityInstance>> {
         let key = self.key(id)?;
-        let row = self.inner.get_by_id(&key).await?;
+        let row = self.inner.get_by_id(key.borrow()).await?;
         row.map(|row| self.to_instance(row)).transpose()
     }
 
@@ -263,17 +264,13 @@ where
         self.to_instance(row)
     }
 
-    async fn update(
-        &self,
-        id: &String,
-        patch: Map<String, Value>,
-    ) -> Result<Option<EntityInstance>> {
+    async fn update(&self, id: &str, patch: Map<String, Value>) -> Result<Option<EntityInstance>> {
         let key = self.key(id)?;
-        let Some(current) = self.inner.get_by_id(&key).await? else {
+        let Some(current) = self.inner.get_by_id(key.borrow()).await? else {
             return Ok(None);
         };
         let merged = self.merge(id, &current, patch)?;
-        let row = self.inner.update(&key, merged.into_patch()).await?;
+        let row = self.inner.update(key.borrow(), merged.into_patch()).await?;
         row.map(|row| self.to_instance(row)).transpose()
     }
 
@@ -282,7 +279,7 @@ where
     /// version; the typed stores of unversioned entities return [`Error::Unsupported`].
     async fn update_if(
         &self,
-        id: &String,
+        id: &str,
         expected: &EntityInstance,
         patch: Map<String, Value>,
     ) -> Result<Conditional<EntityInstance>> {
@@ -292,7 +289,7 @@ where
         Ok(
             match self
                 .inner
-                .update_if(&key, &read, merged.into_patch())
+                .update_if(key.borrow(), &read, merged.into_patch())
                 .await?
             {
                 Conditional::Updated(row) => Conditional::Updated(self.to_instance(row)?),
@@ -302,9 +299,9 @@ where
         )
     }
 
-    async fn delete(&self, id: &String) -> Result<bool> {
+    async fn delete(&self, id: &str) -> Result<bool> {
         let key = self.key(id)?;
-        self.inner.delete(&key).await
+        self.inner.delete(key.borrow()).await
     }
 
     async fn clear(&self) -> Result<u64> {

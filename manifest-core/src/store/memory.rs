@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 
-use super::{Conditional, Store, conditional_version, expected_version, prepare_create};
+use super::{Conditional, IdRef, Store, conditional_version, expected_version, prepare_create};
 use crate::entity::{Entity, ManifestEntity};
 use crate::error::{Error, Result};
 use crate::id::IdGenerator;
@@ -107,7 +107,7 @@ impl<T: Entity> MemoryStore<T> {
     /// applied to a copy, the copy stored. On an error the row is left as it was.
     fn apply_update(
         &self,
-        id: &T::Id,
+        id: &IdRef<T>,
         row: &mut T,
         expected: Option<i64>,
         patch: T::Patch,
@@ -175,7 +175,7 @@ impl<T: Entity> Store<T> for MemoryStore<T> {
         Ok(rows)
     }
 
-    async fn get_by_id(&self, id: &T::Id) -> Result<Option<T>> {
+    async fn get_by_id(&self, id: &IdRef<T>) -> Result<Option<T>> {
         Ok(self.read().get(id).cloned())
     }
 
@@ -183,7 +183,7 @@ impl<T: Entity> Store<T> for MemoryStore<T> {
         prepare_create(&self.entity, &self.tenant, &self.ids, &mut data)?;
         data.clear_skipped();
         let mut rows = self.write();
-        if rows.contains_key(data.id()) {
+        if rows.contains_key::<T::Id>(data.id()) {
             return Err(Error::DuplicateId {
                 entity: self.entity.to_string(),
                 id: data.id().to_string(),
@@ -193,7 +193,7 @@ impl<T: Entity> Store<T> for MemoryStore<T> {
         Ok(data)
     }
 
-    async fn update(&self, id: &T::Id, patch: T::Patch) -> Result<Option<T>> {
+    async fn update(&self, id: &IdRef<T>, patch: T::Patch) -> Result<Option<T>> {
         let expected = expected_version::<T>(&self.entity, id, T::VERSIONED, &patch)?;
         let mut rows = self.write();
         let Some(row) = rows.get_mut(id) else {
@@ -204,7 +204,12 @@ impl<T: Entity> Store<T> for MemoryStore<T> {
 
     /// Under the write lock: the stored row is compared with [`Entity::same_row`], then
     /// patched as by `update`.
-    async fn update_if(&self, id: &T::Id, expected: &T, patch: T::Patch) -> Result<Conditional<T>> {
+    async fn update_if(
+        &self,
+        id: &IdRef<T>,
+        expected: &T,
+        patch: T::Patch,
+    ) -> Result<Conditional<T>> {
         if T::VERSIONED {
             conditional_version(&self.entity, id, expected, &patch)?;
         }
@@ -226,7 +231,7 @@ impl<T: Entity> Store<T> for MemoryStore<T> {
             .map(Conditional::Updated)
     }
 
-    async fn delete(&self, id: &T::Id) -> Result<bool> {
+    async fn delete(&self, id: &IdRef<T>) -> Result<bool> {
         Ok(self.write().remove(id).is_some())
     }
 

@@ -16,6 +16,9 @@ pub(crate) mod sql;
 pub use instance::{EntityInstance, InstanceStore};
 pub use memory::MemoryStore;
 
+/// How stores take an id: `&str` for a `String` key (see [`Key::Ref`]).
+pub(crate) type IdRef<T> = <<T as Entity>::Id as Key>::Ref;
+
 /// The outcome of [`Store::update_if`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -60,7 +63,7 @@ pub trait Store<T: Entity>: Debug + Send + Sync {
     async fn get_all(&self) -> Result<Vec<T>>;
 
     /// The row with this id, or `None`.
-    async fn get_by_id(&self, id: &T::Id) -> Result<Option<T>>;
+    async fn get_by_id(&self, id: &<T::Id as Key>::Ref) -> Result<Option<T>>;
 
     /// Store a new row and return it as stored. An unset id (empty string, nil UUID) is
     /// generated; an unset tenant is the store's; a version of 0 is stored as 1.
@@ -71,10 +74,10 @@ pub trait Store<T: Entity>: Debug + Send + Sync {
     /// such row. For a versioned entity the patch must name the version it expects
     /// ([`Error::VersionRequired`]); a stale one fails with [`Error::VersionConflict`], and the
     /// version is bumped in the same statement.
-    async fn update(&self, id: &T::Id, patch: T::Patch) -> Result<Option<T>>;
+    async fn update(&self, id: &<T::Id as Key>::Ref, patch: T::Patch) -> Result<Option<T>>;
 
     /// Delete the row; `false` if there was none.
-    async fn delete(&self, id: &T::Id) -> Result<bool>;
+    async fn delete(&self, id: &<T::Id as Key>::Ref) -> Result<bool>;
 
     /// Apply `patch` as [`update`](Store::update) does, but only if the stored row is still
     /// `expected`, the row as the caller read it (from [`get_by_id`](Store::get_by_id) or an
@@ -93,7 +96,12 @@ pub trait Store<T: Entity>: Debug + Send + Sync {
     /// The default returns [`Error::Unsupported`]: a store that cannot check and write
     /// atomically must say so rather than check, then write, and so let another write slip
     /// between. The typed stores of entities without a version field are such stores.
-    async fn update_if(&self, id: &T::Id, expected: &T, patch: T::Patch) -> Result<Conditional<T>> {
+    async fn update_if(
+        &self,
+        id: &<T::Id as Key>::Ref,
+        expected: &T,
+        patch: T::Patch,
+    ) -> Result<Conditional<T>> {
         let _ = (id, expected, patch);
         Err(Error::Unsupported {
             entity: self.entity().to_owned(),
@@ -140,7 +148,7 @@ pub(crate) fn prepare_create<T: Entity>(
 /// The expected version of a versioned entity's update, or the error for its absence.
 pub(crate) fn expected_version<T: Entity>(
     entity: &str,
-    id: &T::Id,
+    id: &IdRef<T>,
     versioned: bool,
     patch: &T::Patch,
 ) -> Result<Option<i64>> {
@@ -157,7 +165,7 @@ pub(crate) fn expected_version<T: Entity>(
 /// the row the caller read. Unversioned entities cannot `update_if` there.
 pub(crate) fn conditional_version<T: Entity>(
     entity: &str,
-    id: &T::Id,
+    id: &IdRef<T>,
     expected: &T,
     patch: &T::Patch,
 ) -> Result<()> {

@@ -45,10 +45,7 @@ pub async fn create_keeps_given_id(b: &impl Backend) {
     row.version = 7;
     let created = store.create(row.clone()).await.unwrap();
     assert_eq!(created, row, "a full row is stored as given");
-    assert_eq!(
-        store.get_by_id(&"given-1".to_owned()).await.unwrap(),
-        Some(row)
-    );
+    assert_eq!(store.get_by_id("given-1").await.unwrap(), Some(row));
 }
 
 pub async fn custom_id_generator(b: &impl Backend) {
@@ -203,15 +200,12 @@ pub async fn update_of_absent_row_is_none(b: &impl Backend) {
         version: Some(1),
         ..Default::default()
     };
-    assert_eq!(store.update(&"nope".to_owned(), patch).await.unwrap(), None);
+    assert_eq!(store.update("nope", patch).await.unwrap(), None);
     let labels = b.labels(&a);
     let patch = LabelPatch {
         text: Some("x".into()),
     };
-    assert_eq!(
-        labels.update(&"nope".to_owned(), patch).await.unwrap(),
-        None
-    );
+    assert_eq!(labels.update("nope", patch).await.unwrap(), None);
     assert!(labels.get_all().await.unwrap().is_empty());
 }
 
@@ -563,7 +557,7 @@ pub async fn instance_adapter_contract(b: &impl Backend) {
 
     // UUID keys: a malformed id is a typed error naming it.
     let values = InstanceStore::from_arc(b.values(Uuid::new_v4())).into_dyn();
-    match values.get_by_id(&"not-a-uuid".to_owned()).await {
+    match values.get_by_id("not-a-uuid").await {
         Err(Error::InvalidKey { value, .. }) => assert_eq!(value, "not-a-uuid"),
         other => panic!("expected InvalidKey, got {other:?}"),
     }

@@ -100,12 +100,10 @@ impl Rows {
                 this: this.clone(),
                 stored: None,
             })),
-            Rows::Provided { store, .. } => {
-                Ok(store.get_by_id(&id.to_owned()).await?.map(|stored| Read {
-                    this: Arc::new(row_of(&stored, entity)),
-                    stored: Some(stored),
-                }))
-            }
+            Rows::Provided { store, .. } => Ok(store.get_by_id(id).await?.map(|stored| Read {
+                this: Arc::new(row_of(&stored, entity)),
+                stored: Some(stored),
+            })),
         }
     }
 
@@ -113,9 +111,7 @@ impl Rows {
     pub(super) async fn get_json(&self, id: &str) -> crate::Result<Option<Map<String, Json>>> {
         match self {
             Rows::Memory(memory) => Ok(memory.read().get(id).map(|row| row_json(row))),
-            Rows::Provided { store, .. } => {
-                Ok(store.get_by_id(&id.to_owned()).await?.map(instance_json))
-            }
+            Rows::Provided { store, .. } => Ok(store.get_by_id(id).await?.map(instance_json)),
         }
     }
 
@@ -232,10 +228,9 @@ impl Rows {
             }
             Rows::Provided { store, conditional } => {
                 let _ = (this, stale);
-                let id = id.to_owned();
                 let written = match &read.stored {
                     Some(stored) if conditional.load(Ordering::Relaxed) => {
-                        match store.update_if(&id, stored, json_object(patch)).await {
+                        match store.update_if(id, stored, json_object(patch)).await {
                             Ok(Conditional::Updated(row)) => Some(Some(row)),
                             Ok(_) => Some(None),
                             Err(crate::Error::Unsupported { .. }) => {
@@ -249,7 +244,7 @@ impl Rows {
                 };
                 let written = match written {
                     Some(written) => written,
-                    None => store.update(&id, json_object(patch)).await?,
+                    None => store.update(id, json_object(patch)).await?,
                 };
                 Ok(written.map(|stored| Read {
                     this: Arc::new(row_of(&stored, entity)),
@@ -268,7 +263,7 @@ impl Rows {
     pub(super) async fn delete(&self, id: &str) -> crate::Result<bool> {
         match self {
             Rows::Memory(memory) => Ok(memory.write().remove(id).is_some()),
-            Rows::Provided { store, .. } => store.delete(&id.to_owned()).await,
+            Rows::Provided { store, .. } => store.delete(id).await,
         }
     }
 }

@@ -337,10 +337,10 @@ impl<DB: Backend> DocumentStore<DB> {
     }
 
     /// Arguments `(tenant, id)`.
-    fn key_args<'q>(&'q self, id: &'q String) -> Args<'q, DB> {
+    fn key_args<'q>(&'q self, id: &'q str) -> Args<'q, DB> {
         let mut args = Args::<DB>::new();
         args.bind(&self.tenant);
-        args.bind(id);
+        args.bind_key::<String>(id);
         args
     }
 
@@ -407,7 +407,7 @@ impl<DB: Backend> Store<EntityInstance> for DocumentStore<DB> {
         .map_err(|e| self.error(e))
     }
 
-    async fn get_by_id(&self, id: &String) -> Result<Option<EntityInstance>> {
+    async fn get_by_id(&self, id: &str) -> Result<Option<EntityInstance>> {
         let mut guard = self.source.acquire().await?;
         let args = self.key_args(id);
         self.fetch_one(guard.conn()?, &self.sql.select_by_id, args, None)
@@ -434,12 +434,12 @@ impl<DB: Backend> Store<EntityInstance> for DocumentStore<DB> {
 
     async fn update(
         &self,
-        id: &String,
+        id: &str,
         mut patch: Map<String, Value>,
     ) -> Result<Option<EntityInstance>> {
         let moves = patch
             .remove("id")
-            .is_some_and(|new| new.as_str() != Some(id.as_str()));
+            .is_some_and(|new| new.as_str() != Some(id));
         if moves || patch.is_empty() {
             // Nothing to write; only an existing row can be refused.
             let current = self.get_by_id(id).await?;
@@ -470,13 +470,13 @@ impl<DB: Backend> Store<EntityInstance> for DocumentStore<DB> {
 
     async fn update_if(
         &self,
-        id: &String,
+        id: &str,
         expected: &EntityInstance,
         mut patch: Map<String, Value>,
     ) -> Result<Conditional<EntityInstance>> {
         let moves = patch
             .remove("id")
-            .is_some_and(|new| new.as_str() != Some(id.as_str()));
+            .is_some_and(|new| new.as_str() != Some(id));
         if moves || patch.is_empty() {
             // Nothing to write, so nothing to do atomically: the outcome is what is stored.
             return match self.get_by_id(id).await? {
@@ -525,7 +525,7 @@ impl<DB: Backend> Store<EntityInstance> for DocumentStore<DB> {
         })
     }
 
-    async fn delete(&self, id: &String) -> Result<bool> {
+    async fn delete(&self, id: &str) -> Result<bool> {
         let mut guard = self.source.acquire().await?;
         let args = self.key_args(id).finish(self.entity_name())?;
         let n = DB::execute(guard.conn()?, &self.sql.delete, args)
