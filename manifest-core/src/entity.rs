@@ -40,6 +40,20 @@ pub trait Entity: Clone + Debug + Send + Sync + Unpin + 'static {
     fn expected_version(patch: &Self::Patch) -> Option<i64>;
     /// Apply a patch in place (the memory store's update).
     fn apply(&mut self, patch: Self::Patch) -> Result<()>;
+    /// Refuse a row that no store may keep, before anything is written: every store's
+    /// [`create`](crate::Store::create) asks. The default accepts every row;
+    /// [`EntityInstance`](crate::EntityInstance) refuses object keys containing U+0000
+    /// ([`Error::NulInKey`](crate::Error::NulInKey)).
+    fn check(&self, entity: &str) -> Result<()> {
+        let _ = entity;
+        Ok(())
+    }
+    /// [`check`](Entity::check) for a patch: every store's update and `update_if` ask, before
+    /// they look for the row.
+    fn check_patch(patch: &Self::Patch, entity: &str) -> Result<()> {
+        let _ = (patch, entity);
+        Ok(())
+    }
     /// Reset the fields that are not stored (`#[manifest(skip)]`) to their defaults, so a row
     /// the memory store keeps reads back as a SQL store's would.
     fn clear_skipped(&mut self) {}

@@ -62,6 +62,14 @@ impl Entity for EntityInstance {
     fn expected_version(_: &Self::Patch) -> Option<i64> {
         None
     }
+    /// Object keys containing U+0000, at any depth, are [`Error::NulInKey`].
+    fn check(&self, entity: &str) -> Result<()> {
+        check_keys(entity, &self.fields)
+    }
+    /// As [`check`](Entity::check).
+    fn check_patch(patch: &Self::Patch, entity: &str) -> Result<()> {
+        check_keys(entity, patch)
+    }
     /// Every field is compared: `Some(self == read)`.
     fn same_row(&self, read: &Self) -> Option<bool> {
         Some(self == read)
@@ -82,6 +90,30 @@ impl Entity for EntityInstance {
         }
         Ok(())
     }
+}
+
+/// Refuse object keys containing U+0000 anywhere in `fields` ([`Error::NulInKey`]).
+fn check_keys(entity: &str, fields: &Map<String, Value>) -> Result<()> {
+    let nul = |map: &'_ Map<String, Value>| map.keys().find(|k| k.contains('\0')).cloned();
+    // An explicit stack of the values still to look into: data built in code may nest deeper
+    // than the call stack allows.
+    let mut pending: Vec<&Value> = fields.values().collect();
+    let mut found = nul(fields);
+    while found.is_none() {
+        match pending.pop() {
+            None => return Ok(()),
+            Some(Value::Object(map)) => {
+                found = nul(map);
+                pending.extend(map.values());
+            }
+            Some(Value::Array(items)) => pending.extend(items),
+            Some(_) => {}
+        }
+    }
+    Err(Error::NulInKey {
+        entity: entity.to_owned(),
+        key: found.unwrap_or_default(),
+    })
 }
 
 /// Serves a typed `Store<T>` as a `Store<EntityInstance>`, converting rows through serde, so a
@@ -259,12 +291,14 @@ where
     }
 
     async fn create(&self, data: EntityInstance) -> Result<EntityInstance> {
+        data.check(self.inner.entity())?;
         let row = self.to_row(data)?;
         let row = self.inner.create(row).await?;
         self.to_instance(row)
     }
 
     async fn update(&self, id: &str, patch: Map<String, Value>) -> Result<Option<EntityInstance>> {
+        EntityInstance::check_patch(&patch, self.inner.entity())?;
         let key = self.key(id)?;
         let Some(current) = self.inner.get_by_id(key.borrow()).await? else {
             return Ok(None);
@@ -283,6 +317,7 @@ where
         expected: &EntityInstance,
         patch: Map<String, Value>,
     ) -> Result<Conditional<EntityInstance>> {
+        EntityInstance::check_patch(&patch, self.inner.entity())?;
         let key = self.key(id)?;
         let read = self.to_row(expected.clone())?;
         let merged = self.merge(id, &read, patch)?;

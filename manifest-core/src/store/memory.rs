@@ -194,6 +194,7 @@ impl<T: Entity> Store<T> for MemoryStore<T> {
     }
 
     async fn update(&self, id: &IdRef<T>, patch: T::Patch) -> Result<Option<T>> {
+        T::check_patch(&patch, &self.entity)?;
         let expected = expected_version::<T>(&self.entity, id, T::VERSIONED, &patch)?;
         let mut rows = self.write();
         let Some(row) = rows.get_mut(id) else {
@@ -210,6 +211,7 @@ impl<T: Entity> Store<T> for MemoryStore<T> {
         expected: &T,
         patch: T::Patch,
     ) -> Result<Conditional<T>> {
+        T::check_patch(&patch, &self.entity)?;
         if T::VERSIONED {
             conditional_version(&self.entity, id, expected, &patch)?;
         }

@@ -120,6 +120,7 @@ pub(crate) fn prepare_create<T: Entity>(
     ids: &IdGenerator,
     row: &mut T,
 ) -> Result<()> {
+    row.check(entity)?;
     if let Some(row_tenant) = row.tenant_mut() {
         if row_tenant.is_unset() {
             *row_tenant = tenant.clone();

@@ -565,6 +565,71 @@ pub async fn instance_adapter_contract(b: &impl Backend) {
     assert!(dynamic.get_all().await.unwrap().is_empty());
 }
 
+/// An object key containing U+0000, at any depth, is `Error::NulInKey` naming the entity and the
+/// key, on every store of `EntityInstance`s alike (SQLite's JSON functions would cut such a key
+/// short and store a duplicate; PostgreSQL cannot store it), and nothing is written.
+pub async fn nul_in_keys_is_refused(b: &impl Backend) {
+    let [a] = tenants();
+    let store = b.documents(&a);
+    fn refused<T: std::fmt::Debug>(result: manifest_core::Result<T>, key: &str) {
+        match result {
+            Err(Error::NulInKey { entity, key: found }) => {
+                assert_eq!((entity.as_str(), found.as_str()), (super::DOCUMENTS, key));
+            }
+            other => panic!("expected NulInKey for {key:?}, got {other:?}"),
+        }
+    }
+    let doc = |id: &str, fields: serde_json::Value| {
+        EntityInstance::new(id, fields.as_object().unwrap().clone())
+    };
+    let obj = |v: serde_json::Value| v.as_object().unwrap().clone();
+
+    refused(
+        store.create(doc("top", json!({"a": 1, "a\0b": 2}))).await,
+        "a\0b",
+    );
+    refused(
+        store
+            .create(doc("deep", json!({"a": {"b": [1, {"\0": true}]}})))
+            .await,
+        "\0",
+    );
+    assert!(store.get_all().await.unwrap().is_empty(), "nothing written");
+
+    let row = store
+        .create(doc("row", json!({"a": 1, "b": 2})))
+        .await
+        .unwrap();
+    refused(store.update("row", obj(json!({"a\0b": 3}))).await, "a\0b");
+    refused(store.update("absent", obj(json!({"k\0": 3}))).await, "k\0");
+    refused(
+        store
+            .update_if("row", &row, obj(json!({"n": {"k\0": 1}})))
+            .await,
+        "k\0",
+    );
+    assert_eq!(store.get_by_id("row").await.unwrap(), Some(row.clone()));
+    // The row is intact: a conditional update of the row as read still applies.
+    match store.update_if("row", &row, obj(json!({"a": 5}))).await {
+        Ok(manifest_core::Conditional::Updated(updated)) => {
+            assert_eq!(updated.fields, obj(json!({"a": 5, "b": 2})));
+        }
+        other => panic!("expected Updated, got {other:?}"),
+    }
+
+    // A typed store served as instances refuses it too, in a JSON field.
+    let values = InstanceStore::from_arc(b.values(Uuid::new_v4())).into_dyn();
+    let mut fields = serde_json::to_value(sample_value(Uuid::nil(), "nul")).unwrap();
+    fields["doc"] = json!({"x\0": 1});
+    let mut instance: EntityInstance = serde_json::from_value(fields).unwrap();
+    instance.id = String::new();
+    match values.create(instance).await {
+        Err(Error::NulInKey { key, .. }) => assert_eq!(key, "x\0"),
+        other => panic!("expected NulInKey, got {other:?}"),
+    }
+    assert!(values.get_all().await.unwrap().is_empty());
+}
+
 pub async fn model_check_interleaved_tenants(b: &impl Backend) {
     let ops = super::model::run(b).await;
     eprintln!("{}: model check ran {ops} operations", b.name());

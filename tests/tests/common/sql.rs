@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use manifest_core::{Error, IdGenerator, ManifestEntity, SqlDb, Store};
+use manifest_core::{EntityInstance, Error, IdGenerator, ManifestEntity, SqlDb, Store};
 use uuid::Uuid;
 
 use super::{Backend, Label, Recipe, RecipePatch, Value, tenants};
@@ -21,6 +21,7 @@ impl<DB: manifest_core::Backend> SqlBackend<DB> {
             db.create_table::<Recipe>().await.unwrap();
             db.create_table::<Label>().await.unwrap();
             db.create_table::<Value>().await.unwrap();
+            db.create_document_table(super::DOCUMENTS).await.unwrap();
         }
         SqlBackend { db, name }
     }
@@ -44,6 +45,9 @@ impl<DB: manifest_core::Backend> Backend for SqlBackend<DB> {
     }
     fn values_with_ids(&self, tenant: Uuid, ids: IdGenerator) -> Arc<dyn Store<Value>> {
         Arc::new(self.db.clone().with_ids(ids).store::<Value>(tenant))
+    }
+    fn documents(&self, tenant: &str) -> Arc<dyn Store<EntityInstance>> {
+        Arc::new(self.db.document_store(super::DOCUMENTS, tenant).unwrap())
     }
 }
 

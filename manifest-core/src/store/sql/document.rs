@@ -19,6 +19,7 @@ use sqlx::Database;
 
 use super::db::Source;
 use super::{Args, Backend, db_error};
+use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::id::IdGenerator;
 use crate::store::{Conditional, EntityInstance, Store, prepare_create};
@@ -298,9 +299,11 @@ fn decode<DB: Backend>(entity: &str, row: &DB::Row) -> Result<EntityInstance> {
 /// (the same number), and `-0.0` as `0.0` (equal as a `Value`; the sign of zero is lost); a
 /// float of magnitude 1e16 or more is written in full with `.0` so that it stays a float rather
 /// than turning into an integer. PostgreSQL cannot store the character U+0000 in `JSONB`
-/// strings: a write containing one fails with [`Error::Database`]. Data nested more than 127
-/// arrays and objects deep (the top-level object included) is [`Error::InvalidData`], since
-/// serde_json would refuse to read it back.
+/// strings: a string value containing one fails with [`Error::Database`]. An object key
+/// containing one, at any depth, is [`Error::NulInKey`] on every store alike (SQLite's JSON
+/// functions would cut it short and merge it into another key), refused before anything is
+/// written. Data nested more than 127 arrays and objects deep (the top-level object included)
+/// is [`Error::InvalidData`], since serde_json would refuse to read it back.
 pub struct DocumentStore<DB: Backend> {
     source: Source<DB>,
     sql: Arc<DocumentSql>,
@@ -437,6 +440,7 @@ impl<DB: Backend> Store<EntityInstance> for DocumentStore<DB> {
         id: &str,
         mut patch: Map<String, Value>,
     ) -> Result<Option<EntityInstance>> {
+        EntityInstance::check_patch(&patch, self.entity_name())?;
         let moves = patch
             .remove("id")
             .is_some_and(|new| new.as_str() != Some(id));
@@ -474,6 +478,7 @@ impl<DB: Backend> Store<EntityInstance> for DocumentStore<DB> {
         expected: &EntityInstance,
         mut patch: Map<String, Value>,
     ) -> Result<Conditional<EntityInstance>> {
+        EntityInstance::check_patch(&patch, self.entity_name())?;
         let moves = patch
             .remove("id")
             .is_some_and(|new| new.as_str() != Some(id));

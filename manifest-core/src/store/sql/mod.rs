@@ -365,6 +365,7 @@ impl<DB: Backend, T: ManifestEntity> Store<T> for SqlStore<DB, T> {
     }
 
     async fn update(&self, id: &IdRef<T>, patch: T::Patch) -> Result<Option<T>> {
+        T::check_patch(&patch, T::ENTITY)?;
         let expected = expected_version::<T>(T::ENTITY, id, T::VERSIONED, &patch)?;
         let mut guard = self.source.acquire().await?;
         let mut args = Args::<DB>::new();
