@@ -214,6 +214,12 @@ pub struct Statements {
     pub select_by_id: &'static str,
     /// `SELECT` the tenant's rows ordered by id; binds tenant.
     pub select_all: &'static str,
+    /// `SELECT` the tenant's rows in no particular order (no `ORDER BY`); binds tenant.
+    pub select_all_unordered: &'static str,
+    /// `SELECT` at most a number of the tenant's rows with an id greater than a cursor, ordered
+    /// by id (`WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?`); binds tenant, the cursor id,
+    /// the limit as a `BIGINT`.
+    pub select_page: &'static str,
     /// `UPDATE ... RETURNING`: each patchable column as `CASE WHEN <flag> THEN <value> ELSE col END`,
     /// the version bumped in the same statement; binds the patch (flag, value pairs), then
     /// tenant, id and, for a versioned entity, the expected version.

@@ -69,7 +69,7 @@ pub mod __private;
 pub use entity::{Column, ColumnRole, Entity, Key, ManifestEntity, Statements};
 pub use error::{BoxDynError, Error, Result};
 pub use id::IdGenerator;
-pub use store::{Conditional, EntityInstance, InstanceStore, MemoryStore, Store};
+pub use store::{Conditional, EntityInstance, InstanceStore, List, MemoryStore, Store};
 pub use types::{Binder, FieldType, KeyRef, RowDecoder, VersionType};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Conditional, Store};
+use super::{Conditional, List, Store};
 use crate::entity::{ColumnRole, Entity, Key, ManifestEntity};
 use crate::error::{BoxDynError, Error, Result};
 
@@ -281,6 +281,19 @@ where
 
     async fn get_all(&self) -> Result<Vec<EntityInstance>> {
         let rows = self.inner.get_all().await?;
+        rows.into_iter().map(|row| self.to_instance(row)).collect()
+    }
+
+    async fn list(&self, list: List<String>) -> Result<Vec<EntityInstance>> {
+        let list = match list {
+            List::All => List::All,
+            List::ById => List::ById,
+            List::Page { after, limit } => List::Page {
+                after: after.map(|id| self.key(&id)).transpose()?,
+                limit,
+            },
+        };
+        let rows = self.inner.list(list).await?;
         rows.into_iter().map(|row| self.to_instance(row)).collect()
     }
 

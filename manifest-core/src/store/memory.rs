@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 
-use super::{Conditional, IdRef, Store, conditional_version, expected_version, prepare_create};
+use super::{
+    Conditional, IdRef, List, Store, conditional_version, expected_version, prepare_create,
+};
 use crate::entity::{Entity, ManifestEntity};
 use crate::error::{Error, Result};
 use crate::id::IdGenerator;
@@ -170,9 +172,26 @@ impl<T: Entity> Store<T> for MemoryStore<T> {
     }
 
     async fn get_all(&self) -> Result<Vec<T>> {
-        let mut rows: Vec<T> = self.read().values().cloned().collect();
-        rows.sort_unstable_by(|a, b| a.id().cmp(b.id()));
-        Ok(rows)
+        self.list(List::ById).await
+    }
+
+    async fn list(&self, list: List<T::Id>) -> Result<Vec<T>> {
+        let rows = self.read();
+        let (after, limit) = match list {
+            List::All => return Ok(rows.values().cloned().collect()),
+            List::ById => (None, usize::MAX),
+            List::Page { after, limit } => (after, limit as usize),
+        };
+        let mut page: Vec<&T> = rows
+            .values()
+            .filter(|row| after.as_ref().is_none_or(|after| row.id() > after))
+            .collect();
+        if page.len() > limit {
+            page.select_nth_unstable_by(limit, |a, b| a.id().cmp(b.id()));
+            page.truncate(limit);
+        }
+        page.sort_unstable_by(|a, b| a.id().cmp(b.id()));
+        Ok(page.into_iter().cloned().collect())
     }
 
     async fn get_by_id(&self, id: &IdRef<T>) -> Result<Option<T>> {

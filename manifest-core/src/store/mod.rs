@@ -19,6 +19,50 @@ pub use memory::MemoryStore;
 /// How stores take an id: `&str` for a `String` key (see [`Key::Ref`]).
 pub(crate) type IdRef<T> = <<T as Entity>::Id as Key>::Ref;
 
+/// Which of the tenant's rows [`Store::list`] reads, and in what order.
+///
+/// ```
+/// # use manifest_core::{List, ManifestEntity, MemoryStore, Store};
+/// # #[derive(Debug, Clone, ManifestEntity)]
+/// # struct Note { id: String, tenant_id: String }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// # let store = MemoryStore::<Note>::new("acme".to_owned());
+/// # for id in ["a", "b", "c"] {
+/// #     store.create(Note { id: id.into(), tenant_id: String::new() }).await?;
+/// # }
+/// // Page through the tenant's rows, two at a time, in id order.
+/// let mut after = None;
+/// let mut pages = Vec::new();
+/// loop {
+///     let page = store.list(List::Page { after, limit: 2 }).await?;
+///     let Some(last) = page.last() else { break };
+///     after = Some(last.id.clone());
+///     pages.push(page.len());
+/// }
+/// assert_eq!(pages, [2, 1]);
+/// # Ok::<(), manifest_core::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum List<Id> {
+    /// Every row, in whatever order the store finds them: no sort (on SQL, no `ORDER BY`),
+    /// the cheapest full scan.
+    All,
+    /// Every row, ordered by id: what [`Store::get_all`] reads.
+    ById,
+    /// Keyset pagination: at most `limit` rows whose id is greater than `after`, ordered by id
+    /// (on SQL `WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?`, a range scan of the primary
+    /// key). Pass the last id of a page as `after` of the next; `None` starts at the first row
+    /// (after the unset id, which no store creates).
+    Page {
+        /// The last id of the previous page, or `None` for the first page.
+        after: Option<Id>,
+        /// How many rows at most.
+        limit: u32,
+    },
+}
+
 /// The outcome of [`Store::update_if`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -59,8 +103,25 @@ pub trait Store<T: Entity>: Debug + Send + Sync {
         None
     }
 
-    /// Every row of this tenant, ordered by id.
+    /// Every row of this tenant, ordered by id. A scan that needs no order saves the sort with
+    /// [`list`](Store::list)`(List::All)`; a page of rows is `list(List::Page { .. })`.
     async fn get_all(&self) -> Result<Vec<T>>;
+
+    /// This tenant's rows as `list` says: all of them unordered, all by id, or one page by id.
+    ///
+    /// The default reads [`get_all`](Store::get_all) and takes the page from it; this crate's
+    /// stores read only what is asked for.
+    async fn list(&self, list: List<T::Id>) -> Result<Vec<T>> {
+        let rows = self.get_all().await?;
+        Ok(match list {
+            List::All | List::ById => rows,
+            List::Page { after, limit } => rows
+                .into_iter()
+                .filter(|row| after.as_ref().is_none_or(|after| row.id() > after))
+                .take(limit as usize)
+                .collect(),
+        })
+    }
 
     /// The row with this id, or `None`.
     async fn get_by_id(&self, id: &<T::Id as Key>::Ref) -> Result<Option<T>>;

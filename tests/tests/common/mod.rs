@@ -139,6 +139,7 @@ macro_rules! contract_suite {
             update_if_through_the_instance_adapter,
             model_check_interleaved_tenants,
             nul_in_keys_is_refused,
+            list_orders_and_pages,
         );
     };
     (@tests $make:expr; $($name:ident,)*) => {$(

@@ -99,6 +99,8 @@ pub async fn schema_is_tenant_first_and_filtered<DB: manifest_core::Backend>(b: 
             s.insert,
             s.select_by_id,
             s.select_all,
+            s.select_all_unordered,
+            s.select_page,
             s.update,
             s.delete,
             s.clear,

@@ -18,11 +18,11 @@ use serde_json::{Map, Value};
 use sqlx::Database;
 
 use super::db::Source;
-use super::{Args, Backend, db_error};
+use super::{Args, Backend, db_error, list_limit};
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::id::IdGenerator;
-use crate::store::{Conditional, EntityInstance, Store, prepare_create};
+use crate::store::{Conditional, EntityInstance, List, Store, prepare_create};
 use crate::types::Binder;
 
 mod names;
@@ -43,6 +43,8 @@ pub struct DocumentDialect {
     insert: &'static str,
     select_by_id: &'static str,
     select_all: &'static str,
+    select_all_unordered: &'static str,
+    select_page: &'static str,
     update: &'static str,
     update_if: &'static str,
     delete: &'static str,
@@ -68,6 +70,8 @@ pub(crate) const SQLITE: DocumentDialect = DocumentDialect {
     insert: r#"INSERT INTO {table} ("tenant_id", "id", "data") VALUES (?1, ?2, ?3) RETURNING "id", "data""#,
     select_by_id: r#"SELECT "id", "data" FROM {table} WHERE "tenant_id" = ?1 AND "id" = ?2"#,
     select_all: r#"SELECT "id", "data" FROM {table} WHERE "tenant_id" = ?1 ORDER BY "id""#,
+    select_all_unordered: r#"SELECT "id", "data" FROM {table} WHERE "tenant_id" = ?1"#,
+    select_page: r#"SELECT "id", "data" FROM {table} WHERE "tenant_id" = ?1 AND "id" > ?2 ORDER BY "id" LIMIT ?3"#,
     update: r#"UPDATE {table} SET "data" = (SELECT CASE "rest" WHEN '{}' THEN ?3 ELSE substr("rest", 1, length("rest") - 1) || ',' || substr(?3, 2) END FROM (SELECT json_patch("data", ?4) AS "rest")) WHERE "tenant_id" = ?1 AND "id" = ?2 RETURNING "id", "data""#,
     update_if: r#"UPDATE {table} SET "data" = (SELECT CASE "rest" WHEN '{}' THEN ?3 ELSE substr("rest", 1, length("rest") - 1) || ',' || substr(?3, 2) END FROM (SELECT json_patch("data", ?4) AS "rest")) WHERE "tenant_id" = ?1 AND "id" = ?2 AND ({table}."data" = ?5 OR ((SELECT count(*) FROM json_each({table}."data")) = (SELECT count(*) FROM json_each(?5)) AND NOT EXISTS (SELECT 1 FROM json_each(?5) AS "e" WHERE NOT EXISTS (SELECT 1 FROM json_each({table}."data") AS "d" WHERE "d"."key" = "e"."key" AND "d"."type" = "e"."type" AND "d"."value" IS "e"."value")))) RETURNING "id", "data""#,
     delete: r#"DELETE FROM {table} WHERE "tenant_id" = ?1 AND "id" = ?2"#,
@@ -85,6 +89,8 @@ pub(crate) const POSTGRES: DocumentDialect = DocumentDialect {
     insert: r#"INSERT INTO {table} ("tenant_id", "id", "data") VALUES ($1, $2, $3::jsonb) RETURNING "id", "data"::text"#,
     select_by_id: r#"SELECT "id", "data"::text FROM {table} WHERE "tenant_id" = $1 AND "id" = $2"#,
     select_all: r#"SELECT "id", "data"::text FROM {table} WHERE "tenant_id" = $1 ORDER BY "id""#,
+    select_all_unordered: r#"SELECT "id", "data"::text FROM {table} WHERE "tenant_id" = $1"#,
+    select_page: r#"SELECT "id", "data"::text FROM {table} WHERE "tenant_id" = $1 AND "id" > $2 ORDER BY "id" LIMIT $3"#,
     update: r#"UPDATE {table} SET "data" = "data" || $3::jsonb WHERE "tenant_id" = $1 AND "id" = $2 RETURNING "id", "data"::text"#,
     update_if: r#"UPDATE {table} SET "data" = "data" || $3::jsonb WHERE "tenant_id" = $1 AND "id" = $2 AND "data" = $4::jsonb RETURNING "id", "data"::text"#,
     delete: r#"DELETE FROM {table} WHERE "tenant_id" = $1 AND "id" = $2"#,
@@ -101,6 +107,8 @@ pub(super) struct DocumentSql {
     insert: String,
     select_by_id: String,
     select_all: String,
+    select_all_unordered: String,
+    select_page: String,
     update: String,
     update_if: String,
     delete: String,
@@ -119,6 +127,8 @@ impl DocumentSql {
             insert: sql(dialect.insert),
             select_by_id: sql(dialect.select_by_id),
             select_all: sql(dialect.select_all),
+            select_all_unordered: sql(dialect.select_all_unordered),
+            select_page: sql(dialect.select_page),
             update: sql(dialect.update),
             update_if: sql(dialect.update_if),
             delete: sql(dialect.delete),
@@ -398,16 +408,28 @@ impl<DB: Backend> Store<EntityInstance> for DocumentStore<DB> {
     }
 
     async fn get_all(&self) -> Result<Vec<EntityInstance>> {
+        self.list(List::ById).await
+    }
+
+    async fn list(&self, list: List<String>) -> Result<Vec<EntityInstance>> {
         let mut guard = self.source.acquire().await?;
+        let (start, limit) = (String::new(), list_limit(&list));
         let mut args = Args::<DB>::new();
         args.bind(&self.tenant);
+        let sql = match &list {
+            List::All => &self.sql.select_all_unordered,
+            List::ById => &self.sql.select_all,
+            List::Page { after, .. } => {
+                args.bind(after.as_ref().unwrap_or(&start));
+                args.bind(&limit);
+                &self.sql.select_page
+            }
+        };
         let args = args.finish(self.entity_name())?;
         let entity = self.entity_name();
-        DB::fetch_all(guard.conn()?, &self.sql.select_all, args, |row| {
-            decode::<DB>(entity, row)
-        })
-        .await
-        .map_err(|e| self.error(e))
+        DB::fetch_all(guard.conn()?, sql, args, |row| decode::<DB>(entity, row))
+            .await
+            .map_err(|e| self.error(e))
     }
 
     async fn get_by_id(&self, id: &str) -> Result<Option<EntityInstance>> {

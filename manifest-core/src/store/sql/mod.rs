@@ -12,7 +12,9 @@ use std::marker::PhantomData;
 use async_trait::async_trait;
 use sqlx::Database;
 
-use super::{Conditional, IdRef, Store, conditional_version, expected_version, prepare_create};
+use super::{
+    Conditional, IdRef, List, Store, conditional_version, expected_version, prepare_create,
+};
 use crate::entity::{Column, Key, ManifestEntity, Statements};
 use crate::error::{BoxDynError, Error, Result};
 use crate::id::IdGenerator;
@@ -244,6 +246,14 @@ fn decode<DB: Backend, T: ManifestEntity>(row: &DB::Row) -> Result<T> {
     })
 }
 
+/// The `LIMIT` a [`List::Page`] binds (0 for the others, which bind none).
+fn list_limit<Id>(list: &List<Id>) -> i64 {
+    match list {
+        List::Page { limit, .. } => i64::from(*limit),
+        _ => 0,
+    }
+}
+
 /// Map a driver error; a unique violation on insert is a duplicate id, and our own decode
 /// error, carried through sqlx by `fetch_all`, comes back out as it was.
 fn db_error(entity: &str, id: Option<&dyn fmt::Display>, e: sqlx::Error) -> Error {
@@ -323,18 +333,28 @@ impl<DB: Backend, T: ManifestEntity> Store<T> for SqlStore<DB, T> {
     }
 
     async fn get_all(&self) -> Result<Vec<T>> {
+        self.list(List::ById).await
+    }
+
+    async fn list(&self, list: List<T::Id>) -> Result<Vec<T>> {
+        let statements = DB::statements::<T>();
         let mut guard = self.source.acquire().await?;
+        let (start, limit) = (<T::Id as Key>::unset(), list_limit(&list));
         let mut args = Args::<DB>::new();
         args.bind(&self.tenant);
+        let sql = match &list {
+            List::All => statements.select_all_unordered,
+            List::ById => statements.select_all,
+            List::Page { after, .. } => {
+                args.bind(after.as_ref().unwrap_or(&start));
+                args.bind(&limit);
+                statements.select_page
+            }
+        };
         let args = args.finish(T::ENTITY)?;
-        DB::fetch_all(
-            guard.conn()?,
-            DB::statements::<T>().select_all,
-            args,
-            decode::<DB, T>,
-        )
-        .await
-        .map_err(|e| self.error(e))
+        DB::fetch_all(guard.conn()?, sql, args, decode::<DB, T>)
+            .await
+            .map_err(|e| self.error(e))
     }
 
     async fn get_by_id(&self, id: &IdRef<T>) -> Result<Option<T>> {
