@@ -74,7 +74,9 @@ pub use types::{Binder, FieldType, KeyRef, RowDecoder, VersionType};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
-pub use store::sql::{Backend, DocumentStore, SqlDb, SqlSession, SqlStore, SqlTransaction};
+pub use store::sql::{
+    Backend, DocumentStore, SqlConnection, SqlDb, SqlSession, SqlStore, SqlTransaction,
+};
 
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

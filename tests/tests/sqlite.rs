@@ -34,6 +34,26 @@ async fn in_memory_database_keeps_the_contract() {
     common::document::update_merges_top_level_keys(&documents).await;
 }
 
+/// With the one-connection pool of `SqliteDb::memory`, the application's own statements run
+/// on the held session's connection (a query on the pool would wait for it until the acquire
+/// timeout).
+#[tokio::test]
+async fn own_statements_on_a_session_of_a_one_connection_pool() {
+    let db = SqliteDb::memory().await.unwrap();
+    db.create_table::<common::Recipe>().await.unwrap();
+    let session = db.acquire().await.unwrap();
+    let store = session.store::<common::Recipe>("t");
+    let r = store.create(common::Recipe::new("held", 1)).await.unwrap();
+    let (name,): (String,) =
+        manifest_core::sqlx::query_as("SELECT name FROM contract_recipe WHERE id = ?")
+            .bind(&r.id)
+            .fetch_one(&mut *session.connection().await.unwrap())
+            .await
+            .unwrap();
+    assert_eq!(name, "held");
+    assert_eq!(store.get_all().await.unwrap(), vec![r]);
+}
+
 /// The document table: tenant first in the key, `STRICT`, the data checked to be an object.
 #[tokio::test]
 async fn document_table_is_tenant_first_and_strict() {

@@ -2,11 +2,12 @@
 //! [`SqlSession`], or a [`SqlTransaction`] shared by several stores.
 
 use std::fmt;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Pool, Transaction};
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use super::document::{DocumentCache, DocumentStore};
 use super::{Backend, SqlStore};
@@ -242,6 +243,16 @@ impl<DB: Backend> Shared<DB> {
         SqlStore::new(Source::Held(self.held.clone()), tenant, self.ids.clone())
     }
 
+    async fn connection(&self) -> Result<SqlConnection<'_, DB>> {
+        MutexGuard::try_map(self.held.lock().await, |held| match held {
+            Held::Connection(conn) => Some(&mut **conn),
+            Held::Transaction(tx) => Some(&mut **tx),
+            Held::Closed => None,
+        })
+        .map(SqlConnection)
+        .map_err(|_| Error::Closed)
+    }
+
     fn document_store(
         &self,
         entity: &str,
@@ -257,10 +268,47 @@ impl<DB: Backend> Shared<DB> {
     }
 }
 
+/// The connection of a [`SqlSession`] or [`SqlTransaction`], lent for the application's own
+/// statements: it dereferences to the sqlx connection, so `sqlx::query(..).execute(&mut *conn)`
+/// runs on it (inside the transaction, for a transaction's).
+///
+/// While it is alive, the session's or transaction's stores wait for it: drop it before using
+/// them again (in the same task, an operation on one of them would wait forever).
+pub struct SqlConnection<'a, DB: Database>(MappedMutexGuard<'a, DB::Connection>);
+
+impl<DB: Database> Deref for SqlConnection<'_, DB> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &DB::Connection {
+        &self.0
+    }
+}
+
+impl<DB: Database> DerefMut for SqlConnection<'_, DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        &mut self.0
+    }
+}
+
+impl<DB: Database> fmt::Debug for SqlConnection<'_, DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlConnection")
+            .field("backend", &<DB as Database>::NAME)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One connection held for a unit of work. See [`SqlDb::acquire`].
 pub struct SqlSession<DB: Backend>(Shared<DB>);
 
 impl<DB: Backend> SqlSession<DB> {
+    /// The held connection, for the application's own statements between the stores' ones:
+    /// `sqlx::query(..).execute(&mut *session.connection().await?)`. [`Error::Closed`] never
+    /// happens for a session; see [`SqlConnection`] for how long to keep it.
+    pub async fn connection(&self) -> Result<SqlConnection<'_, DB>> {
+        self.0.connection().await
+    }
+
     /// `T`'s store for `tenant` on this connection.
     pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
         self.0.store(tenant.into())
@@ -303,6 +351,14 @@ impl<DB: Backend> fmt::Debug for SqlSession<DB> {
 pub struct SqlTransaction<DB: Backend>(Shared<DB>);
 
 impl<DB: Backend> SqlTransaction<DB> {
+    /// The transaction's connection, for the application's own statements: they run inside
+    /// the transaction and commit or roll back with the stores' writes.
+    /// `sqlx::query(..).execute(&mut *tx.connection().await?)`. See [`SqlConnection`] for how
+    /// long to keep it.
+    pub async fn connection(&self) -> Result<SqlConnection<'_, DB>> {
+        self.0.connection().await
+    }
+
     /// `T`'s store for `tenant` inside this transaction.
     pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
         self.0.store(tenant.into())

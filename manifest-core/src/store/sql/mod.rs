@@ -23,7 +23,7 @@ use crate::types::{Binder, FieldType, RowDecoder};
 mod db;
 mod document;
 use db::Source;
-pub use db::{SqlDb, SqlSession, SqlTransaction};
+pub use db::{SqlConnection, SqlDb, SqlSession, SqlTransaction};
 #[doc(hidden)]
 pub use document::DocumentDialect;
 pub use document::DocumentStore;
