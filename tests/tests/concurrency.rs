@@ -615,7 +615,7 @@ impl Store<EntityInstance> for Plain {
 async fn store_without_update_if_relies_on_the_engine_lock() {
     let plain = Plain(Db::memory().store(&tenant()));
     let unsupported = plain
-        .update_if(&ID.to_owned(), &EntityInstance::default(), Map::new())
+        .update_if(ID, &EntityInstance::default(), Map::new())
         .await;
     assert!(matches!(
         unsupported,
