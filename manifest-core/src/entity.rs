@@ -1,12 +1,13 @@
 //! What a store needs to know about a row type: [`Entity`] for every store, and
 //! [`ManifestEntity`] (written by `#[derive(ManifestEntity)]`) for the SQL stores.
 
+use std::borrow::Borrow;
 use std::fmt::{Debug, Display};
 use std::hash::Hash;
 
 use crate::error::{BoxDynError, Result};
 use crate::id::IdGenerator;
-use crate::types::{Binder, FieldType, RowDecoder};
+use crate::types::{Binder, FieldType, KeyRef, RowDecoder};
 
 /// A row type that a [`Store`](crate::Store) can hold.
 ///
@@ -39,6 +40,20 @@ pub trait Entity: Clone + Debug + Send + Sync + Unpin + 'static {
     fn expected_version(patch: &Self::Patch) -> Option<i64>;
     /// Apply a patch in place (the memory store's update).
     fn apply(&mut self, patch: Self::Patch) -> Result<()>;
+    /// Refuse a row that no store may keep, before anything is written: every store's
+    /// [`create`](crate::Store::create) asks. The default accepts every row;
+    /// [`EntityInstance`](crate::EntityInstance) refuses object keys containing U+0000
+    /// ([`Error::NulInKey`](crate::Error::NulInKey)).
+    fn check(&self, entity: &str) -> Result<()> {
+        let _ = entity;
+        Ok(())
+    }
+    /// [`check`](Entity::check) for a patch: every store's update and `update_if` ask, before
+    /// they look for the row.
+    fn check_patch(patch: &Self::Patch, entity: &str) -> Result<()> {
+        let _ = (patch, entity);
+        Ok(())
+    }
     /// Reset the fields that are not stored (`#[manifest(skip)]`) to their defaults, so a row
     /// the memory store keeps reads back as a SQL store's would.
     fn clear_skipped(&mut self) {}
@@ -76,8 +91,24 @@ pub trait Entity: Clone + Debug + Send + Sync + Unpin + 'static {
     note = "ids and tenants are `String` or `uuid::Uuid`"
 )]
 pub trait Key:
-    FieldType + serde::Serialize + Clone + Eq + Ord + Hash + Debug + Display + Send + Sync + 'static
+    FieldType
+    + serde::Serialize
+    + Clone
+    + Eq
+    + Ord
+    + Hash
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + Borrow<Self::Ref>
+    + 'static
 {
+    /// The form in which stores take an id ([`Store::get_by_id`](crate::Store::get_by_id) and
+    /// the other operations on one row): `str` for `String`, so a caller with a `&str` needs no
+    /// `String`; `Uuid` for `Uuid`.
+    type Ref: ?Sized + KeyRef;
+
     /// The value that means "not given".
     fn unset() -> Self;
     /// Whether this is the "not given" value.
@@ -89,6 +120,8 @@ pub trait Key:
 }
 
 impl Key for String {
+    type Ref = str;
+
     fn unset() -> Self {
         String::new()
     }
@@ -108,6 +141,8 @@ impl Key for String {
 }
 
 impl Key for uuid::Uuid {
+    type Ref = uuid::Uuid;
+
     fn unset() -> Self {
         uuid::Uuid::nil()
     }
@@ -188,6 +223,12 @@ pub struct Statements {
     pub select_by_id: &'static str,
     /// `SELECT` the tenant's rows ordered by id; binds tenant.
     pub select_all: &'static str,
+    /// `SELECT` the tenant's rows in no particular order (no `ORDER BY`); binds tenant.
+    pub select_all_unordered: &'static str,
+    /// `SELECT` at most a number of the tenant's rows with an id greater than a cursor, ordered
+    /// by id (`WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?`); binds tenant, the cursor id,
+    /// the limit as a `BIGINT`.
+    pub select_page: &'static str,
     /// `UPDATE ... RETURNING`: each patchable column as `CASE WHEN <flag> THEN <value> ELSE col END`,
     /// the version bumped in the same statement; binds the patch (flag, value pairs), then
     /// tenant, id and, for a versioned entity, the expected version.

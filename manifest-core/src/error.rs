@@ -89,6 +89,17 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// Dynamic data (an [`EntityInstance`](crate::EntityInstance)'s fields or patch) has an
+    /// object key, at any depth, containing the character U+0000. PostgreSQL cannot store it in
+    /// `JSONB` and SQLite's JSON functions cut the key short there (merging it into another key),
+    /// so every store refuses it alike, before anything is written.
+    #[error("{entity}: the key {key:?} contains the character U+0000, which cannot be stored")]
+    NulInKey {
+        /// The entity name.
+        entity: String,
+        /// The key, as given.
+        key: String,
+    },
     /// A value could not be set (for example a version past its integer type's range).
     #[error("{entity}: invalid value for `{field}`: {source}")]
     InvalidValue {

@@ -68,12 +68,14 @@ pub mod __private;
 pub use entity::{Column, ColumnRole, Entity, Key, ManifestEntity, Statements};
 pub use error::{BoxDynError, Error, Result};
 pub use id::IdGenerator;
-pub use store::{Conditional, EntityInstance, InstanceStore, MemoryStore, Store};
-pub use types::{Binder, FieldType, RowDecoder, VersionType};
+pub use store::{Conditional, EntityInstance, InstanceStore, List, MemoryStore, Store};
+pub use types::{Binder, FieldType, KeyRef, RowDecoder, VersionType};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
-pub use store::sql::{Backend, DocumentStore, SqlDb, SqlSession, SqlStore, SqlTransaction};
+pub use store::sql::{
+    Backend, DocumentStore, SqlConnection, SqlDb, SqlSession, SqlStore, SqlTransaction,
+};
 
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

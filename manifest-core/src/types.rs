@@ -1,6 +1,9 @@
 //! The field types a `#[derive(ManifestEntity)]` struct may use, and the small bind / decode
 //! interface its generated code talks to.
 
+use std::fmt;
+use std::hash::Hash;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value as JsonValue;
 use uuid::Uuid;
@@ -49,6 +52,52 @@ pub trait FieldType: sealed::Sealed + Sized + Send + Sync + 'static {
     #[cfg(feature = "postgres")]
     #[doc(hidden)]
     fn decode_postgres(row: &sqlx::postgres::PgRow, index: usize) -> Result<Self, sqlx::Error>;
+}
+
+/// The borrowed form of an id that stores take ([`Key::Ref`](crate::Key::Ref)): `str` for a
+/// `String` key, [`uuid::Uuid`] for a `Uuid` key. Sealed.
+pub trait KeyRef:
+    sealed::Sealed + Hash + Eq + fmt::Display + fmt::Debug + Send + Sync + 'static
+{
+    #[cfg(feature = "sqlite")]
+    #[doc(hidden)]
+    fn bind_sqlite<'q>(
+        &'q self,
+        args: &mut sqlx::sqlite::SqliteArguments<'q>,
+    ) -> Result<(), BoxDynError>;
+    #[cfg(feature = "postgres")]
+    #[doc(hidden)]
+    fn bind_postgres(&self, args: &mut sqlx::postgres::PgArguments) -> Result<(), BoxDynError>;
+}
+
+impl sealed::Sealed for str {}
+
+impl KeyRef for str {
+    #[cfg(feature = "sqlite")]
+    fn bind_sqlite<'q>(
+        &'q self,
+        args: &mut sqlx::sqlite::SqliteArguments<'q>,
+    ) -> Result<(), BoxDynError> {
+        sqlx::Arguments::add(args, self)
+    }
+    #[cfg(feature = "postgres")]
+    fn bind_postgres(&self, args: &mut sqlx::postgres::PgArguments) -> Result<(), BoxDynError> {
+        sqlx::Arguments::add(args, self)
+    }
+}
+
+impl KeyRef for Uuid {
+    #[cfg(feature = "sqlite")]
+    fn bind_sqlite<'q>(
+        &'q self,
+        args: &mut sqlx::sqlite::SqliteArguments<'q>,
+    ) -> Result<(), BoxDynError> {
+        sqlx::Arguments::add(args, *self)
+    }
+    #[cfg(feature = "postgres")]
+    fn bind_postgres(&self, args: &mut sqlx::postgres::PgArguments) -> Result<(), BoxDynError> {
+        sqlx::Arguments::add(args, *self)
+    }
 }
 
 /// Where generated `bind_row` / `bind_patch` code puts values, in statement order.

@@ -357,7 +357,7 @@ impl Store<EntityInstance> for Meddling {
     async fn get_all(&self) -> manifest_core::Result<Vec<EntityInstance>> {
         self.inner.get_all().await
     }
-    async fn get_by_id(&self, id: &String) -> manifest_core::Result<Option<EntityInstance>> {
+    async fn get_by_id(&self, id: &str) -> manifest_core::Result<Option<EntityInstance>> {
         self.inner.get_by_id(id).await
     }
     async fn create(&self, data: EntityInstance) -> manifest_core::Result<EntityInstance> {
@@ -365,14 +365,14 @@ impl Store<EntityInstance> for Meddling {
     }
     async fn update(
         &self,
-        id: &String,
+        id: &str,
         patch: Map<String, Json>,
     ) -> manifest_core::Result<Option<EntityInstance>> {
         self.inner.update(id, patch).await
     }
     async fn update_if(
         &self,
-        id: &String,
+        id: &str,
         expected: &EntityInstance,
         patch: Map<String, Json>,
     ) -> manifest_core::Result<Conditional<EntityInstance>> {
@@ -393,7 +393,7 @@ impl Store<EntityInstance> for Meddling {
         }
         Ok(outcome)
     }
-    async fn delete(&self, id: &String) -> manifest_core::Result<bool> {
+    async fn delete(&self, id: &str) -> manifest_core::Result<bool> {
         self.inner.delete(id).await
     }
     async fn clear(&self) -> manifest_core::Result<u64> {
@@ -589,7 +589,7 @@ impl Store<EntityInstance> for Plain {
     async fn get_all(&self) -> manifest_core::Result<Vec<EntityInstance>> {
         self.0.get_all().await
     }
-    async fn get_by_id(&self, id: &String) -> manifest_core::Result<Option<EntityInstance>> {
+    async fn get_by_id(&self, id: &str) -> manifest_core::Result<Option<EntityInstance>> {
         self.0.get_by_id(id).await
     }
     async fn create(&self, data: EntityInstance) -> manifest_core::Result<EntityInstance> {
@@ -597,12 +597,12 @@ impl Store<EntityInstance> for Plain {
     }
     async fn update(
         &self,
-        id: &String,
+        id: &str,
         patch: Map<String, Json>,
     ) -> manifest_core::Result<Option<EntityInstance>> {
         self.0.update(id, patch).await
     }
-    async fn delete(&self, id: &String) -> manifest_core::Result<bool> {
+    async fn delete(&self, id: &str) -> manifest_core::Result<bool> {
         self.0.delete(id).await
     }
     async fn clear(&self) -> manifest_core::Result<u64> {
@@ -614,7 +614,7 @@ impl Store<EntityInstance> for Plain {
 async fn store_without_update_if_relies_on_the_engine_lock() {
     let plain = Plain(Db::memory().store(&tenant()));
     let unsupported = plain
-        .update_if(&ID.to_owned(), &EntityInstance::default(), Map::new())
+        .update_if(ID, &EntityInstance::default(), Map::new())
         .await;
     assert!(matches!(
         unsupported,

@@ -50,7 +50,7 @@ async fn a_target_without_a_built_in_store_needs_the_provider() {
         .unwrap()
         .unwrap();
     assert_eq!(created["done"], json!(false), "defaults applied");
-    let stored = store.get_by_id(&"a".to_owned()).await.unwrap().unwrap();
+    let stored = store.get_by_id("a").await.unwrap().unwrap();
     assert_eq!(
         stored.fields["title"],
         json!("write"),
@@ -170,7 +170,7 @@ mod typed {
             .await
             .unwrap();
         assert!(result.success, "{result:?}");
-        let row = typed.get_by_id(&"t1".to_owned()).await.unwrap().unwrap();
+        let row = typed.get_by_id("t1").await.unwrap().unwrap();
         assert_eq!(
             (row.title.as_str(), row.done),
             ("ship it", true),

@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{Backend, Label, Recipe, Value};
-use manifest_core::{IdGenerator, MemoryStore, Store};
+use manifest_core::{EntityInstance, IdGenerator, MemoryStore, Store};
 use uuid::Uuid;
 
 /// One memory "database": a store per entity, other tenants' stores share its data.
@@ -13,6 +13,7 @@ struct Memory {
     recipes: MemoryStore<Recipe>,
     labels: MemoryStore<Label>,
     values: MemoryStore<Value>,
+    documents: MemoryStore<EntityInstance>,
 }
 
 impl Backend for Memory {
@@ -34,6 +35,9 @@ impl Backend for Memory {
     fn values_with_ids(&self, tenant: Uuid, ids: IdGenerator) -> Arc<dyn Store<Value>> {
         Arc::new(self.values.for_tenant(tenant).with_ids(ids))
     }
+    fn documents(&self, tenant: &str) -> Arc<dyn Store<EntityInstance>> {
+        Arc::new(self.documents.for_tenant(tenant.to_owned()))
+    }
 }
 
 async fn memory() -> Option<Memory> {
@@ -41,6 +45,7 @@ async fn memory() -> Option<Memory> {
         recipes: MemoryStore::new(String::new()),
         labels: MemoryStore::new(String::new()),
         values: MemoryStore::new(Uuid::nil()),
+        documents: MemoryStore::named(common::DOCUMENTS, String::new()),
     })
 }
 

@@ -120,3 +120,22 @@ async fn document_table_is_tenant_first() {
     }
     assert_eq!(b.store("t").entity(), ENTITY);
 }
+
+/// `connect` chooses a server's pool: no ping before every acquire, a 5 s acquire timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_chooses_pool_defaults() {
+    let Some(db) = connect().await else {
+        return;
+    };
+    let options = db.pool().options();
+    assert!(!options.get_test_before_acquire());
+    assert_eq!(options.get_max_connections(), 10);
+    assert_eq!(
+        options.get_acquire_timeout(),
+        std::time::Duration::from_secs(5)
+    );
+    assert_eq!(
+        options.get_idle_timeout(),
+        Some(std::time::Duration::from_secs(600))
+    );
+}

@@ -1,6 +1,7 @@
 //! [`EntityInstance`], the runtime's dynamic record, and [`InstanceStore`], which serves any typed
 //! store as a store of `EntityInstance`s.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Conditional, Store};
+use super::{Conditional, List, Store};
 use crate::entity::{ColumnRole, Entity, Key, ManifestEntity};
 use crate::error::{BoxDynError, Error, Result};
 
@@ -61,6 +62,14 @@ impl Entity for EntityInstance {
     fn expected_version(_: &Self::Patch) -> Option<i64> {
         None
     }
+    /// Object keys containing U+0000, at any depth, are [`Error::NulInKey`].
+    fn check(&self, entity: &str) -> Result<()> {
+        check_keys(entity, &self.fields)
+    }
+    /// As [`check`](Entity::check).
+    fn check_patch(patch: &Self::Patch, entity: &str) -> Result<()> {
+        check_keys(entity, patch)
+    }
     /// Every field is compared: `Some(self == read)`.
     fn field_is(&self, field: &str, value: &Value) -> Option<bool> {
         Some(match field {
@@ -88,6 +97,30 @@ impl Entity for EntityInstance {
         }
         Ok(())
     }
+}
+
+/// Refuse object keys containing U+0000 anywhere in `fields` ([`Error::NulInKey`]).
+fn check_keys(entity: &str, fields: &Map<String, Value>) -> Result<()> {
+    let nul = |map: &'_ Map<String, Value>| map.keys().find(|k| k.contains('\0')).cloned();
+    // An explicit stack of the values still to look into: data built in code may nest deeper
+    // than the call stack allows.
+    let mut pending: Vec<&Value> = fields.values().collect();
+    let mut found = nul(fields);
+    while found.is_none() {
+        match pending.pop() {
+            None => return Ok(()),
+            Some(Value::Object(map)) => {
+                found = nul(map);
+                pending.extend(map.values());
+            }
+            Some(Value::Array(items)) => pending.extend(items),
+            Some(_) => {}
+        }
+    }
+    Err(Error::NulInKey {
+        entity: entity.to_owned(),
+        key: found.unwrap_or_default(),
+    })
 }
 
 /// Serves a typed `Store<T>` as a `Store<EntityInstance>`, converting rows through serde, so a
@@ -258,29 +291,40 @@ where
         rows.into_iter().map(|row| self.to_instance(row)).collect()
     }
 
-    async fn get_by_id(&self, id: &String) -> Result<Option<EntityInstance>> {
+    async fn list(&self, list: List<String>) -> Result<Vec<EntityInstance>> {
+        let list = match list {
+            List::All => List::All,
+            List::ById => List::ById,
+            List::Page { after, limit } => List::Page {
+                after: after.map(|id| self.key(&id)).transpose()?,
+                limit,
+            },
+        };
+        let rows = self.inner.list(list).await?;
+        rows.into_iter().map(|row| self.to_instance(row)).collect()
+    }
+
+    async fn get_by_id(&self, id: &str) -> Result<Option<EntityInstance>> {
         let key = self.key(id)?;
-        let row = self.inner.get_by_id(&key).await?;
+        let row = self.inner.get_by_id(key.borrow()).await?;
         row.map(|row| self.to_instance(row)).transpose()
     }
 
     async fn create(&self, data: EntityInstance) -> Result<EntityInstance> {
+        data.check(self.inner.entity())?;
         let row = self.to_row(data)?;
         let row = self.inner.create(row).await?;
         self.to_instance(row)
     }
 
-    async fn update(
-        &self,
-        id: &String,
-        patch: Map<String, Value>,
-    ) -> Result<Option<EntityInstance>> {
+    async fn update(&self, id: &str, patch: Map<String, Value>) -> Result<Option<EntityInstance>> {
+        EntityInstance::check_patch(&patch, self.inner.entity())?;
         let key = self.key(id)?;
-        let Some(current) = self.inner.get_by_id(&key).await? else {
+        let Some(current) = self.inner.get_by_id(key.borrow()).await? else {
             return Ok(None);
         };
         let merged = self.merge(id, &current, patch)?;
-        let row = self.inner.update(&key, merged.into_patch()).await?;
+        let row = self.inner.update(key.borrow(), merged.into_patch()).await?;
         row.map(|row| self.to_instance(row)).transpose()
     }
 
@@ -289,17 +333,18 @@ where
     /// version; the typed stores of unversioned entities return [`Error::Unsupported`].
     async fn update_if(
         &self,
-        id: &String,
+        id: &str,
         expected: &EntityInstance,
         patch: Map<String, Value>,
     ) -> Result<Conditional<EntityInstance>> {
+        EntityInstance::check_patch(&patch, self.inner.entity())?;
         let key = self.key(id)?;
         let read = self.to_row(expected.clone())?;
         let merged = self.merge(id, &read, patch)?;
         Ok(
             match self
                 .inner
-                .update_if(&key, &read, merged.into_patch())
+                .update_if(key.borrow(), &read, merged.into_patch())
                 .await?
             {
                 Conditional::Updated(row) => Conditional::Updated(self.to_instance(row)?),
@@ -309,9 +354,9 @@ where
         )
     }
 
-    async fn delete(&self, id: &String) -> Result<bool> {
+    async fn delete(&self, id: &str) -> Result<bool> {
         let key = self.key(id)?;
-        self.inner.delete(&key).await
+        self.inner.delete(key.borrow()).await
     }
 
     async fn clear(&self) -> Result<u64> {

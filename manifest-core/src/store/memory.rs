@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 
-use super::{Conditional, Store, conditional_version, expected_version, prepare_create};
+use super::{
+    Conditional, IdRef, List, Store, conditional_version, expected_version, prepare_create,
+};
 use crate::entity::{Entity, ManifestEntity};
 use crate::error::{Error, Result};
 use crate::id::IdGenerator;
@@ -107,7 +109,7 @@ impl<T: Entity> MemoryStore<T> {
     /// applied to a copy, the copy stored. On an error the row is left as it was.
     fn apply_update(
         &self,
-        id: &T::Id,
+        id: &IdRef<T>,
         row: &mut T,
         expected: Option<i64>,
         patch: T::Patch,
@@ -170,12 +172,29 @@ impl<T: Entity> Store<T> for MemoryStore<T> {
     }
 
     async fn get_all(&self) -> Result<Vec<T>> {
-        let mut rows: Vec<T> = self.read().values().cloned().collect();
-        rows.sort_unstable_by(|a, b| a.id().cmp(b.id()));
-        Ok(rows)
+        self.list(List::ById).await
     }
 
-    async fn get_by_id(&self, id: &T::Id) -> Result<Option<T>> {
+    async fn list(&self, list: List<T::Id>) -> Result<Vec<T>> {
+        let rows = self.read();
+        let (after, limit) = match list {
+            List::All => return Ok(rows.values().cloned().collect()),
+            List::ById => (None, usize::MAX),
+            List::Page { after, limit } => (after, limit as usize),
+        };
+        let mut page: Vec<&T> = rows
+            .values()
+            .filter(|row| after.as_ref().is_none_or(|after| row.id() > after))
+            .collect();
+        if page.len() > limit {
+            page.select_nth_unstable_by(limit, |a, b| a.id().cmp(b.id()));
+            page.truncate(limit);
+        }
+        page.sort_unstable_by(|a, b| a.id().cmp(b.id()));
+        Ok(page.into_iter().cloned().collect())
+    }
+
+    async fn get_by_id(&self, id: &IdRef<T>) -> Result<Option<T>> {
         Ok(self.read().get(id).cloned())
     }
 
@@ -202,7 +221,7 @@ impl<T: Entity> Store<T> for MemoryStore<T> {
         prepare_create(&self.entity, &self.tenant, &self.ids, &mut data)?;
         data.clear_skipped();
         let mut rows = self.write();
-        if rows.contains_key(data.id()) {
+        if rows.contains_key::<T::Id>(data.id()) {
             return Err(Error::DuplicateId {
                 entity: self.entity.to_string(),
                 id: data.id().to_string(),
@@ -212,7 +231,8 @@ impl<T: Entity> Store<T> for MemoryStore<T> {
         Ok(data)
     }
 
-    async fn update(&self, id: &T::Id, patch: T::Patch) -> Result<Option<T>> {
+    async fn update(&self, id: &IdRef<T>, patch: T::Patch) -> Result<Option<T>> {
+        T::check_patch(&patch, &self.entity)?;
         let expected = expected_version::<T>(&self.entity, id, T::VERSIONED, &patch)?;
         let mut rows = self.write();
         let Some(row) = rows.get_mut(id) else {
@@ -223,7 +243,13 @@ impl<T: Entity> Store<T> for MemoryStore<T> {
 
     /// Under the write lock: the stored row is compared with [`Entity::same_row`], then
     /// patched as by `update`.
-    async fn update_if(&self, id: &T::Id, expected: &T, patch: T::Patch) -> Result<Conditional<T>> {
+    async fn update_if(
+        &self,
+        id: &IdRef<T>,
+        expected: &T,
+        patch: T::Patch,
+    ) -> Result<Conditional<T>> {
+        T::check_patch(&patch, &self.entity)?;
         if T::VERSIONED {
             conditional_version(&self.entity, id, expected, &patch)?;
         }
@@ -245,7 +271,7 @@ impl<T: Entity> Store<T> for MemoryStore<T> {
             .map(Conditional::Updated)
     }
 
-    async fn delete(&self, id: &T::Id) -> Result<bool> {
+    async fn delete(&self, id: &IdRef<T>) -> Result<bool> {
         Ok(self.write().remove(id).is_some())
     }
 

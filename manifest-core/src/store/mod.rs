@@ -16,6 +16,53 @@ pub(crate) mod sql;
 pub use instance::{EntityInstance, InstanceStore};
 pub use memory::MemoryStore;
 
+/// How stores take an id: `&str` for a `String` key (see [`Key::Ref`]).
+pub(crate) type IdRef<T> = <<T as Entity>::Id as Key>::Ref;
+
+/// Which of the tenant's rows [`Store::list`] reads, and in what order.
+///
+/// ```
+/// # use manifest_core::{List, ManifestEntity, MemoryStore, Store};
+/// # #[derive(Debug, Clone, ManifestEntity)]
+/// # struct Note { id: String, tenant_id: String }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// # let store = MemoryStore::<Note>::new("acme".to_owned());
+/// # for id in ["a", "b", "c"] {
+/// #     store.create(Note { id: id.into(), tenant_id: String::new() }).await?;
+/// # }
+/// // Page through the tenant's rows, two at a time, in id order.
+/// let mut after = None;
+/// let mut pages = Vec::new();
+/// loop {
+///     let page = store.list(List::Page { after, limit: 2 }).await?;
+///     let Some(last) = page.last() else { break };
+///     after = Some(last.id.clone());
+///     pages.push(page.len());
+/// }
+/// assert_eq!(pages, [2, 1]);
+/// # Ok::<(), manifest_core::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum List<Id> {
+    /// Every row, in whatever order the store finds them: no sort (on SQL, no `ORDER BY`),
+    /// the cheapest full scan.
+    All,
+    /// Every row, ordered by id: what [`Store::get_all`] reads.
+    ById,
+    /// Keyset pagination: at most `limit` rows whose id is greater than `after`, ordered by id
+    /// (on SQL `WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?`, a range scan of the primary
+    /// key). Pass the last id of a page as `after` of the next; `None` starts at the first row
+    /// (after the unset id, which no store creates).
+    Page {
+        /// The last id of the previous page, or `None` for the first page.
+        after: Option<Id>,
+        /// How many rows at most.
+        limit: u32,
+    },
+}
+
 /// The outcome of [`Store::update_if`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -56,11 +103,28 @@ pub trait Store<T: Entity>: Debug + Send + Sync {
         None
     }
 
-    /// Every row of this tenant, ordered by id.
+    /// Every row of this tenant, ordered by id. A scan that needs no order saves the sort with
+    /// [`list`](Store::list)`(List::All)`; a page of rows is `list(List::Page { .. })`.
     async fn get_all(&self) -> Result<Vec<T>>;
 
+    /// This tenant's rows as `list` says: all of them unordered, all by id, or one page by id.
+    ///
+    /// The default reads [`get_all`](Store::get_all) and takes the page from it; this crate's
+    /// stores read only what is asked for.
+    async fn list(&self, list: List<T::Id>) -> Result<Vec<T>> {
+        let rows = self.get_all().await?;
+        Ok(match list {
+            List::All | List::ById => rows,
+            List::Page { after, limit } => rows
+                .into_iter()
+                .filter(|row| after.as_ref().is_none_or(|after| row.id() > after))
+                .take(limit as usize)
+                .collect(),
+        })
+    }
+
     /// The row with this id, or `None`.
-    async fn get_by_id(&self, id: &T::Id) -> Result<Option<T>>;
+    async fn get_by_id(&self, id: &<T::Id as Key>::Ref) -> Result<Option<T>>;
 
     /// The rows of this tenant whose field `field` holds `value`, ordered by id: what a
     /// runtime asks for a `hasMany`/`hasOne` relationship (the children whose foreign key is
@@ -91,10 +155,10 @@ pub trait Store<T: Entity>: Debug + Send + Sync {
     /// such row. For a versioned entity the patch must name the version it expects
     /// ([`Error::VersionRequired`]); a stale one fails with [`Error::VersionConflict`], and the
     /// version is bumped in the same statement.
-    async fn update(&self, id: &T::Id, patch: T::Patch) -> Result<Option<T>>;
+    async fn update(&self, id: &<T::Id as Key>::Ref, patch: T::Patch) -> Result<Option<T>>;
 
     /// Delete the row; `false` if there was none.
-    async fn delete(&self, id: &T::Id) -> Result<bool>;
+    async fn delete(&self, id: &<T::Id as Key>::Ref) -> Result<bool>;
 
     /// Apply `patch` as [`update`](Store::update) does, but only if the stored row is still
     /// `expected`, the row as the caller read it (from [`get_by_id`](Store::get_by_id) or an
@@ -113,7 +177,12 @@ pub trait Store<T: Entity>: Debug + Send + Sync {
     /// The default returns [`Error::Unsupported`]: a store that cannot check and write
     /// atomically must say so rather than check, then write, and so let another write slip
     /// between. The typed stores of entities without a version field are such stores.
-    async fn update_if(&self, id: &T::Id, expected: &T, patch: T::Patch) -> Result<Conditional<T>> {
+    async fn update_if(
+        &self,
+        id: &<T::Id as Key>::Ref,
+        expected: &T,
+        patch: T::Patch,
+    ) -> Result<Conditional<T>> {
         let _ = (id, expected, patch);
         Err(Error::Unsupported {
             entity: self.entity().to_owned(),
@@ -132,6 +201,7 @@ pub(crate) fn prepare_create<T: Entity>(
     ids: &IdGenerator,
     row: &mut T,
 ) -> Result<()> {
+    row.check(entity)?;
     if let Some(row_tenant) = row.tenant_mut() {
         if row_tenant.is_unset() {
             *row_tenant = tenant.clone();
@@ -160,7 +230,7 @@ pub(crate) fn prepare_create<T: Entity>(
 /// The expected version of a versioned entity's update, or the error for its absence.
 pub(crate) fn expected_version<T: Entity>(
     entity: &str,
-    id: &T::Id,
+    id: &IdRef<T>,
     versioned: bool,
     patch: &T::Patch,
 ) -> Result<Option<i64>> {
@@ -177,7 +247,7 @@ pub(crate) fn expected_version<T: Entity>(
 /// the row the caller read. Unversioned entities cannot `update_if` there.
 pub(crate) fn conditional_version<T: Entity>(
     entity: &str,
-    id: &T::Id,
+    id: &IdRef<T>,
     expected: &T,
     patch: &T::Patch,
 ) -> Result<()> {

@@ -19,12 +19,14 @@ pub(crate) enum Dialect {
     Postgres,
 }
 
-/// The seven statements of one dialect, as text.
+/// The nine statements of one dialect, as text.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Statements {
     pub insert: String,
     pub select_by_id: String,
     pub select_all: String,
+    pub select_all_unordered: String,
+    pub select_page: String,
     pub update: String,
     pub select_version: String,
     pub delete: String,
@@ -115,11 +117,21 @@ pub(crate) fn statements(model: &Model, dialect: Dialect) -> Statements {
         "SELECT {cols} FROM {table} {}",
         by_key(&mut Params::new(dialect))
     );
-    let select_all = format!(
-        "SELECT {cols} FROM {table} WHERE {} = {} ORDER BY {}",
+    let select_all_unordered = format!(
+        "SELECT {cols} FROM {table} WHERE {} = {}",
         n.tenant,
-        Params::new(dialect).next(),
-        n.id
+        Params::new(dialect).next()
+    );
+    let select_all = format!("{select_all_unordered} ORDER BY {}", n.id);
+    let mut p = Params::new(dialect);
+    let select_page = format!(
+        "SELECT {cols} FROM {table} WHERE {} = {} AND {} > {} ORDER BY {} LIMIT {}",
+        n.tenant,
+        p.next(),
+        n.id,
+        p.next(),
+        n.id,
+        p.next()
     );
 
     let mut p = Params::new(dialect);
@@ -165,6 +177,8 @@ pub(crate) fn statements(model: &Model, dialect: Dialect) -> Statements {
         insert,
         select_by_id,
         select_all,
+        select_all_unordered,
+        select_page,
         update,
         select_version,
         delete,
@@ -178,6 +192,8 @@ pub(crate) fn generate(model: &Model, dialect: Dialect) -> TokenStream {
         insert,
         select_by_id,
         select_all,
+        select_all_unordered,
+        select_page,
         update,
         select_version,
         delete,
@@ -188,6 +204,8 @@ pub(crate) fn generate(model: &Model, dialect: Dialect) -> TokenStream {
             insert: #insert,
             select_by_id: #select_by_id,
             select_all: #select_all,
+            select_all_unordered: #select_all_unordered,
+            select_page: #select_page,
             update: #update,
             select_version: #select_version,
             delete: #delete,
@@ -253,6 +271,16 @@ mod tests {
             format!(r#"SELECT {COLS} FROM "recipes" WHERE "tenant_id" = ? ORDER BY "id""#)
         );
         assert_eq!(
+            lite.select_all_unordered,
+            format!(r#"SELECT {COLS} FROM "recipes" WHERE "tenant_id" = ?"#)
+        );
+        assert_eq!(
+            lite.select_page,
+            format!(
+                r#"SELECT {COLS} FROM "recipes" WHERE "tenant_id" = ? AND "id" > ? ORDER BY "id" LIMIT ?"#
+            )
+        );
+        assert_eq!(
             lite.update,
             format!(
                 r#"UPDATE "recipes" SET "name" = CASE WHEN ? THEN ? ELSE "name" END, "notes" = CASE WHEN ? THEN ? ELSE "notes" END, "version" = "version" + 1 WHERE "tenant_id" = ? AND "id" = ? AND "version" = ? RETURNING {COLS}"#
@@ -281,6 +309,16 @@ mod tests {
         assert_eq!(
             pg.select_all,
             format!(r#"SELECT {COLS} FROM "recipes" WHERE "tenant_id" = $1 ORDER BY "id""#)
+        );
+        assert_eq!(
+            pg.select_all_unordered,
+            format!(r#"SELECT {COLS} FROM "recipes" WHERE "tenant_id" = $1"#)
+        );
+        assert_eq!(
+            pg.select_page,
+            format!(
+                r#"SELECT {COLS} FROM "recipes" WHERE "tenant_id" = $1 AND "id" > $2 ORDER BY "id" LIMIT $3"#
+            )
         );
         assert_eq!(
             pg.update,

@@ -248,12 +248,10 @@ impl Rows {
                     this: this.clone(),
                     stored: None,
                 })),
-            Rows::Provided { store, .. } => {
-                Ok(store.get_by_id(&id.to_owned()).await?.map(|stored| Read {
-                    this: Arc::new(row_of(&stored, entity)),
-                    stored: Some(stored),
-                }))
-            }
+            Rows::Provided { store, .. } => Ok(store.get_by_id(id).await?.map(|stored| Read {
+                this: Arc::new(row_of(&stored, entity)),
+                stored: Some(stored),
+            })),
         }
     }
 
@@ -268,9 +266,7 @@ impl Rows {
                 .get(tenant)
                 .and_then(|t| t.get(id))
                 .map(|row| row_json(row))),
-            Rows::Provided { store, .. } => {
-                Ok(store.get_by_id(&id.to_owned()).await?.map(instance_json))
-            }
+            Rows::Provided { store, .. } => Ok(store.get_by_id(id).await?.map(instance_json)),
         }
     }
 
@@ -414,10 +410,9 @@ impl Rows {
                 store, conditional, ..
             } => {
                 let _ = (this, stale);
-                let id = id.to_owned();
                 let written = match &read.stored {
                     Some(stored) if conditional.load(Ordering::Relaxed) => {
-                        match store.update_if(&id, stored, json_object(patch)).await {
+                        match store.update_if(id, stored, json_object(patch)).await {
                             Ok(Conditional::Updated(row)) => Some(Some(row)),
                             Ok(_) => Some(None),
                             Err(manifest_core::Error::Unsupported { .. }) => {
@@ -431,7 +426,7 @@ impl Rows {
                 };
                 let written = match written {
                     Some(written) => written,
-                    None => store.update(&id, json_object(patch)).await?,
+                    None => store.update(id, json_object(patch)).await?,
                 };
                 Ok(written.map(|stored| Read {
                     this: Arc::new(row_of(&stored, entity)),
@@ -453,7 +448,7 @@ impl Rows {
                 .write()
                 .get_mut(tenant)
                 .is_some_and(|t| t.remove(id).is_some())),
-            Rows::Provided { store, .. } => store.delete(&id.to_owned()).await,
+            Rows::Provided { store, .. } => store.delete(id).await,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{TimeZone, Utc};
-use manifest_core::{EntityInstance, Error, IdGenerator, InstanceStore};
+use manifest_core::{EntityInstance, Error, IdGenerator, InstanceStore, List};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -45,10 +45,7 @@ pub async fn create_keeps_given_id(b: &impl Backend) {
     row.version = 7;
     let created = store.create(row.clone()).await.unwrap();
     assert_eq!(created, row, "a full row is stored as given");
-    assert_eq!(
-        store.get_by_id(&"given-1".to_owned()).await.unwrap(),
-        Some(row)
-    );
+    assert_eq!(store.get_by_id("given-1").await.unwrap(), Some(row));
 }
 
 pub async fn custom_id_generator(b: &impl Backend) {
@@ -203,15 +200,12 @@ pub async fn update_of_absent_row_is_none(b: &impl Backend) {
         version: Some(1),
         ..Default::default()
     };
-    assert_eq!(store.update(&"nope".to_owned(), patch).await.unwrap(), None);
+    assert_eq!(store.update("nope", patch).await.unwrap(), None);
     let labels = b.labels(&a);
     let patch = LabelPatch {
         text: Some("x".into()),
     };
-    assert_eq!(
-        labels.update(&"nope".to_owned(), patch).await.unwrap(),
-        None
-    );
+    assert_eq!(labels.update("nope", patch).await.unwrap(), None);
     assert!(labels.get_all().await.unwrap().is_empty());
 }
 
@@ -563,12 +557,176 @@ pub async fn instance_adapter_contract(b: &impl Backend) {
 
     // UUID keys: a malformed id is a typed error naming it.
     let values = InstanceStore::from_arc(b.values(Uuid::new_v4())).into_dyn();
-    match values.get_by_id(&"not-a-uuid".to_owned()).await {
+    match values.get_by_id("not-a-uuid").await {
         Err(Error::InvalidKey { value, .. }) => assert_eq!(value, "not-a-uuid"),
         other => panic!("expected InvalidKey, got {other:?}"),
     }
     assert!(dynamic.delete(&created.id).await.unwrap());
     assert!(dynamic.get_all().await.unwrap().is_empty());
+}
+
+/// An object key containing U+0000, at any depth, is `Error::NulInKey` naming the entity and the
+/// key, on every store of `EntityInstance`s alike (SQLite's JSON functions would cut such a key
+/// short and store a duplicate; PostgreSQL cannot store it), and nothing is written.
+pub async fn nul_in_keys_is_refused(b: &impl Backend) {
+    let [a] = tenants();
+    let store = b.documents(&a);
+    fn refused<T: std::fmt::Debug>(result: manifest_core::Result<T>, key: &str) {
+        match result {
+            Err(Error::NulInKey { entity, key: found }) => {
+                assert_eq!((entity.as_str(), found.as_str()), (super::DOCUMENTS, key));
+            }
+            other => panic!("expected NulInKey for {key:?}, got {other:?}"),
+        }
+    }
+    let doc = |id: &str, fields: serde_json::Value| {
+        EntityInstance::new(id, fields.as_object().unwrap().clone())
+    };
+    let obj = |v: serde_json::Value| v.as_object().unwrap().clone();
+
+    refused(
+        store.create(doc("top", json!({"a": 1, "a\0b": 2}))).await,
+        "a\0b",
+    );
+    refused(
+        store
+            .create(doc("deep", json!({"a": {"b": [1, {"\0": true}]}})))
+            .await,
+        "\0",
+    );
+    assert!(store.get_all().await.unwrap().is_empty(), "nothing written");
+
+    let row = store
+        .create(doc("row", json!({"a": 1, "b": 2})))
+        .await
+        .unwrap();
+    refused(store.update("row", obj(json!({"a\0b": 3}))).await, "a\0b");
+    refused(store.update("absent", obj(json!({"k\0": 3}))).await, "k\0");
+    refused(
+        store
+            .update_if("row", &row, obj(json!({"n": {"k\0": 1}})))
+            .await,
+        "k\0",
+    );
+    assert_eq!(store.get_by_id("row").await.unwrap(), Some(row.clone()));
+    // The row is intact: a conditional update of the row as read still applies.
+    match store.update_if("row", &row, obj(json!({"a": 5}))).await {
+        Ok(manifest_core::Conditional::Updated(updated)) => {
+            assert_eq!(updated.fields, obj(json!({"a": 5, "b": 2})));
+        }
+        other => panic!("expected Updated, got {other:?}"),
+    }
+
+    // A typed store served as instances refuses it too, in a JSON field.
+    let values = InstanceStore::from_arc(b.values(Uuid::new_v4())).into_dyn();
+    let mut fields = serde_json::to_value(sample_value(Uuid::nil(), "nul")).unwrap();
+    fields["doc"] = json!({"x\0": 1});
+    let mut instance: EntityInstance = serde_json::from_value(fields).unwrap();
+    instance.id = String::new();
+    match values.create(instance).await {
+        Err(Error::NulInKey { key, .. }) => assert_eq!(key, "x\0"),
+        other => panic!("expected NulInKey, got {other:?}"),
+    }
+    assert!(values.get_all().await.unwrap().is_empty());
+}
+
+/// `list`: every row unordered, every row by id (what `get_all` reads), and pages by id after
+/// a cursor, on the typed stores (text and UUID keys) and the store of `EntityInstance`s; the
+/// other tenant's rows never appear.
+pub async fn list_orders_and_pages(b: &impl Backend) {
+    let [a, c] = tenants();
+    let (recipes, other) = (b.recipes(&a), b.recipes(&c));
+    for id in ["r3", "r1", "r5", "r2", "r4"] {
+        recipes
+            .create(Recipe::new(id, 1).with_id(id))
+            .await
+            .unwrap();
+    }
+    other
+        .create(Recipe::new("x", 1).with_id("r25"))
+        .await
+        .unwrap();
+    let names = |rows: Vec<Recipe>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let by_id = names(recipes.list(List::ById).await.unwrap());
+    assert_eq!(by_id, ["r1", "r2", "r3", "r4", "r5"]);
+    assert_eq!(names(recipes.get_all().await.unwrap()), by_id);
+    let all = recipes.list(List::All).await.unwrap();
+    assert_eq!(ids(&all), ids(&recipes.get_all().await.unwrap()));
+    assert_eq!(all.len(), 5);
+    let page = |after: Option<&str>, limit| List::Page {
+        after: after.map(str::to_owned),
+        limit,
+    };
+    for (after, limit, expected) in [
+        (None, 2, &["r1", "r2"][..]),
+        (Some("r2"), 2, &["r3", "r4"]),
+        (Some("r4"), 2, &["r5"]),
+        (Some("r5"), 2, &[]),
+        (Some("r25"), 10, &["r3", "r4", "r5"]),
+        (None, 0, &[]),
+        (Some(""), 100, &["r1", "r2", "r3", "r4", "r5"]),
+    ] {
+        let got = names(recipes.list(page(after, limit)).await.unwrap());
+        assert_eq!(got, expected, "after {after:?}, limit {limit}");
+    }
+    assert_eq!(names(other.list(page(None, 10)).await.unwrap()), ["r25"]);
+
+    // UUID keys page in the same (bytewise) order as they sort.
+    let owner = Uuid::new_v4();
+    let values = b.values(owner);
+    let keys: Vec<Uuid> = [3u128, 1, 2]
+        .into_iter()
+        .map(|n| Uuid::from_u128(n << 64 | 7))
+        .collect();
+    for key in &keys {
+        values.create(sample_value(*key, "k")).await.unwrap();
+    }
+    let key_list = |rows: Vec<Value>| rows.into_iter().map(|v| v.key).collect::<Vec<_>>();
+    let sorted = key_list(values.list(List::ById).await.unwrap());
+    assert_eq!(sorted, [keys[1], keys[2], keys[0]]);
+    let first = values
+        .list(List::Page {
+            after: None,
+            limit: 2,
+        })
+        .await
+        .unwrap();
+    assert_eq!(key_list(first), sorted[..2]);
+    let rest = values
+        .list(List::Page {
+            after: Some(sorted[1]),
+            limit: 2,
+        })
+        .await
+        .unwrap();
+    assert_eq!(key_list(rest), sorted[2..]);
+    assert_eq!(values.list(List::All).await.unwrap().len(), 3);
+
+    // The store of `EntityInstance`s, and a typed store served as one.
+    let documents = b.documents(&a);
+    for id in ["d2", "d3", "d1"] {
+        let fields = json!({"n": id}).as_object().unwrap().clone();
+        documents
+            .create(EntityInstance::new(id, fields))
+            .await
+            .unwrap();
+    }
+    let doc_ids = |rows: Vec<EntityInstance>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        doc_ids(documents.list(List::ById).await.unwrap()),
+        ["d1", "d2", "d3"]
+    );
+    assert_eq!(documents.list(List::All).await.unwrap().len(), 3);
+    assert_eq!(
+        doc_ids(documents.list(page(Some("d1"), 1)).await.unwrap()),
+        ["d2"]
+    );
+    let dynamic = InstanceStore::from_arc(recipes.clone()).into_dyn();
+    assert_eq!(
+        doc_ids(dynamic.list(page(Some("r3"), 5)).await.unwrap()),
+        ["r4", "r5"]
+    );
+    assert_eq!(dynamic.list(List::All).await.unwrap().len(), 5);
 }
 
 pub async fn model_check_interleaved_tenants(b: &impl Backend) {

@@ -165,8 +165,8 @@ pub async fn same_id_in_two_tenants<DB: manifest_core::Backend>(b: &DocBackend<D
     let (sa, sc) = (b.store(&a), b.store(&c));
     let ra = sa.create(doc("shared", json!({"who": "a"}))).await.unwrap();
     let rc = sc.create(doc("shared", json!({"who": "c"}))).await.unwrap();
-    assert_eq!(sa.get_by_id(&"shared".into()).await.unwrap(), Some(ra));
-    assert_eq!(sc.get_by_id(&"shared".into()).await.unwrap(), Some(rc));
+    assert_eq!(sa.get_by_id("shared").await.unwrap(), Some(ra));
+    assert_eq!(sc.get_by_id("shared").await.unwrap(), Some(rc));
 }
 
 pub async fn tenants_never_reach_each_other<DB: manifest_core::Backend>(b: &DocBackend<DB>) {
@@ -516,22 +516,16 @@ pub async fn session_and_closed_transaction<DB: manifest_core::Backend>(b: &DocB
     let tx = b.db.begin().await.unwrap();
     let store = tx.document_store(ENTITY, &a).unwrap();
     tx.commit().await.unwrap();
-    assert!(matches!(
-        store.get_by_id(&"held".into()).await,
-        Err(Error::Closed)
-    ));
+    assert!(matches!(store.get_by_id("held").await, Err(Error::Closed)));
     assert!(matches!(
         store.create(doc("late", json!({}))).await,
         Err(Error::Closed)
     ));
     assert!(matches!(
-        store.update(&"held".into(), obj(json!({"x": 1}))).await,
+        store.update("held", obj(json!({"x": 1}))).await,
         Err(Error::Closed)
     ));
-    assert!(matches!(
-        store.delete(&"held".into()).await,
-        Err(Error::Closed)
-    ));
+    assert!(matches!(store.delete("held").await, Err(Error::Closed)));
     assert!(matches!(store.clear().await, Err(Error::Closed)));
 }
 
@@ -554,14 +548,14 @@ pub async fn concurrent_updates_of_different_keys_all_land<DB: manifest_core::Ba
         tasks.push(tokio::spawn(async move {
             for r in 0..ROUNDS {
                 let patch = obj(json!({ format!("k{w}"): r }));
-                store.update(&"hot".into(), patch).await.unwrap().unwrap();
+                store.update("hot", patch).await.unwrap().unwrap();
             }
         }));
     }
     for task in tasks {
         task.await.unwrap();
     }
-    let row = store.get_by_id(&"hot".into()).await.unwrap().unwrap();
+    let row = store.get_by_id("hot").await.unwrap().unwrap();
     let mut want = obj(json!({"base": true}));
     for w in 0..WRITERS {
         want.insert(format!("k{w}"), json!(ROUNDS - 1));

@@ -49,7 +49,7 @@ pub async fn values_round_trip_verbatim<DB: manifest_core::Backend>(b: &DocBacke
         doc("all", value.clone()),
         "create returns what was stored"
     );
-    let read = store.get_by_id(&"all".into()).await.unwrap().unwrap();
+    let read = store.get_by_id("all").await.unwrap().unwrap();
     assert_eq!(read, doc("all", value.clone()));
     // Floats stay floats and integers integers, with every bit.
     let floats = read.fields["floats"].as_array().unwrap();
@@ -70,7 +70,7 @@ pub async fn values_round_trip_verbatim<DB: manifest_core::Backend>(b: &DocBacke
         .await
         .unwrap();
     let updated = store
-        .update(&"patched".into(), obj(value.clone()))
+        .update("patched", obj(value.clone()))
         .await
         .unwrap()
         .unwrap();
@@ -88,12 +88,12 @@ pub async fn values_round_trip_verbatim<DB: manifest_core::Backend>(b: &DocBacke
     // U+0000 in a string: SQLite stores it; PostgreSQL's JSONB cannot, and nothing is written.
     let nul = json!({"s": "a\u{0}b"});
     let got = store.create(doc("nul", nul.clone())).await;
-    let patched = store.update(&"zero".into(), obj(nul.clone())).await;
+    let patched = store.update("zero", obj(nul.clone())).await;
     if b.is_postgres() {
         assert!(matches!(got, Err(Error::Database(_))), "{got:?}");
         assert!(matches!(patched, Err(Error::Database(_))), "{patched:?}");
-        assert_eq!(store.get_by_id(&"nul".into()).await.unwrap(), None);
-        assert_eq!(store.get_by_id(&"zero".into()).await.unwrap(), Some(zero));
+        assert_eq!(store.get_by_id("nul").await.unwrap(), None);
+        assert_eq!(store.get_by_id("zero").await.unwrap(), Some(zero));
     } else {
         assert_eq!(got.unwrap(), doc("nul", nul.clone()));
         assert_eq!(patched.unwrap().unwrap().fields["s"], nul["s"]);

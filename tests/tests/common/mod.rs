@@ -13,7 +13,7 @@ pub mod sql;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use manifest_core::{IdGenerator, ManifestEntity, Store};
+use manifest_core::{EntityInstance, IdGenerator, ManifestEntity, Store};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -97,7 +97,13 @@ pub trait Backend: Send + Sync + 'static {
     fn labels(&self, tenant: &str) -> Arc<dyn Store<Label>>;
     fn values(&self, tenant: Uuid) -> Arc<dyn Store<Value>>;
     fn values_with_ids(&self, tenant: Uuid, ids: IdGenerator) -> Arc<dyn Store<Value>>;
+    /// The backend's store of `EntityInstance`s for an entity without a Rust struct
+    /// ([`DOCUMENTS`]): a `DocumentStore` on SQL, a `MemoryStore<EntityInstance>` in memory.
+    fn documents(&self, tenant: &str) -> Arc<dyn Store<EntityInstance>>;
 }
+
+/// The entity of [`Backend::documents`]; its SQL table is `contract_doc`.
+pub const DOCUMENTS: &str = "ContractDoc";
 
 /// Tenant names no other test (or earlier run on the same database) uses.
 pub fn tenants<const N: usize>() -> [String; N] {
@@ -132,6 +138,8 @@ macro_rules! contract_suite {
             update_if_of_unversioned_is_unsupported,
             update_if_through_the_instance_adapter,
             model_check_interleaved_tenants,
+            nul_in_keys_is_refused,
+            list_orders_and_pages,
         );
     };
     (@tests $make:expr; $($name:ident,)*) => {$(

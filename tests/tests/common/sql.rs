@@ -3,10 +3,15 @@
 
 use std::sync::Arc;
 
-use manifest_core::{Error, IdGenerator, ManifestEntity, SqlDb, Store};
+use manifest_core::sqlx::Executor;
+use manifest_core::{EntityInstance, Error, IdGenerator, ManifestEntity, SqlDb, Store};
 use uuid::Uuid;
 
 use super::{Backend, Label, Recipe, RecipePatch, Value, tenants};
+
+/// A table of the application's own, written with its own SQL next to the stores'.
+const AUDIT_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS contract_audit (tenant_id TEXT NOT NULL, note TEXT NOT NULL)";
 
 /// A contract backend over one `SqlDb`.
 pub struct SqlBackend<DB: manifest_core::Backend> {
@@ -21,6 +26,7 @@ impl<DB: manifest_core::Backend> SqlBackend<DB> {
             db.create_table::<Recipe>().await.unwrap();
             db.create_table::<Label>().await.unwrap();
             db.create_table::<Value>().await.unwrap();
+            db.create_document_table(super::DOCUMENTS).await.unwrap();
         }
         SqlBackend { db, name }
     }
@@ -45,6 +51,9 @@ impl<DB: manifest_core::Backend> Backend for SqlBackend<DB> {
     fn values_with_ids(&self, tenant: Uuid, ids: IdGenerator) -> Arc<dyn Store<Value>> {
         Arc::new(self.db.clone().with_ids(ids).store::<Value>(tenant))
     }
+    fn documents(&self, tenant: &str) -> Arc<dyn Store<EntityInstance>> {
+        Arc::new(self.db.document_store(super::DOCUMENTS, tenant).unwrap())
+    }
 }
 
 /// Generates one `#[tokio::test]` per SQL-only check; `$make` is an async expression giving
@@ -59,6 +68,7 @@ macro_rules! sql_suite {
             dropped_transaction_rolls_back,
             closed_transaction_is_an_error,
             session_runs_on_one_connection,
+            own_statements_join_the_transaction,
         );
     };
     (@tests $make:expr; $($name:ident,)*) => {$(
@@ -95,6 +105,8 @@ pub async fn schema_is_tenant_first_and_filtered<DB: manifest_core::Backend>(b: 
             s.insert,
             s.select_by_id,
             s.select_all,
+            s.select_all_unordered,
+            s.select_page,
             s.update,
             s.delete,
             s.clear,
@@ -214,4 +226,72 @@ pub async fn session_runs_on_one_connection<DB: manifest_core::Backend>(b: &SqlB
     assert_eq!(sc.get_by_id(&r.id).await.unwrap(), None);
     // Written on the session, visible through the pool at once (no transaction).
     assert_eq!(b.recipes(&a).get_all().await.unwrap(), vec![r]);
+}
+
+/// The application's own statements on a transaction's connection commit or roll back with the
+/// stores' writes; on a session's, they run on the held connection.
+pub async fn own_statements_join_the_transaction<DB>(b: &SqlBackend<DB>)
+where
+    DB: manifest_core::Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    // Only this check uses the table (PostgreSQL can fail concurrent creations of one table).
+    manifest_core::sqlx::raw_sql(AUDIT_TABLE)
+        .execute(b.db.pool())
+        .await
+        .unwrap();
+    let [a] = tenants();
+    // The tenant is a generated name of letters, digits and dashes: safe inside a literal.
+    let insert = format!("INSERT INTO contract_audit (tenant_id, note) VALUES ('{a}', 'made')");
+    let audited = || async {
+        let select = format!("SELECT note FROM contract_audit WHERE tenant_id = '{a}'");
+        manifest_core::sqlx::raw_sql(&select)
+            .fetch_all(b.db.pool())
+            .await
+            .unwrap()
+            .len()
+    };
+
+    let tx = b.db.begin().await.unwrap();
+    let store = tx.store::<Recipe>(a.as_str());
+    let r = store.create(Recipe::new("rolled back", 1)).await.unwrap();
+    manifest_core::sqlx::raw_sql(&insert)
+        .execute(&mut *tx.connection().await.unwrap())
+        .await
+        .unwrap();
+    // The store still works after the connection was lent.
+    assert!(store.get_by_id(&r.id).await.unwrap().is_some());
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        audited().await,
+        0,
+        "the own INSERT rolled back with the store's"
+    );
+    assert!(b.recipes(&a).get_all().await.unwrap().is_empty());
+
+    let tx = b.db.begin().await.unwrap();
+    let store = tx.store::<Recipe>(a.as_str());
+    let r = store.create(Recipe::new("committed", 1)).await.unwrap();
+    {
+        let mut conn = tx.connection().await.unwrap();
+        manifest_core::sqlx::raw_sql(&insert)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    assert_eq!(audited().await, 0, "not visible before the commit");
+    tx.commit().await.unwrap();
+    assert_eq!(audited().await, 1);
+    assert_eq!(b.recipes(&a).get_all().await.unwrap(), vec![r]);
+
+    let session = b.db.acquire().await.unwrap();
+    manifest_core::sqlx::raw_sql(&insert)
+        .execute(&mut *session.connection().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        audited().await,
+        2,
+        "a session writes at once (no transaction)"
+    );
 }

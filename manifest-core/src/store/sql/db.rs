@@ -2,11 +2,13 @@
 //! [`SqlSession`], or a [`SqlTransaction`] shared by several stores.
 
 use std::fmt;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::time::Duration;
 
-use sqlx::pool::PoolConnection;
+use sqlx::pool::{PoolConnection, PoolOptions};
 use sqlx::{Database, Pool, Transaction};
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use super::document::{self, DocumentCache, DocumentStore};
 use super::{Args, Backend, SqlStore, db_error};
@@ -14,6 +16,22 @@ use crate::entity::{ColumnRole, ManifestEntity};
 use crate::error::{Error, Result};
 use crate::id::IdGenerator;
 use crate::types::Binder;
+
+/// The pool options of [`SqliteDb::open`](crate::SqliteDb::open),
+/// [`SqliteDb::connect`](crate::SqliteDb::connect) and [`PgDb::connect`](crate::PgDb::connect):
+/// no ping before each acquire (sqlx's `test_before_acquire`, a round trip per operation; a
+/// connection that broke fails its statement instead, and sqlx already checks each connection
+/// as it goes back to the pool), at most 10 connections, a 5 s acquire timeout (a saturated
+/// pool fails fast rather than queue requests for sqlx's 30 s), connections closed after 10
+/// minutes idle and 30 minutes of age.
+pub(super) fn pool_options<DB: Database>() -> PoolOptions<DB> {
+    PoolOptions::new()
+        .test_before_acquire(false)
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(5))
+        .idle_timeout(Duration::from_secs(10 * 60))
+        .max_lifetime(Duration::from_secs(30 * 60))
+}
 
 /// What a held connection or transaction is in.
 pub(super) enum Held<DB: Database> {
@@ -93,7 +111,8 @@ impl<DB: Backend> fmt::Debug for SqlDb<DB> {
 }
 
 impl<DB: Backend> SqlDb<DB> {
-    /// Use an existing pool.
+    /// Use an existing pool: full control of the pool and connection options (the constructors
+    /// of each backend choose them for a production service, as they document).
     pub fn from_pool(pool: Pool<DB>) -> Self {
         SqlDb {
             pool,
@@ -296,6 +315,16 @@ impl<DB: Backend> Shared<DB> {
         SqlStore::new(Source::Held(self.held.clone()), tenant, self.ids.clone())
     }
 
+    async fn connection(&self) -> Result<SqlConnection<'_, DB>> {
+        MutexGuard::try_map(self.held.lock().await, |held| match held {
+            Held::Connection(conn) => Some(&mut **conn),
+            Held::Transaction(tx) => Some(&mut **tx),
+            Held::Closed => None,
+        })
+        .map(SqlConnection)
+        .map_err(|_| Error::Closed)
+    }
+
     fn document_store(
         &self,
         entity: &str,
@@ -311,10 +340,47 @@ impl<DB: Backend> Shared<DB> {
     }
 }
 
+/// The connection of a [`SqlSession`] or [`SqlTransaction`], lent for the application's own
+/// statements: it dereferences to the sqlx connection, so `sqlx::query(..).execute(&mut *conn)`
+/// runs on it (inside the transaction, for a transaction's).
+///
+/// While it is alive, the session's or transaction's stores wait for it: drop it before using
+/// them again (in the same task, an operation on one of them would wait forever).
+pub struct SqlConnection<'a, DB: Database>(MappedMutexGuard<'a, DB::Connection>);
+
+impl<DB: Database> Deref for SqlConnection<'_, DB> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &DB::Connection {
+        &self.0
+    }
+}
+
+impl<DB: Database> DerefMut for SqlConnection<'_, DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        &mut self.0
+    }
+}
+
+impl<DB: Database> fmt::Debug for SqlConnection<'_, DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlConnection")
+            .field("backend", &<DB as Database>::NAME)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One connection held for a unit of work. See [`SqlDb::acquire`].
 pub struct SqlSession<DB: Backend>(Shared<DB>);
 
 impl<DB: Backend> SqlSession<DB> {
+    /// The held connection, for the application's own statements between the stores' ones:
+    /// `sqlx::query(..).execute(&mut *session.connection().await?)`. [`Error::Closed`] never
+    /// happens for a session; see [`SqlConnection`] for how long to keep it.
+    pub async fn connection(&self) -> Result<SqlConnection<'_, DB>> {
+        self.0.connection().await
+    }
+
     /// `T`'s store for `tenant` on this connection.
     pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
         self.0.store(tenant.into())
@@ -357,6 +423,14 @@ impl<DB: Backend> fmt::Debug for SqlSession<DB> {
 pub struct SqlTransaction<DB: Backend>(Shared<DB>);
 
 impl<DB: Backend> SqlTransaction<DB> {
+    /// The transaction's connection, for the application's own statements: they run inside
+    /// the transaction and commit or roll back with the stores' writes.
+    /// `sqlx::query(..).execute(&mut *tx.connection().await?)`. See [`SqlConnection`] for how
+    /// long to keep it.
+    pub async fn connection(&self) -> Result<SqlConnection<'_, DB>> {
+        self.0.connection().await
+    }
+
     /// `T`'s store for `tenant` inside this transaction.
     pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
         self.0.store(tenant.into())

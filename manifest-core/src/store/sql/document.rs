@@ -18,10 +18,11 @@ use serde_json::{Map, Value};
 use sqlx::Database;
 
 use super::db::Source;
-use super::{Args, Backend, db_error};
+use super::{Args, Backend, db_error, list_limit};
+use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::id::IdGenerator;
-use crate::store::{Conditional, EntityInstance, Store, prepare_create};
+use crate::store::{Conditional, EntityInstance, List, Store, prepare_create};
 use crate::types::Binder;
 
 mod names;
@@ -45,6 +46,8 @@ pub struct DocumentDialect {
     insert: &'static str,
     select_by_id: &'static str,
     select_all: &'static str,
+    select_all_unordered: &'static str,
+    select_page: &'static str,
     update: &'static str,
     update_if: &'static str,
     delete: &'static str,
@@ -77,6 +80,8 @@ pub(crate) const SQLITE: DocumentDialect = DocumentDialect {
     insert: r#"INSERT INTO {table} ("tenant_id", "id", "data") VALUES (?1, ?2, ?3) RETURNING "id", "data""#,
     select_by_id: r#"SELECT "id", "data" FROM {table} WHERE "tenant_id" = ?1 AND "id" = ?2"#,
     select_all: r#"SELECT "id", "data" FROM {table} WHERE "tenant_id" = ?1 ORDER BY "id""#,
+    select_all_unordered: r#"SELECT "id", "data" FROM {table} WHERE "tenant_id" = ?1"#,
+    select_page: r#"SELECT "id", "data" FROM {table} WHERE "tenant_id" = ?1 AND "id" > ?2 ORDER BY "id" LIMIT ?3"#,
     update: r#"UPDATE {table} SET "data" = (SELECT CASE "rest" WHEN '{}' THEN ?3 ELSE substr("rest", 1, length("rest") - 1) || ',' || substr(?3, 2) END FROM (SELECT json_patch("data", ?4) AS "rest")) WHERE "tenant_id" = ?1 AND "id" = ?2 RETURNING "id", "data""#,
     update_if: r#"UPDATE {table} SET "data" = (SELECT CASE "rest" WHEN '{}' THEN ?3 ELSE substr("rest", 1, length("rest") - 1) || ',' || substr(?3, 2) END FROM (SELECT json_patch("data", ?4) AS "rest")) WHERE "tenant_id" = ?1 AND "id" = ?2 AND ({table}."data" = ?5 OR ((SELECT count(*) FROM json_each({table}."data")) = (SELECT count(*) FROM json_each(?5)) AND NOT EXISTS (SELECT 1 FROM json_each(?5) AS "e" WHERE NOT EXISTS (SELECT 1 FROM json_each({table}."data") AS "d" WHERE "d"."key" = "e"."key" AND "d"."type" = "e"."type" AND "d"."value" IS "e"."value")))) RETURNING "id", "data""#,
     delete: r#"DELETE FROM {table} WHERE "tenant_id" = ?1 AND "id" = ?2"#,
@@ -97,6 +102,8 @@ pub(crate) const POSTGRES: DocumentDialect = DocumentDialect {
     insert: r#"INSERT INTO {table} ("tenant_id", "id", "data") VALUES ($1, $2, $3::jsonb) RETURNING "id", "data"::text"#,
     select_by_id: r#"SELECT "id", "data"::text FROM {table} WHERE "tenant_id" = $1 AND "id" = $2"#,
     select_all: r#"SELECT "id", "data"::text FROM {table} WHERE "tenant_id" = $1 ORDER BY "id""#,
+    select_all_unordered: r#"SELECT "id", "data"::text FROM {table} WHERE "tenant_id" = $1"#,
+    select_page: r#"SELECT "id", "data"::text FROM {table} WHERE "tenant_id" = $1 AND "id" > $2 ORDER BY "id" LIMIT $3"#,
     update: r#"UPDATE {table} SET "data" = "data" || $3::jsonb WHERE "tenant_id" = $1 AND "id" = $2 RETURNING "id", "data"::text"#,
     update_if: r#"UPDATE {table} SET "data" = "data" || $3::jsonb WHERE "tenant_id" = $1 AND "id" = $2 AND "data" = $4::jsonb RETURNING "id", "data"::text"#,
     delete: r#"DELETE FROM {table} WHERE "tenant_id" = $1 AND "id" = $2"#,
@@ -116,6 +123,8 @@ pub(super) struct DocumentSql {
     insert: String,
     select_by_id: String,
     select_all: String,
+    select_all_unordered: String,
+    select_page: String,
     update: String,
     update_if: String,
     delete: String,
@@ -139,6 +148,8 @@ impl DocumentSql {
             insert: sql(dialect.insert),
             select_by_id: sql(dialect.select_by_id),
             select_all: sql(dialect.select_all),
+            select_all_unordered: sql(dialect.select_all_unordered),
+            select_page: sql(dialect.select_page),
             update: sql(dialect.update),
             update_if: sql(dialect.update_if),
             delete: sql(dialect.delete),
@@ -378,9 +389,11 @@ fn decode<DB: Backend>(entity: &str, row: &DB::Row) -> Result<EntityInstance> {
 /// (the same number), and `-0.0` as `0.0` (equal as a `Value`; the sign of zero is lost); a
 /// float of magnitude 1e16 or more is written in full with `.0` so that it stays a float rather
 /// than turning into an integer. PostgreSQL cannot store the character U+0000 in `JSONB`
-/// strings: a write containing one fails with [`Error::Database`]. Data nested more than 127
-/// arrays and objects deep (the top-level object included) is [`Error::InvalidData`], since
-/// serde_json would refuse to read it back.
+/// strings: a string value containing one fails with [`Error::Database`]. An object key
+/// containing one, at any depth, is [`Error::NulInKey`] on every store alike (SQLite's JSON
+/// functions would cut it short and merge it into another key), refused before anything is
+/// written. Data nested more than 127 arrays and objects deep (the top-level object included)
+/// is [`Error::InvalidData`], since serde_json would refuse to read it back.
 pub struct DocumentStore<DB: Backend> {
     source: Source<DB>,
     sql: Arc<DocumentSql>,
@@ -417,10 +430,10 @@ impl<DB: Backend> DocumentStore<DB> {
     }
 
     /// Arguments `(tenant, id)`.
-    fn key_args<'q>(&'q self, id: &'q String) -> Args<'q, DB> {
+    fn key_args<'q>(&'q self, id: &'q str) -> Args<'q, DB> {
         let mut args = Args::<DB>::new();
         args.bind(&self.tenant);
-        args.bind(id);
+        args.bind_key::<String>(id);
         args
     }
 
@@ -475,19 +488,31 @@ impl<DB: Backend> Store<EntityInstance> for DocumentStore<DB> {
     }
 
     async fn get_all(&self) -> Result<Vec<EntityInstance>> {
-        let mut guard = self.source.acquire().await?;
-        let mut args = Args::<DB>::new();
-        args.bind(&self.tenant);
-        let args = args.finish(self.entity_name())?;
-        let entity = self.entity_name();
-        DB::fetch_all(guard.conn()?, &self.sql.select_all, args, |row| {
-            decode::<DB>(entity, row)
-        })
-        .await
-        .map_err(|e| self.error(e))
+        self.list(List::ById).await
     }
 
-    async fn get_by_id(&self, id: &String) -> Result<Option<EntityInstance>> {
+    async fn list(&self, list: List<String>) -> Result<Vec<EntityInstance>> {
+        let mut guard = self.source.acquire().await?;
+        let (start, limit) = (String::new(), list_limit(&list));
+        let mut args = Args::<DB>::new();
+        args.bind(&self.tenant);
+        let sql = match &list {
+            List::All => &self.sql.select_all_unordered,
+            List::ById => &self.sql.select_all,
+            List::Page { after, .. } => {
+                args.bind(after.as_ref().unwrap_or(&start));
+                args.bind(&limit);
+                &self.sql.select_page
+            }
+        };
+        let args = args.finish(self.entity_name())?;
+        let entity = self.entity_name();
+        DB::fetch_all(guard.conn()?, sql, args, |row| decode::<DB>(entity, row))
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    async fn get_by_id(&self, id: &str) -> Result<Option<EntityInstance>> {
         let mut guard = self.source.acquire().await?;
         let args = self.key_args(id);
         self.fetch_one(guard.conn()?, &self.sql.select_by_id, args, None)
@@ -549,12 +574,13 @@ impl<DB: Backend> Store<EntityInstance> for DocumentStore<DB> {
 
     async fn update(
         &self,
-        id: &String,
+        id: &str,
         mut patch: Map<String, Value>,
     ) -> Result<Option<EntityInstance>> {
+        EntityInstance::check_patch(&patch, self.entity_name())?;
         let moves = patch
             .remove("id")
-            .is_some_and(|new| new.as_str() != Some(id.as_str()));
+            .is_some_and(|new| new.as_str() != Some(id));
         if moves || patch.is_empty() {
             // Nothing to write; only an existing row can be refused.
             let current = self.get_by_id(id).await?;
@@ -585,13 +611,14 @@ impl<DB: Backend> Store<EntityInstance> for DocumentStore<DB> {
 
     async fn update_if(
         &self,
-        id: &String,
+        id: &str,
         expected: &EntityInstance,
         mut patch: Map<String, Value>,
     ) -> Result<Conditional<EntityInstance>> {
+        EntityInstance::check_patch(&patch, self.entity_name())?;
         let moves = patch
             .remove("id")
-            .is_some_and(|new| new.as_str() != Some(id.as_str()));
+            .is_some_and(|new| new.as_str() != Some(id));
         if moves || patch.is_empty() {
             // Nothing to write, so nothing to do atomically: the outcome is what is stored.
             return match self.get_by_id(id).await? {
@@ -640,7 +667,7 @@ impl<DB: Backend> Store<EntityInstance> for DocumentStore<DB> {
         })
     }
 
-    async fn delete(&self, id: &String) -> Result<bool> {
+    async fn delete(&self, id: &str) -> Result<bool> {
         let mut guard = self.source.acquire().await?;
         let args = self.key_args(id).finish(self.entity_name())?;
         let n = DB::execute(guard.conn()?, &self.sql.delete, args)

@@ -12,8 +12,10 @@ use std::marker::PhantomData;
 use async_trait::async_trait;
 use sqlx::Database;
 
-use super::{Conditional, Store, conditional_version, expected_version, prepare_create};
-use crate::entity::{Column, ManifestEntity, Statements};
+use super::{
+    Conditional, IdRef, List, Store, conditional_version, expected_version, prepare_create,
+};
+use crate::entity::{Column, Key, ManifestEntity, Statements};
 use crate::error::{BoxDynError, Error, Result};
 use crate::id::IdGenerator;
 use crate::types::{Binder, FieldType, RowDecoder};
@@ -21,7 +23,7 @@ use crate::types::{Binder, FieldType, RowDecoder};
 mod db;
 mod document;
 use db::Source;
-pub use db::{SqlDb, SqlSession, SqlTransaction};
+pub use db::{SqlConnection, SqlDb, SqlSession, SqlTransaction};
 #[doc(hidden)]
 pub use document::DocumentDialect;
 pub use document::DocumentStore;
@@ -52,6 +54,11 @@ pub trait Backend: Database + sealed::Sealed {
     #[doc(hidden)]
     fn bind_value<'q, V: FieldType>(
         value: Option<&'q V>,
+        args: &mut Self::Arguments<'q>,
+    ) -> Result<(), BoxDynError>;
+    #[doc(hidden)]
+    fn bind_key<'q, K: Key>(
+        id: &'q K::Ref,
         args: &mut Self::Arguments<'q>,
     ) -> Result<(), BoxDynError>;
     #[doc(hidden)]
@@ -113,6 +120,12 @@ macro_rules! backend {
                 args: &mut <Self as sqlx::Database>::Arguments<'q>,
             ) -> Result<(), $crate::BoxDynError> {
                 V::$bind(value, args)
+            }
+            fn bind_key<'q, K: $crate::Key>(
+                id: &'q K::Ref,
+                args: &mut <Self as sqlx::Database>::Arguments<'q>,
+            ) -> Result<(), $crate::BoxDynError> {
+                <K::Ref as $crate::KeyRef>::$bind(id, args)
             }
             fn decode_value<V: $crate::FieldType>(
                 row: &<Self as sqlx::Database>::Row,
@@ -183,6 +196,15 @@ impl<'q, DB: Backend> Args<'q, DB> {
         }
     }
 
+    /// Bind an id in the form stores take it.
+    fn bind_key<K: Key>(&mut self, id: &'q K::Ref) {
+        if self.error.is_none()
+            && let Err(e) = DB::bind_key::<K>(id, &mut self.args)
+        {
+            self.error = Some(e);
+        }
+    }
+
     fn push<V: FieldType>(&mut self, value: Option<&'q V>) {
         if self.error.is_none()
             && let Err(e) = DB::bind_value(value, &mut self.args)
@@ -227,6 +249,14 @@ fn decode<DB: Backend, T: ManifestEntity>(row: &DB::Row) -> Result<T> {
         row,
         entity: T::ENTITY,
     })
+}
+
+/// The `LIMIT` a [`List::Page`] binds (0 for the others, which bind none).
+fn list_limit<Id>(list: &List<Id>) -> i64 {
+    match list {
+        List::Page { limit, .. } => i64::from(*limit),
+        _ => 0,
+    }
 }
 
 /// Map a driver error; a unique violation on insert is a duplicate id, and our own decode
@@ -285,10 +315,10 @@ impl<DB: Backend, T: ManifestEntity> SqlStore<DB, T> {
     }
 
     /// Arguments starting with `(tenant, id)`.
-    fn key_args<'q>(&'q self, id: &'q T::Id) -> Args<'q, DB> {
+    fn key_args<'q>(&'q self, id: &'q IdRef<T>) -> Args<'q, DB> {
         let mut args = Args::<DB>::new();
         args.bind(&self.tenant);
-        args.bind(id);
+        args.bind_key::<T::Id>(id);
         args
     }
 
@@ -308,21 +338,31 @@ impl<DB: Backend, T: ManifestEntity> Store<T> for SqlStore<DB, T> {
     }
 
     async fn get_all(&self) -> Result<Vec<T>> {
-        let mut guard = self.source.acquire().await?;
-        let mut args = Args::<DB>::new();
-        args.bind(&self.tenant);
-        let args = args.finish(T::ENTITY)?;
-        DB::fetch_all(
-            guard.conn()?,
-            DB::statements::<T>().select_all,
-            args,
-            decode::<DB, T>,
-        )
-        .await
-        .map_err(|e| self.error(e))
+        self.list(List::ById).await
     }
 
-    async fn get_by_id(&self, id: &T::Id) -> Result<Option<T>> {
+    async fn list(&self, list: List<T::Id>) -> Result<Vec<T>> {
+        let statements = DB::statements::<T>();
+        let mut guard = self.source.acquire().await?;
+        let (start, limit) = (<T::Id as Key>::unset(), list_limit(&list));
+        let mut args = Args::<DB>::new();
+        args.bind(&self.tenant);
+        let sql = match &list {
+            List::All => statements.select_all_unordered,
+            List::ById => statements.select_all,
+            List::Page { after, .. } => {
+                args.bind(after.as_ref().unwrap_or(&start));
+                args.bind(&limit);
+                statements.select_page
+            }
+        };
+        let args = args.finish(T::ENTITY)?;
+        DB::fetch_all(guard.conn()?, sql, args, decode::<DB, T>)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    async fn get_by_id(&self, id: &IdRef<T>) -> Result<Option<T>> {
         let mut guard = self.source.acquire().await?;
         let args = self.key_args(id).finish(T::ENTITY)?;
         let row = DB::fetch_optional(guard.conn()?, DB::statements::<T>().select_by_id, args)
@@ -349,13 +389,14 @@ impl<DB: Backend, T: ManifestEntity> Store<T> for SqlStore<DB, T> {
         }
     }
 
-    async fn update(&self, id: &T::Id, patch: T::Patch) -> Result<Option<T>> {
+    async fn update(&self, id: &IdRef<T>, patch: T::Patch) -> Result<Option<T>> {
+        T::check_patch(&patch, T::ENTITY)?;
         let expected = expected_version::<T>(T::ENTITY, id, T::VERSIONED, &patch)?;
         let mut guard = self.source.acquire().await?;
         let mut args = Args::<DB>::new();
         T::bind_patch(&patch, &mut args);
         args.bind(&self.tenant);
-        args.bind(id);
+        args.bind_key::<T::Id>(id);
         if let Some(expected) = &expected {
             args.bind(expected);
         }
@@ -394,7 +435,12 @@ impl<DB: Backend, T: ManifestEntity> Store<T> for SqlStore<DB, T> {
     /// For a versioned entity: `update`, whose statement checks the version the patch names
     /// (which must be `expected`'s); a version conflict is [`Conditional::Changed`]. An
     /// unversioned entity is [`Error::Unsupported`].
-    async fn update_if(&self, id: &T::Id, expected: &T, patch: T::Patch) -> Result<Conditional<T>> {
+    async fn update_if(
+        &self,
+        id: &IdRef<T>,
+        expected: &T,
+        patch: T::Patch,
+    ) -> Result<Conditional<T>> {
         conditional_version(T::ENTITY, id, expected, &patch)?;
         match self.update(id, patch).await {
             Ok(Some(row)) => Ok(Conditional::Updated(row)),
@@ -404,7 +450,7 @@ impl<DB: Backend, T: ManifestEntity> Store<T> for SqlStore<DB, T> {
         }
     }
 
-    async fn delete(&self, id: &T::Id) -> Result<bool> {
+    async fn delete(&self, id: &IdRef<T>) -> Result<bool> {
         let mut guard = self.source.acquire().await?;
         let args = self.key_args(id).finish(T::ENTITY)?;
         let n = DB::execute(guard.conn()?, DB::statements::<T>().delete, args)

@@ -2,10 +2,12 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::time::Duration;
 
 use sqlx::Sqlite;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
+use super::db::pool_options;
 use super::{DocumentStore, SqlDb, SqlSession, SqlStore, SqlTransaction, backend};
 use crate::error::{Error, Result};
 
@@ -32,26 +34,38 @@ pub type SqliteTransaction = SqlTransaction<Sqlite>;
 pub type SqliteSession = SqlSession<Sqlite>;
 
 impl SqlDb<Sqlite> {
-    /// Open (creating if missing) a database file in WAL mode with `synchronous = NORMAL`: the
-    /// usual setting for a server, durable across application crashes, and writers do not
-    /// block readers.
+    /// Open (creating if missing) a database file, set up for a server:
+    ///
+    /// - the journal in WAL mode, so writers do not block readers, and `synchronous = NORMAL`,
+    ///   durable across application crashes (a power loss can lose the last commits, never
+    ///   corrupt the file);
+    /// - a 5 s busy timeout: a writer waits that long for another connection's write lock
+    ///   before failing with "database is locked";
+    /// - the pool: at most 10 connections, no ping before each acquire, a 5 s acquire timeout,
+    ///   connections closed after 10 minutes idle and 30 minutes of age.
+    ///
+    /// For other settings, build the pool with sqlx and use [`from_pool`](Self::from_pool).
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
         let options = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal);
-        let pool = SqlitePoolOptions::new()
-            .connect_with(options)
-            .await
-            .map_err(Error::database)?;
-        Ok(Self::from_pool(pool))
+            .create_if_missing(true);
+        Self::connect_with(options).await
     }
 
-    /// Connect with a sqlx SQLite URL, such as `sqlite://app.db?mode=rwc`.
+    /// Connect with a sqlx SQLite URL, such as `sqlite://app.db?mode=rwc`, with the settings of
+    /// [`open`](Self::open) (a URL cannot set the journal mode, `synchronous` or the busy
+    /// timeout; use [`from_pool`](Self::from_pool) for others).
     pub async fn connect(url: &str) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url).map_err(Error::database)?;
-        let pool = SqlitePoolOptions::new()
+        Self::connect_with(options).await
+    }
+
+    async fn connect_with(options: SqliteConnectOptions) -> Result<Self> {
+        let options = options
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = pool_options::<Sqlite>()
             .connect_with(options)
             .await
             .map_err(Error::database)?;
@@ -60,9 +74,11 @@ impl SqlDb<Sqlite> {
 
     /// A private in-memory database, for tests. Its pool holds exactly one connection that never
     /// expires (each SQLite connection to `:memory:` is a database of its own), so a
-    /// transaction or session holds the whole database until it ends.
+    /// transaction or session holds the whole database until it ends: run other statements
+    /// meanwhile on its [`connection`](SqlSession::connection), since the pool has none to give
+    /// (an acquire fails after 5 s).
     pub async fn memory() -> Result<Self> {
-        let pool = SqlitePoolOptions::new()
+        let pool = pool_options::<Sqlite>()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
