@@ -1,4 +1,6 @@
 //! Helpers both benchmark harnesses share (included with `#[path]`; not a bench target).
+// Each harness includes this file and uses part of it.
+#![allow(dead_code)]
 
 use std::time::Instant;
 

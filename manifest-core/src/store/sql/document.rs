@@ -54,7 +54,10 @@ pub struct DocumentDialect {
     clear: &'static str,
     /// `{field}` stands for the field name (checked by [`check_field_name`]).
     find_by: &'static str,
-    /// `{index}` stands for the quoted index name, `{field}` for the field name.
+    /// `{index}` stands for the quoted index name, `{field}` for the field name. The index is
+    /// `(tenant_id, <field>, id)`: tenant first, and the matching rows come out of it in id
+    /// order, so the planner picks it over the primary key for `find_by`'s `ORDER BY "id"`
+    /// (without the trailing `id`, SQLite's planner scans the tenant's rows by primary key).
     create_index: &'static str,
     removes_keys: bool,
     /// Whether `find_by` binds the value as JSON (PostgreSQL, JSONB equality) rather than as
@@ -87,7 +90,7 @@ pub(crate) const SQLITE: DocumentDialect = DocumentDialect {
     delete: r#"DELETE FROM {table} WHERE "tenant_id" = ?1 AND "id" = ?2"#,
     clear: r#"DELETE FROM {table} WHERE "tenant_id" = ?1"#,
     find_by: r#"SELECT "id", "data" FROM {table} WHERE "tenant_id" = ?1 AND json_extract("data", '$."{field}"') = ?2 ORDER BY "id""#,
-    create_index: r#"CREATE INDEX IF NOT EXISTS {index} ON {table} ("tenant_id", json_extract("data", '$."{field}"'))"#,
+    create_index: r#"CREATE INDEX IF NOT EXISTS {index} ON {table} ("tenant_id", json_extract("data", '$."{field}"'), "id")"#,
     removes_keys: true,
     finds_json: false,
 };
@@ -109,7 +112,7 @@ pub(crate) const POSTGRES: DocumentDialect = DocumentDialect {
     delete: r#"DELETE FROM {table} WHERE "tenant_id" = $1 AND "id" = $2"#,
     clear: r#"DELETE FROM {table} WHERE "tenant_id" = $1"#,
     find_by: r#"SELECT "id", "data"::text FROM {table} WHERE "tenant_id" = $1 AND ("data" -> '{field}') = $2 ORDER BY "id""#,
-    create_index: r#"CREATE INDEX IF NOT EXISTS {index} ON {table} ("tenant_id", ("data" -> '{field}'))"#,
+    create_index: r#"CREATE INDEX IF NOT EXISTS {index} ON {table} ("tenant_id", ("data" -> '{field}'), "id")"#,
     removes_keys: false,
     finds_json: true,
 };
