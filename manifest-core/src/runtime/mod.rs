@@ -6,6 +6,7 @@ pub mod engine;
 pub mod eval;
 pub mod expr;
 pub mod ir;
+pub mod limits;
 pub mod result;
 pub mod schema;
 pub mod value;
@@ -16,4 +17,5 @@ pub use engine::{
     CommandOptions, OverrideRequest, RuntimeEngine, RuntimeError, RuntimeOptions, StoreProvider,
 };
 pub use ir::{Ir, IrError};
+pub use limits::{Limit, LimitExceeded, Limits};
 pub use result::{CommandResult, ConstraintOutcome, EmittedEvent, RateLimitDenial};

@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 use crate::id::IdGenerator;
 use crate::runtime::eval::EvalError;
 use crate::runtime::ir::IrError;
+use crate::runtime::limits::{LimitExceeded, Limits};
 use crate::store::{EntityInstance, Store};
 
 /// Chooses the store of each entity (the seed's `storeProvider`). `None` means "use the
@@ -45,6 +46,8 @@ pub struct RuntimeOptions {
     pub generate_id: IdGenerator,
     /// Refuse to start without a tenant.
     pub require_tenant_context: bool,
+    /// The limits of evaluation and of the input operations take (see [`Limits`]).
+    pub limits: Limits,
 }
 
 impl fmt::Debug for RuntimeOptions {
@@ -56,6 +59,7 @@ impl fmt::Debug for RuntimeOptions {
             .field("store_provider", &self.store_provider.is_some())
             .field("generate_id", &self.generate_id)
             .field("require_tenant_context", &self.require_tenant_context)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -193,6 +197,15 @@ pub enum RuntimeError {
         attempts: u32,
         /// Whether a `persist` action had written before the conflict.
         written: bool,
+    },
+    /// Evaluating an expression, or the input of an operation, exceeded one of the engine's
+    /// [`Limits`]: the operation ended there and wrote nothing.
+    #[error("{what}: {exceeded}")]
+    LimitExceeded {
+        /// The expression evaluated (as [`Eval`](Self::Eval) names it) or the input checked.
+        what: String,
+        /// Which limit, its value and what was asked for.
+        exceeded: LimitExceeded,
     },
     /// An expression could not be evaluated.
     #[error("evaluating {what}: {source}")]
