@@ -605,8 +605,14 @@ impl RuntimeEngine {
         };
         let related = self.related(entity).await?;
         let mut memo = HashMap::new();
-        let (value, _) =
-            self.computed(entity, &read.this, property, &mut Vec::new(), &mut memo, &related)?;
+        let (value, _) = self.computed(
+            entity,
+            &read.this,
+            property,
+            &mut Vec::new(),
+            &mut memo,
+            &related,
+        )?;
         Ok(value)
     }
 
@@ -671,7 +677,9 @@ impl RuntimeEngine {
         data: &Map<String, Json>,
     ) -> Result<Vec<ConstraintOutcome>, RuntimeError> {
         let entity = self.entity(entity_name)?;
-        limits::check_input_depth(&self.limits, data, || format!("the data of a `{entity_name}`"))?;
+        limits::check_input_depth(&self.limits, data, || {
+            format!("the data of a `{entity_name}`")
+        })?;
         let related = self.related_for_constraints(entity).await?;
         self.failed_constraints(entity, &to_object(data), &related)
     }

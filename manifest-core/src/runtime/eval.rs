@@ -347,7 +347,11 @@ impl<'h> Evaluator<'h> {
                     return self.add(&left, &right).map(Cow::Owned);
                 }
                 if matches!(operator, BinaryOp::In | BinaryOp::Contains) {
-                    let haystack = if *operator == BinaryOp::In { &right } else { &left };
+                    let haystack = if *operator == BinaryOp::In {
+                        &right
+                    } else {
+                        &left
+                    };
                     self.spend_scan(haystack)?;
                 }
                 Cow::Owned(binary(*operator, &left, &right))

@@ -382,7 +382,11 @@ mod tests {
         let err = b.spend(2).unwrap_err();
         assert!(matches!(
             err,
-            EvalError::LimitExceeded(LimitExceeded { limit: Limit::Steps, max: 3, actual: 4 })
+            EvalError::LimitExceeded(LimitExceeded {
+                limit: Limit::Steps,
+                max: 3,
+                actual: 4
+            })
         ));
         let v = Value::Array(vec![Value::from("x".repeat(4096)), Value::Null]);
         assert_eq!(weight(&v, 100), 1 + 5 + 1);

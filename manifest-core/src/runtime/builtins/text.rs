@@ -130,7 +130,9 @@ fn split(s: &str, sep: &Value, limits: &Limits) -> Result<Value, EvalError> {
         return Ok(Value::Array(parts));
     }
     limits.check_array(s.matches(sep.as_str()).count() + 1)?;
-    Ok(Value::Array(s.split(sep.as_str()).map(Value::from).collect()))
+    Ok(Value::Array(
+        s.split(sep.as_str()).map(Value::from).collect(),
+    ))
 }
 
 /// JavaScript `ToIntegerOrInfinity`.
@@ -479,7 +481,10 @@ mod tests {
         assert!(regex_test("(?<=a)b", "ab").is_err());
         assert!(regex_test(r"(a)\1", "aa").is_err());
         // Valid in JavaScript, too large for the `regex` crate: an error naming the pattern.
-        for pattern in ["^(?:a{1000}){1000}$", &format!("{}a{}", "(".repeat(300), ")".repeat(300))] {
+        for pattern in [
+            "^(?:a{1000}){1000}$",
+            &format!("{}a{}", "(".repeat(300), ")".repeat(300)),
+        ] {
             match regex_test(pattern, "a") {
                 Err(EvalError::PatternTooLarge { pattern: p, .. }) => assert_eq!(p, pattern),
                 other => panic!("{pattern}: {other:?}"),
@@ -543,11 +548,26 @@ mod tests {
             strs(split("a,b,,c", &Value::from(","), &Limits::DEFAULT).unwrap()),
             ["a", "b", "", "c"]
         );
-        assert_eq!(strs(split("abc", &Value::Undefined, &Limits::DEFAULT).unwrap()), ["abc"]);
-        assert_eq!(strs(split("ab", &Value::from(""), &Limits::DEFAULT).unwrap()), ["a", "b"]);
-        assert_eq!(strs(split("", &Value::from(","), &Limits::DEFAULT).unwrap()), [""]);
+        assert_eq!(
+            strs(split("abc", &Value::Undefined, &Limits::DEFAULT).unwrap()),
+            ["abc"]
+        );
+        assert_eq!(
+            strs(split("ab", &Value::from(""), &Limits::DEFAULT).unwrap()),
+            ["a", "b"]
+        );
+        assert_eq!(
+            strs(split("", &Value::from(","), &Limits::DEFAULT).unwrap()),
+            [""]
+        );
         assert!(strs(split("", &Value::from(""), &Limits::DEFAULT).unwrap()).is_empty());
-        assert_eq!(strs(split("a1b", &Value::Number(1.0), &Limits::DEFAULT).unwrap()), ["a", "b"]);
-        assert_eq!(strs(split("anullb", &Value::Null, &Limits::DEFAULT).unwrap()), ["a", "b"]);
+        assert_eq!(
+            strs(split("a1b", &Value::Number(1.0), &Limits::DEFAULT).unwrap()),
+            ["a", "b"]
+        );
+        assert_eq!(
+            strs(split("anullb", &Value::Null, &Limits::DEFAULT).unwrap()),
+            ["a", "b"]
+        );
     }
 }
