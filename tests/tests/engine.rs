@@ -766,8 +766,8 @@ mod limits {
     #[tokio::test]
     async fn replace_is_checked_before_it_allocates() {
         let (a, b) = ("x".repeat(100_000), "y".repeat(100_000));
+        // `n` is set from the original `a`, then `a` changes: neither may be written.
         let actions = vec![
-            mutate("a", string("changed")),
             mutate(
                 "n",
                 call(
@@ -775,9 +775,8 @@ mod limits {
                     vec![call("replace", vec![this("a"), string(""), this("b")])],
                 ),
             ),
+            mutate("a", string("changed")),
         ];
-        // The first action changes `a`; the replace must run on the original, so swap them.
-        let actions = vec![actions[1].clone(), actions[0].clone()];
         let engine = doc_engine(actions, Limits::default(), &a, &b).await;
         let (limit, max, actual) = limit_of(run(&engine, json!({})).await);
         assert_eq!(limit, Limit::StringBytes);
