@@ -162,10 +162,10 @@ pub(super) fn call<'a>(
         B::Now => number(ev.host.now()),
         B::Uuid => owned(Value::String(ev.host.generate_id())),
         B::Trim | B::Split | B::StartsWith | B::EndsWith | B::Replace | B::ToUpperCase => {
-            text::call(builtin, &mut args)
+            text::call(ev, builtin, &mut args)
         }
         B::ToLowerCase | B::Length | B::Substring | B::IndexOf | B::Matches | B::Search => {
-            text::call(builtin, &mut args)
+            text::call(ev, builtin, &mut args)
         }
         B::Count => match args.get(0) {
             Value::Array(items) => number(len(items)),
@@ -315,6 +315,7 @@ fn aggregate<'a>(
             _ => Cow::Owned(Value::Undefined),
         });
     };
+    ev.spend(items.len() as u64)?;
     let Some(lambda) = lambda else {
         let nums = items.iter().filter_map(Value::as_f64);
         return Ok(Cow::Owned(match builtin {
@@ -331,6 +332,13 @@ fn aggregate<'a>(
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         results.push(ev.call_lambda(lambda, scope, item)?);
+    }
+    if builtin == B::Filter {
+        for (item, keep) in items.iter().zip(&results) {
+            if keep.truthy() {
+                ev.spend_copy(item)?;
+            }
+        }
     }
     let nums = results.iter().filter_map(Value::as_f64);
     Ok(Cow::Owned(match builtin {

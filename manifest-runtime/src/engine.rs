@@ -1,7 +1,7 @@
 //! [`Engine`]: executes Manifest IR over the stores the provider hook gives, with the
 //! reference runtime's semantics (`@angriff36/manifest` 3.4.23, `runtime-engine.ts`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use serde_json::{Map, Value as Json};
 use super::eval::{CommandNames, Host, Scope, eval, eval_truthy};
 use super::expr::Expr;
 use super::ir::{ActionKind, Ir, IrConstraint, IrEntity, PolicyAction, Severity};
+use super::limits::{self, Limits};
 use super::result::{
     CommandResult, ConcurrencyConflict, ConstraintOutcome, EmittedEvent, GuardFailure, PolicyDenial,
 };
@@ -82,6 +83,7 @@ pub struct Engine {
     user: Value,
     now: Arc<dyn Fn() -> f64 + Send + Sync>,
     ids: IdGenerator,
+    limits: Limits,
 }
 
 const _: () = {
@@ -108,6 +110,9 @@ impl Host for EngineHost<'_> {
     }
     fn generate_id(&self) -> String {
         self.0.ids.generate_string()
+    }
+    fn limits(&self) -> &Limits {
+        &self.0.limits
     }
     fn relationship(
         &self,
@@ -321,10 +326,8 @@ impl Engine {
         related: &Related,
         what: impl FnOnce() -> String,
     ) -> Result<Value, RuntimeError> {
-        eval(expr, scope, &EngineHost(self, related)).map_err(|source| RuntimeError::Eval {
-            what: what(),
-            source,
-        })
+        eval(expr, scope, &EngineHost(self, related))
+            .map_err(|source| limits::eval_error(what(), source))
     }
 
     /// [`eval`](Self::eval) and the value's JavaScript truthiness, without copying the value
@@ -336,10 +339,8 @@ impl Engine {
         related: &Related,
         what: impl FnOnce() -> String,
     ) -> Result<bool, RuntimeError> {
-        eval_truthy(expr, scope, &EngineHost(self, related)).map_err(|source| RuntimeError::Eval {
-            what: what(),
-            source,
-        })
+        eval_truthy(expr, scope, &EngineHost(self, related))
+            .map_err(|source| limits::eval_error(what(), source))
     }
 
     // ── reads and writes ───────────────────────────────────────────────────────────────
@@ -355,6 +356,9 @@ impl Engine {
         let index = self.index_of(entity_name)?;
         let entity = &self.program.ir.entities[index];
         refuse_reserved(entity_name, &data)?;
+        let data = limits::check_owned_input(&self.limits, data, || {
+            format!("the data of a `{entity_name}`")
+        })?;
         let data = into_object(data);
         if !required_satisfied(entity, &data) {
             return Ok(None);
@@ -502,6 +506,9 @@ impl Engine {
         let entity = &self.program.ir.entities[index];
         let rows = &self.rows[index];
         refuse_reserved(entity_name, &data)?;
+        let data = limits::check_owned_input(&self.limits, data, || {
+            format!("the data of a `{entity_name}`")
+        })?;
         let _lock = self.lock(index, id).await;
         let data = into_object(data);
         let mut attempt = 1;
@@ -552,43 +559,71 @@ impl Engine {
             return Ok(Value::Undefined);
         };
         self.resolving(|related| {
-            self.computed(entity, &read.this, property, &mut Vec::new(), related)
+            let mut memo = HashMap::new();
+            let (value, _) = self.computed(
+                entity,
+                &read.this,
+                property,
+                &mut Vec::new(),
+                &mut memo,
+                related,
+            )?;
+            Ok(value)
         })
         .await
     }
 
+    /// The value of the computed `property`, and whether it is the same whatever is being
+    /// computed around it: a dependency on a property being computed (a cycle) is left
+    /// unbound, as in the reference, so a value computed inside a cycle depends on where the
+    /// cycle was entered. Values that do not are kept in `memo`, so each computed property of
+    /// one evaluation is evaluated once however many others depend on it.
     fn computed(
         &self,
         entity: &IrEntity,
         this: &Value,
         property: &str,
         visiting: &mut Vec<String>,
+        memo: &mut HashMap<String, Value>,
         related: &Related,
-    ) -> Result<Value, RuntimeError> {
+    ) -> Result<(Value, bool), RuntimeError> {
         if visiting.iter().any(|v| v == property) {
-            return Ok(Value::Undefined);
+            return Ok((Value::Undefined, false));
+        }
+        if let Some(value) = memo.get(property) {
+            return Ok((value.clone(), true));
         }
         let Some(computed) = entity
             .computed_properties
             .iter()
             .find(|c| c.name == property)
         else {
-            return Ok(Value::Undefined);
+            return Ok((Value::Undefined, true));
         };
         visiting.push(property.to_owned());
         let mut deps = Object::new();
+        let mut independent = true;
         for dep in &computed.dependencies {
-            if entity.computed_properties.iter().any(|c| &c.name == dep) && !visiting.contains(dep)
-            {
-                let value = self.computed(entity, this, dep, &mut visiting.clone(), related)?;
+            if entity.computed_properties.iter().any(|c| &c.name == dep) {
+                if visiting.contains(dep) {
+                    independent = false;
+                    continue;
+                }
+                let (value, dep_independent) =
+                    self.computed(entity, this, dep, visiting, memo, related)?;
+                independent &= dep_independent;
                 deps.insert(dep.clone(), value);
             }
         }
         visiting.pop();
         let scope = self.scope_over(this, &EMPTY, &deps);
-        self.eval(&computed.expression, &scope, related, || {
+        let value = self.eval(&computed.expression, &scope, related, || {
             format!("computed property `{}.{property}`", entity.name)
-        })
+        })?;
+        if independent {
+            memo.insert(property.to_owned(), value.clone());
+        }
+        Ok((value, independent))
     }
 
     /// The entity constraints `data` fails, in declaration order (`ok` never fails).
@@ -599,6 +634,9 @@ impl Engine {
         data: &Map<String, Json>,
     ) -> Result<Vec<ConstraintOutcome>, RuntimeError> {
         let entity = self.entity(entity_name)?;
+        limits::check_input_depth(&self.limits, data, || {
+            format!("the data of a `{entity_name}`")
+        })?;
         let data = to_object(data);
         self.resolving(|related| self.failed_constraints(entity, &data, related))
             .await

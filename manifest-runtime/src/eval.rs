@@ -26,6 +26,7 @@ use std::cmp::Ordering;
 
 use super::builtins::{self, Arg, Builtin, Lambda};
 use super::expr::{AggregateOp, BinaryOp, Expr, UnaryOp};
+use super::limits::{Budget, LimitExceeded, Limits, weight};
 use super::value::{Object, Value};
 use manifest_core::BoxDynError;
 
@@ -196,6 +197,11 @@ pub trait Host {
         None
     }
 
+    /// The limits evaluation runs under (default: [`Limits::DEFAULT`]).
+    fn limits(&self) -> &Limits {
+        &Limits::DEFAULT
+    }
+
     /// Every stored instance of `entity`, for [`Expr::Aggregate`].
     fn instances(&self, entity: &str) -> Result<Vec<Value>, EvalError> {
         Err(EvalError::Unsupported {
@@ -230,6 +236,18 @@ pub enum EvalError {
         /// The limit.
         limit: usize,
     },
+    /// A [`Limits`] limit was exceeded; nothing was allocated past it.
+    #[error(transparent)]
+    LimitExceeded(LimitExceeded),
+    /// A `matches` pattern that JavaScript accepts but the regular expression engine cannot
+    /// compile within its size limits (such as `^(?:a{1000}){1000}$`).
+    #[error("the `matches` pattern {pattern:?} is too large to compile: {message}")]
+    PatternTooLarge {
+        /// The pattern.
+        pattern: String,
+        /// What the regular expression engine reported.
+        message: String,
+    },
     /// The host failed (resolving a relationship, reading rows).
     #[error("{what} failed")]
     Host {
@@ -252,15 +270,35 @@ pub fn eval_truthy(expr: &Expr, scope: &Scope<'_>, host: &dyn Host) -> Result<bo
     Evaluator::new(host).eval(expr, scope).map(|v| v.truthy())
 }
 
-/// One evaluation: the host and the current depth.
+/// One evaluation: the host, its limits, the steps left and the current depth.
 pub(super) struct Evaluator<'h> {
     pub(super) host: &'h dyn Host,
+    pub(super) limits: &'h Limits,
+    budget: Budget,
     depth: usize,
 }
 
 impl<'h> Evaluator<'h> {
     fn new(host: &'h dyn Host) -> Self {
-        Evaluator { host, depth: 0 }
+        let limits = host.limits();
+        Evaluator {
+            host,
+            limits,
+            budget: Budget::new(limits.max_steps),
+            depth: 0,
+        }
+    }
+
+    /// Spend `n` steps of the budget (see [`Limits::max_steps`]).
+    #[inline]
+    pub(super) fn spend(&mut self, n: u64) -> Result<(), EvalError> {
+        self.budget.spend(n)
+    }
+
+    /// Spend the steps copying `v` costs.
+    pub(super) fn spend_copy(&mut self, v: &Value) -> Result<(), EvalError> {
+        let n = weight(v, self.limits.max_steps);
+        self.spend(n)
     }
 
     pub(super) fn eval<'a>(
@@ -271,6 +309,7 @@ impl<'h> Evaluator<'h> {
         if self.depth >= MAX_DEPTH {
             return Err(EvalError::TooDeep { limit: MAX_DEPTH });
         }
+        self.budget.spend(1)?;
         self.depth += 1;
         let result = self.eval_inner(expr, scope);
         self.depth -= 1;
@@ -304,6 +343,17 @@ impl<'h> Evaluator<'h> {
             } => {
                 let left = self.eval(left, scope)?;
                 let right = self.eval(right, scope)?;
+                if *operator == BinaryOp::Add {
+                    return self.add(&left, &right).map(Cow::Owned);
+                }
+                if matches!(operator, BinaryOp::In | BinaryOp::Contains) {
+                    let haystack = if *operator == BinaryOp::In {
+                        &right
+                    } else {
+                        &left
+                    };
+                    self.spend_scan(haystack)?;
+                }
                 Cow::Owned(binary(*operator, &left, &right))
             }
             Expr::Unary { operator, operand } => {
@@ -326,17 +376,21 @@ impl<'h> Evaluator<'h> {
                 }
             }
             Expr::Array { elements } => {
+                self.limits.check_array(elements.len())?;
                 let mut items = Vec::with_capacity(elements.len());
                 for e in elements {
-                    items.push(self.eval(e, scope)?.into_owned());
+                    let v = self.eval(e, scope)?;
+                    self.spend_copy(&v)?;
+                    items.push(v.into_owned());
                 }
                 Cow::Owned(Value::Array(items))
             }
             Expr::Object { properties } => {
                 let mut fields = Object::new();
                 for p in properties {
-                    let v = self.eval(&p.value, scope)?.into_owned();
-                    fields.insert(p.key.clone(), v);
+                    let v = self.eval(&p.value, scope)?;
+                    self.spend_copy(&v)?;
+                    fields.insert(p.key.clone(), v.into_owned());
                 }
                 Cow::Owned(Value::Object(fields))
             }
@@ -353,6 +407,7 @@ impl<'h> Evaluator<'h> {
                     wanted.push((p.field.as_str(), self.eval(&p.value, scope)?));
                 }
                 let rows = self.host.instances(entity)?;
+                self.spend(rows.len() as u64)?;
                 let mut count = 0.0;
                 let mut sum = 0.0;
                 for row in &rows {
@@ -440,6 +495,7 @@ impl<'h> Evaluator<'h> {
                     };
                     match (property.as_str(), first) {
                         ("contains", first) => {
+                            self.spend_scan(&receiver)?;
                             let found = match first {
                                 Some(Arg::Lambda(_)) => false,
                                 Some(Arg::Value(needle)) => includes(&receiver, &needle),
@@ -465,7 +521,10 @@ impl<'h> Evaluator<'h> {
                 let mut frame = scope.child();
                 for (i, param) in params.iter().enumerate() {
                     let v = match args.get(i) {
-                        Some(Arg::Value(v)) => v.clone().into_owned(),
+                        Some(Arg::Value(v)) => {
+                            self.spend_copy(v)?;
+                            v.clone().into_owned()
+                        }
                         _ => Value::Undefined,
                     };
                     frame.set(param.as_str(), v);
@@ -507,7 +566,42 @@ impl<'h> Evaluator<'h> {
         for (i, param) in lambda.params.iter().enumerate() {
             frame.set_ref(param.as_str(), if i == 0 { arg } else { &UNDEFINED });
         }
-        Ok(self.eval(lambda.body, &frame)?.into_owned())
+        let result = self.eval(lambda.body, &frame)?;
+        self.spend_copy(&result)?;
+        Ok(result.into_owned())
+    }
+
+    /// Spend the steps of a linear scan of `haystack` (`contains`, `in`): one per array
+    /// element, one per KiB of string.
+    fn spend_scan(&mut self, haystack: &Value) -> Result<(), EvalError> {
+        match haystack {
+            Value::Array(items) => self.spend(items.len() as u64),
+            Value::String(s) => self.spend(s.len() as u64 >> 10),
+            _ => Ok(()),
+        }
+    }
+
+    /// `left + right`, its length checked against [`Limits::max_string_bytes`] before the
+    /// concatenation is allocated.
+    fn add(&mut self, left: &Value, right: &Value) -> Result<Value, EvalError> {
+        let (l, r) = (left.to_primitive(), right.to_primitive());
+        if !matches!(*l, Value::String(_)) && !matches!(*r, Value::String(_)) {
+            return Ok(Value::Number(l.to_number() + r.to_number()));
+        }
+        fn text(v: &Value) -> Cow<'_, str> {
+            match v {
+                Value::String(s) => Cow::Borrowed(s.as_str()),
+                other => Cow::Owned(other.to_js_string()),
+            }
+        }
+        let (l, r) = (text(&l), text(&r));
+        let len = l.len().saturating_add(r.len());
+        self.limits.check_string(len)?;
+        self.spend(len as u64 >> 10)?;
+        let mut s = String::with_capacity(len);
+        s.push_str(&l);
+        s.push_str(&r);
+        Ok(Value::String(s))
     }
 }
 

@@ -563,6 +563,15 @@ pub enum IrError {
         /// What is missing.
         message: String,
     },
+    /// The JSON nests deeper than [`MAX_IR_DEPTH`] levels (a deeply nested expression):
+    /// loading, formatting or evaluating it would overflow the stack.
+    #[error("invalid IR at `{path}`: nested deeper than {limit} levels")]
+    TooDeep {
+        /// The JSON path of the first value past the limit.
+        path: String,
+        /// The limit ([`MAX_IR_DEPTH`]).
+        limit: usize,
+    },
     /// A property or a `mutate` target uses a name the runtime reserves (`_entity`, which
     /// expressions see as the entity's name).
     #[error("invalid IR at `{path}`: `{name}` is reserved by the runtime")]
@@ -574,6 +583,14 @@ pub enum IrError {
     },
 }
 
+/// How deeply IR JSON may nest, the outermost object counting as 1: 128, the recursion
+/// limit of serde_json's parser, so [`Ir::from_json`] accepts exactly the documents
+/// [`Ir::from_json_str`] does. An expression takes one or two levels a level of nesting
+/// (`not x` one, an array literal two), so expressions may nest about 60 to 120 deep,
+/// beyond anything written by hand, and well within the stack of every recursive pass over
+/// them (loading, evaluating, formatting, dropping).
+pub const MAX_IR_DEPTH: usize = 128;
+
 /// The field name the runtime reserves: `self._entity` is the entity's name.
 pub const RESERVED_FIELD: &str = "_entity";
 
@@ -584,7 +601,12 @@ impl Ir {
         let ir: Ir = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            if inner.is_syntax() || inner.is_eof() {
+            if inner.to_string().starts_with("recursion limit exceeded") {
+                IrError::TooDeep {
+                    path,
+                    limit: MAX_IR_DEPTH,
+                }
+            } else if inner.is_syntax() || inner.is_eof() {
                 IrError::Syntax {
                     line: inner.line(),
                     column: inner.column(),
@@ -601,8 +623,16 @@ impl Ir {
         Ok(ir)
     }
 
-    /// Load IR from a JSON value.
+    /// Load IR from a JSON value. JSON nested deeper than [`MAX_IR_DEPTH`] is
+    /// [`IrError::TooDeep`], found without recursion before anything is loaded.
     pub fn from_json(value: Json) -> Result<Ir, IrError> {
+        if let Some(path) = super::limits::json_path_past(&value, MAX_IR_DEPTH) {
+            super::limits::drop_deep(value);
+            return Err(IrError::TooDeep {
+                path,
+                limit: MAX_IR_DEPTH,
+            });
+        }
         let ir: Ir = serde_path_to_error::deserialize(value).map_err(|e| IrError::Shape {
             path: e.path().to_string(),
             message: e.into_inner().to_string(),

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod eval;
 pub mod expr;
 pub mod ir;
+pub mod limits;
 pub mod result;
 pub mod schema;
 pub mod value;
@@ -23,6 +24,7 @@ pub use engine::{
     RuntimeError, StoreProvider,
 };
 pub use ir::{Ir, IrError};
+pub use limits::{Limit, LimitExceeded, Limits};
 pub use result::{CommandResult, ConstraintOutcome, EmittedEvent, RateLimitDenial};
 
 /// The stores crate, for everything this crate does not re-export by name.

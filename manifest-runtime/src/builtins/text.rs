@@ -11,10 +11,11 @@ use std::collections::{HashMap, HashSet};
 use regex::Regex;
 
 use super::{Args, Builtin, Out, boolean, number, owned};
-use crate::eval::EvalError;
+use crate::eval::{EvalError, Evaluator};
+use crate::limits::Limits;
 use crate::value::{Value, is_js_whitespace, utf16_len};
 
-pub(super) fn call<'a>(builtin: Builtin, args: &mut Args<'a>) -> Out<'a> {
+pub(super) fn call<'a>(ev: &mut Evaluator<'_>, builtin: Builtin, args: &mut Args<'a>) -> Out<'a> {
     use Builtin as B;
     let Some(s) = args.str(0) else {
         return match builtin {
@@ -27,9 +28,11 @@ pub(super) fn call<'a>(builtin: Builtin, args: &mut Args<'a>) -> Out<'a> {
             _ => Ok(args.take(0)),
         };
     };
+    // Every string builtin scans its string once (or builds one at most this long, checked).
+    ev.spend(s.len() as u64 >> 10)?;
     match builtin {
         B::Trim => owned(Value::from(s.trim_matches(is_js_whitespace))),
-        B::Split => owned(split(s, args.get(1))),
+        B::Split => owned(split(s, args.get(1), ev.limits)?),
         B::StartsWith => boolean(s.starts_with(args.get(1).to_js_string().as_str())),
         B::EndsWith => boolean(s.ends_with(args.get(1).to_js_string().as_str())),
         B::Replace => {
@@ -42,10 +45,16 @@ pub(super) fn call<'a>(builtin: Builtin, args: &mut Args<'a>) -> Out<'a> {
                 });
             };
             let with = args.get(2).to_js_string();
-            owned(Value::String(s.replace(search, &with)))
+            owned(Value::String(replace(s, search, &with, ev.limits)?))
         }
-        B::ToUpperCase => owned(Value::String(s.to_uppercase())),
-        B::ToLowerCase => owned(Value::String(s.to_lowercase())),
+        B::ToUpperCase => {
+            changed_case_len(s, ev.limits, char::to_uppercase)?;
+            owned(Value::String(s.to_uppercase()))
+        }
+        B::ToLowerCase => {
+            changed_case_len(s, ev.limits, char::to_lowercase)?;
+            owned(Value::String(s.to_lowercase()))
+        }
         #[allow(clippy::cast_precision_loss)] // lengths are far below 2^53
         B::Length => number(utf16_len(s) as f64),
         B::Substring => owned(Value::String(substring(s, args.get(1), args.get(2)))),
@@ -64,13 +73,51 @@ fn unreachable_builtin<'a>(_: Builtin) -> Out<'a> {
     owned(Value::Undefined)
 }
 
+/// `s.replace(search, with)` for every occurrence, its length checked against
+/// [`Limits::max_string_bytes`] first.
+fn replace(s: &str, search: &str, with: &str, limits: &Limits) -> Result<String, EvalError> {
+    if with.len() > search.len() {
+        // An empty `search` matches between every two characters and at both ends.
+        let count = if search.is_empty() {
+            s.chars().count() + 1
+        } else {
+            s.matches(search).count()
+        };
+        let len = count
+            .saturating_mul(with.len() - search.len())
+            .saturating_add(s.len());
+        limits.check_string(len)?;
+    }
+    Ok(s.replace(search, with))
+}
+
+/// Check the length of `s` with its case changed by `change` (which can make a character
+/// longer: `ß` is `SS`), without building it, when it could exceed the limit.
+fn changed_case_len<I: Iterator<Item = char>>(
+    s: &str,
+    limits: &Limits,
+    change: fn(char) -> I,
+) -> Result<(), EvalError> {
+    // One UTF-8 character grows to at most three times its bytes.
+    if s.len().saturating_mul(3) > limits.max_string_bytes {
+        let len = s
+            .chars()
+            .map(|c| change(c).map(char::len_utf8).sum::<usize>())
+            .sum();
+        limits.check_string(len)?;
+    }
+    Ok(())
+}
+
 /// `s.split(sep)`: `undefined` keeps the string whole, `""` splits into UTF-16 code units.
-fn split(s: &str, sep: &Value) -> Value {
+/// The number of parts is checked against [`Limits::max_array_len`] first.
+fn split(s: &str, sep: &Value, limits: &Limits) -> Result<Value, EvalError> {
     if matches!(sep, Value::Undefined) {
-        return Value::Array(vec![Value::from(s)]);
+        return Ok(Value::Array(vec![Value::from(s)]));
     }
     let sep = sep.to_js_string();
     if sep.is_empty() {
+        limits.check_array(utf16_len(s))?;
         let mut parts = Vec::with_capacity(s.len());
         for c in s.chars() {
             if c.len_utf16() == 1 {
@@ -80,9 +127,12 @@ fn split(s: &str, sep: &Value) -> Value {
                 parts.push(Value::from("\u{fffd}"));
             }
         }
-        return Value::Array(parts);
+        return Ok(Value::Array(parts));
     }
-    Value::Array(s.split(sep.as_str()).map(Value::from).collect())
+    limits.check_array(s.matches(sep.as_str()).count() + 1)?;
+    Ok(Value::Array(
+        s.split(sep.as_str()).map(Value::from).collect(),
+    ))
 }
 
 /// JavaScript `ToIntegerOrInfinity`.
@@ -138,12 +188,27 @@ fn search(text: &str, query: &str) -> bool {
 }
 
 /// Why a JavaScript pattern has no `regex` equivalent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Untranslatable {
     /// JavaScript rejects it too: `matches` is false.
     Invalid,
     /// JavaScript accepts it, but the `regex` crate cannot run it.
     Unsupported(&'static str),
+    /// It translates, but the `regex` crate cannot compile it within its limits (the size
+    /// of the compiled program, the nesting of groups); the message says which.
+    TooLarge(String),
+}
+
+/// Compile a translated pattern. A syntax error means JavaScript rejects the pattern too
+/// (the translation keeps JavaScript's syntax), except for the nesting limit, which only
+/// the `regex` crate has.
+fn compile(rust: &str) -> Result<Regex, Untranslatable> {
+    Regex::new(rust).map_err(|e| match e {
+        regex::Error::Syntax(message) if !message.contains("exceed the maximum number of") => {
+            Untranslatable::Invalid
+        }
+        other => Untranslatable::TooLarge(other.to_string()),
+    })
 }
 
 const CACHE_LIMIT: usize = 64;
@@ -153,14 +218,15 @@ thread_local! {
         RefCell::new(HashMap::new());
 }
 
-/// `new RegExp(pattern).test(s)`, false for an invalid pattern.
+/// `new RegExp(pattern).test(s)`: false for a pattern JavaScript rejects (as the reference's
+/// `matches` answers, catching the `SyntaxError`); an error for a pattern JavaScript accepts
+/// but this runtime cannot run, rather than a made-up answer.
 fn regex_test(pattern: &str, s: &str) -> Result<bool, EvalError> {
     let compiled = CACHE.with(|cache| {
         if let Some(hit) = cache.borrow().get(pattern) {
             return hit.clone();
         }
-        let compiled = translate(pattern)
-            .and_then(|rust| Regex::new(&rust).map_err(|_| Untranslatable::Invalid));
+        let compiled = translate(pattern).and_then(|rust| compile(&rust));
         let mut cache = cache.borrow_mut();
         if cache.len() >= CACHE_LIMIT {
             cache.clear();
@@ -173,6 +239,10 @@ fn regex_test(pattern: &str, s: &str) -> Result<bool, EvalError> {
         Err(Untranslatable::Invalid) => Ok(false),
         Err(Untranslatable::Unsupported(what)) => Err(EvalError::Unsupported {
             what: format!("{what} in the `matches` pattern {pattern:?}"),
+        }),
+        Err(Untranslatable::TooLarge(message)) => Err(EvalError::PatternTooLarge {
+            pattern: pattern.to_owned(),
+            message,
         }),
     }
 }
@@ -410,6 +480,18 @@ mod tests {
         // Valid in JavaScript, impossible here: an error, not a silent false.
         assert!(regex_test("(?<=a)b", "ab").is_err());
         assert!(regex_test(r"(a)\1", "aa").is_err());
+        // Valid in JavaScript, too large for the `regex` crate: an error naming the pattern.
+        for pattern in [
+            "^(?:a{1000}){1000}$",
+            &format!("{}a{}", "(".repeat(300), ")".repeat(300)),
+        ] {
+            match regex_test(pattern, "a") {
+                Err(EvalError::PatternTooLarge { pattern: p, .. }) => assert_eq!(p, pattern),
+                other => panic!("{pattern}: {other:?}"),
+            }
+        }
+        // Still an error when the compiled pattern comes from the cache.
+        assert!(regex_test("^(?:a{1000}){1000}$", "a").is_err());
     }
 
     #[test]
@@ -463,14 +545,29 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(
-            strs(split("a,b,,c", &Value::from(","))),
+            strs(split("a,b,,c", &Value::from(","), &Limits::DEFAULT).unwrap()),
             ["a", "b", "", "c"]
         );
-        assert_eq!(strs(split("abc", &Value::Undefined)), ["abc"]);
-        assert_eq!(strs(split("ab", &Value::from(""))), ["a", "b"]);
-        assert_eq!(strs(split("", &Value::from(","))), [""]);
-        assert!(strs(split("", &Value::from(""))).is_empty());
-        assert_eq!(strs(split("a1b", &Value::Number(1.0))), ["a", "b"]);
-        assert_eq!(strs(split("anullb", &Value::Null)), ["a", "b"]);
+        assert_eq!(
+            strs(split("abc", &Value::Undefined, &Limits::DEFAULT).unwrap()),
+            ["abc"]
+        );
+        assert_eq!(
+            strs(split("ab", &Value::from(""), &Limits::DEFAULT).unwrap()),
+            ["a", "b"]
+        );
+        assert_eq!(
+            strs(split("", &Value::from(","), &Limits::DEFAULT).unwrap()),
+            [""]
+        );
+        assert!(strs(split("", &Value::from(""), &Limits::DEFAULT).unwrap()).is_empty());
+        assert_eq!(
+            strs(split("a1b", &Value::Number(1.0), &Limits::DEFAULT).unwrap()),
+            ["a", "b"]
+        );
+        assert_eq!(
+            strs(split("anullb", &Value::Null, &Limits::DEFAULT).unwrap()),
+            ["a", "b"]
+        );
     }
 }

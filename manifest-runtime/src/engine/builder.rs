@@ -11,6 +11,7 @@ use super::concurrency::{InstanceLocks, Stripes};
 use super::program::Program;
 use super::rows::{MemoryRows, Rows};
 use super::{Engine, RuntimeError, StoreProvider};
+use crate::limits::Limits;
 use crate::value::{Object, Value};
 use manifest_core::IdGenerator;
 
@@ -128,6 +129,7 @@ pub struct EngineBuilder {
     provider: Option<Arc<dyn StoreProvider>>,
     clock: Option<Arc<dyn Fn() -> f64 + Send + Sync>>,
     ids: IdGenerator,
+    limits: Limits,
     require_tenant: bool,
 }
 
@@ -140,6 +142,7 @@ impl fmt::Debug for EngineBuilder {
             .field("database", &self.database)
             .field("store_provider", &self.provider.is_some())
             .field("ids", &self.ids)
+            .field("limits", &self.limits)
             .field("require_tenant", &self.require_tenant)
             .finish_non_exhaustive()
     }
@@ -156,6 +159,7 @@ impl EngineBuilder {
             provider: None,
             clock: None,
             ids: IdGenerator::default(),
+            limits: Limits::default(),
             require_tenant: false,
         }
     }
@@ -213,6 +217,14 @@ impl EngineBuilder {
     /// Ids for created instances and `uuid()` (default: UUIDv7).
     pub fn id_generator(mut self, ids: IdGenerator) -> Self {
         self.ids = ids;
+        self
+    }
+
+    /// The limits of evaluation and of the input operations take (default:
+    /// [`Limits::DEFAULT`]): exceeding one ends the operation with
+    /// [`RuntimeError::LimitExceeded`] and writes nothing.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -296,6 +308,7 @@ impl EngineBuilder {
             user,
             now,
             ids: self.ids,
+            limits: self.limits,
         })
     }
 }

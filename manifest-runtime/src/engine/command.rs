@@ -34,6 +34,9 @@ impl Engine {
             (Some(index), Some(id)) => Some(self.lock(index, id).await),
             _ => None,
         };
+        let input = limits::check_owned_input(&self.limits, input, || {
+            format!("the input of command `{name}`")
+        })?;
         let input = into_object(input);
         let mut related = Related::default();
         let mut attempt = 1;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::eval::EvalError;
 use crate::ir::IrError;
+use crate::limits::LimitExceeded;
 use manifest_core::{EntityInstance, Store};
 
 /// Chooses the store of each entity (the seed's `storeProvider`): asked once per entity when
@@ -177,6 +178,15 @@ pub enum RuntimeError {
     RelationshipDepth {
         /// How many rounds of fetches one evaluation may take.
         limit: u32,
+    },
+    /// Evaluating an expression, or the input of an operation, exceeded one of the engine's
+    /// [`Limits`](crate::Limits): the operation ended there and wrote nothing.
+    #[error("{what}: {exceeded}")]
+    LimitExceeded {
+        /// The expression evaluated (as [`Eval`](Self::Eval) names it) or the input checked.
+        what: String,
+        /// Which limit, its value and what was asked for.
+        exceeded: LimitExceeded,
     },
     /// An expression could not be evaluated.
     #[error("evaluating {what}: {source}")]
