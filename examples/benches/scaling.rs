@@ -59,7 +59,7 @@ async fn setup(
         let customer = if i < mine { "c1" } else { "c2" };
         json!({"customerId": customer, "total": i})
     };
-    let engine = match place {
+    match place {
         Where::Memory => {
             let engine = Engine::builder(program.clone())
                 .tenant(tenant)
@@ -78,7 +78,7 @@ async fn setup(
                 data.insert("id".into(), json!(format!("o-{i:06}")));
                 engine.create_instance("Order", data).await.expect("order");
             }
-            return engine;
+            engine
         }
         Where::SqlitePool | Where::SqliteHeld => {
             let path = dir.join(format!("scaling-{}.db", uuid::Uuid::new_v4().simple()));
@@ -129,8 +129,7 @@ async fn setup(
                     .expect("engine")
             }
         }
-    };
-    engine
+    }
 }
 
 fn object(value: Json) -> Map<String, Json> {

@@ -9,6 +9,7 @@ use serde_json::{Map, Value as Json};
 
 use super::eval::{CommandNames, Host, Scope, eval, eval_truthy};
 use super::expr::Expr;
+use super::instance::Instance;
 use super::ir::{ActionKind, Ir, IrConstraint, IrEntity, PolicyAction, Severity};
 use super::limits::{self, Limits};
 use super::result::{
@@ -32,7 +33,8 @@ use concurrency::{COMMAND_ATTEMPTS, InstanceLock, InstanceLocks, Stripes, backof
 pub use options::{CommandOptions, OverrideRequest, RuntimeError, StoreProvider};
 pub use program::Program;
 use relations::Related;
-use rows::{ENTITY_KEY, Read, Row, Rows, fields, row_json};
+pub(crate) use rows::row_json;
+use rows::{ENTITY_KEY, Read, Row, Rows, fields};
 
 /// Executes Manifest IR. `Send + Sync`: share it between tasks behind an `Arc`.
 ///
@@ -229,6 +231,9 @@ enum Stop {
     /// An evaluation missed rows of a relationship before a write: nothing was written, and
     /// the command runs again once they are fetched (see `relations`).
     Refetch,
+    /// Blocking entity constraints refused an update (outside a command, where a blocked
+    /// `mutate` is not applied and the command goes on, as in the reference).
+    Blocked(Vec<ConstraintOutcome>),
 }
 
 impl Engine {
@@ -352,7 +357,7 @@ impl Engine {
         &self,
         entity_name: &str,
         data: Map<String, Json>,
-    ) -> Result<Option<Map<String, Json>>, RuntimeError> {
+    ) -> Result<Instance, RuntimeError> {
         let index = self.index_of(entity_name)?;
         let entity = &self.program.ir.entities[index];
         refuse_reserved(entity_name, &data)?;
@@ -360,20 +365,29 @@ impl Engine {
             format!("the data of a `{entity_name}`")
         })?;
         let data = into_object(data);
-        if !required_satisfied(entity, &data) {
-            return Ok(None);
+        if let Some(property) = missing_required(entity, &data) {
+            return Err(RuntimeError::MissingRequired {
+                entity: entity_name.to_owned(),
+                property: property.to_owned(),
+            });
         }
         let mut merged = self.prepare_create(entity, data);
         let failed = self
             .resolving(|related| self.failed_constraints(entity, &merged, related))
             .await?;
         if failed.iter().any(is_blocking) {
-            return Ok(None);
+            return Err(RuntimeError::ConstraintsFailed {
+                entity: entity_name.to_owned(),
+                id: None,
+                failed,
+            });
         }
         if !matches!(merged.get("id"), Some(Value::String(id)) if !id.is_empty()) {
             merged.insert("id".to_owned(), Value::String(self.ids.generate_string()));
         }
-        Ok(Some(self.rows[index].create(entity_name, merged).await?))
+        Ok(Instance(
+            self.rows[index].create(entity_name, merged).await?,
+        ))
     }
 
     /// `data` with a default for each absent property, then the managed fields.
@@ -501,7 +515,7 @@ impl Engine {
         entity_name: &str,
         id: &str,
         data: Map<String, Json>,
-    ) -> Result<Option<Map<String, Json>>, RuntimeError> {
+    ) -> Result<Instance, RuntimeError> {
         let index = self.index_of(entity_name)?;
         let entity = &self.program.ir.entities[index];
         let rows = &self.rows[index];
@@ -515,7 +529,10 @@ impl Engine {
         let mut related = Related::default();
         loop {
             let Some(existing) = rows.get(entity_name, id).await? else {
-                return Ok(None);
+                return Err(RuntimeError::NotFound {
+                    entity: entity_name.to_owned(),
+                    id: id.to_owned(),
+                });
             };
             let mut working = Working::new(Some(existing.clone()));
             let mut outcome = self.mutate(entity, id, &mut working, data.clone(), false, &related);
@@ -525,17 +542,33 @@ impl Engine {
             }
             match outcome? {
                 Ok(()) => {}
-                Err(_) => return Ok(None),
+                Err(Stop::Blocked(failed)) => {
+                    return Err(RuntimeError::ConstraintsFailed {
+                        entity: entity_name.to_owned(),
+                        id: Some(id.to_owned()),
+                        failed,
+                    });
+                }
+                Err(Stop::Result(result)) => {
+                    return Err(RuntimeError::Refused {
+                        entity: entity_name.to_owned(),
+                        id: id.to_owned(),
+                        message: result.error.unwrap_or_default(),
+                        concurrency_conflict: result.concurrency_conflict.map(Box::new),
+                    });
+                }
+                Err(Stop::Changed { .. } | Stop::Refetch) => {}
             }
             if working.patch.is_empty() {
-                return Ok(working.this.as_deref().map(row_json));
-            }
-            if let Some((read, this)) = working.take_for_write()
+                if let Some(this) = working.this {
+                    return Ok(Instance(this));
+                }
+            } else if let Some((read, this)) = working.take_for_write()
                 && let Some(updated) = rows
                     .write(id, read, this, working.stale, &working.patch, entity_name)
                     .await?
             {
-                return Ok(Some(updated.json()));
+                return Ok(Instance(updated.this));
             }
             if attempt == COMMAND_ATTEMPTS {
                 return Err(self.conflict(entity_name, id, attempt, false));
@@ -799,13 +832,13 @@ fn is_blocking(outcome: &ConstraintOutcome) -> bool {
 }
 
 /// The reference's `required` check on create: each required property must be given (not
-/// null), have a default, or be managed by the runtime.
-fn required_satisfied(entity: &IrEntity, data: &Object) -> bool {
+/// null), have a default, or be managed by the runtime. The first one that is not.
+fn missing_required<'e>(entity: &'e IrEntity, data: &Object) -> Option<&'e str> {
     entity
         .properties
         .iter()
         .filter(|p| p.has("required"))
-        .all(|p| {
+        .find(|p| {
             let given = !matches!(
                 data.get(&p.name),
                 None | Some(Value::Undefined | Value::Null)
@@ -815,8 +848,9 @@ fn required_satisfied(entity: &IrEntity, data: &Object) -> bool {
                 || entity.version_at_property.as_deref() == Some(p.name.as_str())
                 || (entity.timestamps && (p.name == "createdAt" || p.name == "updatedAt"))
                 || entity.key.iter().flatten().any(|k| k == &p.name);
-            given || p.default_value.is_some() || managed
+            !(given || p.default_value.is_some() || managed)
         })
+        .map(|p| p.name.as_str())
 }
 
 fn to_object(map: &Map<String, Json>) -> Object {

@@ -11,6 +11,7 @@ pub mod conformance;
 pub mod engine;
 pub mod eval;
 pub mod expr;
+pub mod instance;
 pub mod ir;
 pub mod limits;
 pub mod result;
@@ -23,6 +24,7 @@ pub use engine::{
     CommandOptions, Database, Engine, EngineBuilder, MemoryDb, OverrideRequest, Program,
     RuntimeError, StoreProvider,
 };
+pub use instance::Instance;
 pub use ir::{Ir, IrError};
 pub use limits::{Limit, LimitExceeded, Limits};
 pub use result::{CommandResult, ConstraintOutcome, EmittedEvent, RateLimitDenial};

@@ -36,7 +36,7 @@ pub enum Value {
 }
 
 /// The largest integer every smaller integer of which an `f64` holds exactly (2^53).
-const MAX_SAFE: f64 = 9_007_199_254_740_992.0;
+pub(crate) const MAX_SAFE: f64 = 9_007_199_254_740_992.0;
 
 impl Value {
     /// The JavaScript `typeof`-like name of this value's type, with `array` for arrays.

@@ -47,9 +47,8 @@ async fn a_target_without_a_built_in_store_needs_the_provider() {
     let created = engine
         .create_instance("Task", data(json!({"id": "a", "title": "write"})))
         .await
-        .unwrap()
         .unwrap();
-    assert_eq!(created["done"], json!(false), "defaults applied");
+    assert_eq!(created.get("done"), Some(json!(false)), "defaults applied");
     let stored = store.get_by_id("a").await.unwrap().unwrap();
     assert_eq!(
         stored.fields["title"],
@@ -64,13 +63,17 @@ async fn memory_targets_and_undeclared_entities_get_a_memory_store() {
     let created = engine
         .create_instance("Task", data(json!({"title": "x"})))
         .await
-        .unwrap()
         .unwrap();
-    let id = created["id"].as_str().unwrap().to_owned();
+    let id = created.id().to_owned();
     assert!(!id.is_empty(), "an id is generated");
     assert_eq!(
         engine.get_instance("Task", &id).await.unwrap(),
-        Some(created)
+        Some(created.to_json())
+    );
+    assert_eq!(
+        serde_json::to_value(&created).unwrap(),
+        Json::Object(created.to_json()),
+        "an instance serialises as its JSON"
     );
     assert!(matches!(
         engine.create_instance("Ghost", Map::new()).await,
@@ -162,9 +165,8 @@ mod typed {
         let created = engine
             .create_instance("Task", data(json!({"id": "t1", "title": "ship it"})))
             .await
-            .unwrap()
             .unwrap();
-        assert_eq!(created["done"], json!(false));
+        assert_eq!(created.get("done"), Some(json!(false)));
         let result = engine
             .run_command("finish", Map::new(), CommandOptions::on("Task", "t1"))
             .await
@@ -258,11 +260,7 @@ async fn submit(
         .build()
         .unwrap();
     let e1 = data(json!({"id": "e1", "amount": 750, "status": "draft"}));
-    engine
-        .create_instance("Expense", e1)
-        .await
-        .unwrap()
-        .unwrap();
+    engine.create_instance("Expense", e1).await.unwrap();
     let mut on = manifest_runtime::CommandOptions::on("Expense", "e1");
     if let Some(request) = request {
         on = on.with_override(request);
@@ -358,7 +356,6 @@ async fn has_permission_follows_the_context_users_role() {
         engine
             .create_instance("Doc", data(json!({"id": "d"})))
             .await
-            .unwrap()
             .unwrap();
         for (i, want) in expected.iter().enumerate() {
             let got = engine
@@ -406,11 +403,7 @@ async fn reads_are_gated_by_read_policies_and_hide_private_properties() {
     async fn seed(engine: &Engine) {
         for (id, owner) in [("d1", "ann"), ("d2", "bob"), ("d3", "ann")] {
             let doc = json!({"id": id, "owner": owner, "secret": format!("s-{id}")});
-            engine
-                .create_instance("Doc", data(doc))
-                .await
-                .unwrap()
-                .unwrap();
+            engine.create_instance("Doc", data(doc)).await.unwrap();
         }
     }
 
@@ -553,11 +546,7 @@ async fn through_relationships_resolve_in_two_hops() {
         ),
     ];
     for (entity, row) in rows {
-        engine
-            .create_instance(entity, data(row))
-            .await
-            .unwrap()
-            .unwrap();
+        engine.create_instance(entity, data(row)).await.unwrap();
     }
     let count = engine
         .evaluate_computed("Post", "p1", "tagCount")
@@ -609,7 +598,6 @@ async fn data_naming_the_reserved_field_is_refused() {
         engine
             .create_instance("Task", data(json!({"id": "a", "title": "x"})))
             .await
-            .unwrap()
             .unwrap();
         let bad = data(json!({"_entity": "Other"}));
         assert!(matches!(
@@ -707,7 +695,6 @@ async fn a_payload_field_that_fails_writes_nothing() {
     engine
         .create_instance("Task", data(json!({"id": "t1", "done": false})))
         .await
-        .unwrap()
         .unwrap();
     let on = manifest_runtime::CommandOptions::on("Task", "t1");
     match engine.run_command("finish", Map::new(), on).await {
@@ -763,14 +750,12 @@ async fn the_engine_is_bound_to_its_tenant() {
     let (acme, globex) = (engine_for("acme"), engine_for("globex"));
     acme.create_instance("Task", data(json!({"id": "shared", "title": "acme's"})))
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(globex.get_instance("Task", "shared").await.unwrap(), None);
     assert!(globex.get_all_instances("Task").await.unwrap().is_empty());
     globex
         .create_instance("Task", data(json!({"id": "shared", "title": "globex's"})))
         .await
-        .unwrap()
         .unwrap();
     // A new engine of the same tenant over the same database sees the tenant's rows.
     let again = engine_for("acme");
@@ -850,7 +835,6 @@ mod limits {
         engine
             .create_instance("Doc", data(json!({"id": "d", "a": a, "b": b, "n": 0})))
             .await
-            .unwrap()
             .unwrap();
         engine
     }
@@ -1042,7 +1026,6 @@ mod limits {
         engine
             .create_instance("Doc", data(json!({"id": "d", "n": 0})))
             .await
-            .unwrap()
             .unwrap();
         let result = engine
             .run_command("run", Map::new(), CommandOptions::on("Doc", "d"))
@@ -1085,13 +1068,7 @@ mod limits {
         let mut fits = Map::new();
         fits.insert("id".into(), json!("f"));
         fits.insert("a".into(), nest(127, json!(0), |j| Json::Array(vec![j])));
-        assert!(
-            engine
-                .create_instance("Doc", fits.clone())
-                .await
-                .unwrap()
-                .is_some()
-        );
+        engine.create_instance("Doc", fits.clone()).await.unwrap();
         fits.insert("id".into(), json!("g"));
         fits.insert("a".into(), nest(128, json!(0), |j| Json::Array(vec![j])));
         let refused = engine.create_instance("Doc", fits).await.map(drop);
@@ -1143,7 +1120,6 @@ mod limits {
             engine
                 .create_instance("Doc", data(json!({"id": "d"})))
                 .await
-                .unwrap()
                 .unwrap();
             let value = engine
                 .evaluate_computed("Doc", "d", &format!("c{}", n - 1))
@@ -1183,4 +1159,86 @@ mod limits {
         let engine = doc_engine(matching("("), Limits::default(), "(", "").await;
         assert_eq!(run(&engine, json!({})).await.unwrap()["n"], json!(false));
     }
+}
+
+/// `create_instance` and `update_instance` say what refused a write, and write nothing then.
+#[tokio::test]
+async fn writes_are_refused_with_the_rule_that_refused_them() {
+    let ir = Ir::from_json(json!({
+        "version": "1.0",
+        "entities": [{"name": "Item",
+            "properties": [
+                {"name": "name", "type": {"name": "string"}, "modifiers": ["required"]},
+                {"name": "sku", "type": {"name": "string"}, "modifiers": ["readonly"]},
+                {"name": "price", "type": {"name": "number"}}
+            ],
+            "constraints": [{"name": "pricePositive", "code": "pricePositive", "severity": "block",
+                "message": "Price must be positive",
+                "expression": {"kind": "binary", "operator": ">",
+                    "left": {"kind": "member", "object": {"kind": "identifier", "name": "self"}, "property": "price"},
+                    "right": {"kind": "literal", "value": {"kind": "number", "value": 0}}}}]
+        }]
+    }))
+    .unwrap();
+    let engine = Engine::builder(ir).build().unwrap();
+    match engine
+        .create_instance("Item", data(json!({"id": "i", "price": 5})))
+        .await
+    {
+        Err(RuntimeError::MissingRequired { entity, property }) => {
+            assert_eq!((entity.as_str(), property.as_str()), ("Item", "name"));
+        }
+        other => panic!("expected MissingRequired, got {other:?}"),
+    }
+    match engine
+        .create_instance("Item", data(json!({"id": "i", "name": "n", "price": 0})))
+        .await
+    {
+        Err(e @ RuntimeError::ConstraintsFailed { .. }) => {
+            assert!(e.to_string().contains("constraint `pricePositive`"), "{e}");
+        }
+        other => panic!("expected ConstraintsFailed, got {other:?}"),
+    }
+    assert_eq!(engine.get_instance("Item", "i").await.unwrap(), None);
+    let item = data(json!({"id": "i", "name": "n", "sku": "A", "price": 5}));
+    engine.create_instance("Item", item).await.unwrap();
+    match engine
+        .update_instance("Item", "nope", data(json!({"price": 6})))
+        .await
+    {
+        Err(RuntimeError::NotFound { entity, id }) => {
+            assert_eq!((entity.as_str(), id.as_str()), ("Item", "nope"))
+        }
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    match engine
+        .update_instance("Item", "i", data(json!({"price": -1})))
+        .await
+    {
+        Err(RuntimeError::ConstraintsFailed { id, failed, .. }) => {
+            assert_eq!(id.as_deref(), Some("i"));
+            assert_eq!(failed[0].constraint_name, "pricePositive");
+        }
+        other => panic!("expected ConstraintsFailed, got {other:?}"),
+    }
+    match engine
+        .update_instance("Item", "i", data(json!({"sku": "B"})))
+        .await
+    {
+        Err(RuntimeError::Refused { message, .. }) => {
+            assert!(message.starts_with("E_READONLY"), "{message}")
+        }
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    let stored = engine.get_instance("Item", "i").await.unwrap().unwrap();
+    assert_eq!(
+        (stored["price"].clone(), stored["sku"].clone()),
+        (json!(5), json!("A")),
+        "nothing written"
+    );
+    let updated = engine
+        .update_instance("Item", "i", data(json!({"price": 7})))
+        .await
+        .unwrap();
+    assert_eq!(updated.get("price"), Some(json!(7)));
 }

@@ -10,7 +10,8 @@ use super::compare::{UNDEFINED, json_is, shown, shown_value, to_equal, truthy, v
 use super::{Backend, Mismatch, Stores};
 use std::sync::Arc;
 
-use crate::engine::{CommandOptions, Engine, Program};
+use crate::engine::{CommandOptions, Engine, Program, RuntimeError};
+use crate::instance::Instance;
 
 /// Why a case could not run to its checks: an engine or store error, or a malformed case.
 pub(super) type Failure = String;
@@ -91,16 +92,29 @@ fn contained(expected: &Json, key: &str) -> String {
     }
 }
 
+/// A create's outcome as the reference's `createInstance` gives it: the instance, or nothing
+/// when a rule refused it (a missing required property, a blocking constraint).
+fn created(result: Result<Instance, RuntimeError>) -> Result<Option<Instance>, Failure> {
+    match result {
+        Ok(instance) => Ok(Some(instance)),
+        Err(RuntimeError::MissingRequired { .. } | RuntimeError::ConstraintsFailed { .. }) => {
+            Ok(None)
+        }
+        Err(e) => Err(failure(e)),
+    }
+}
+
 /// Seed `setup.createInstance` (when `single`) and then `setup.createInstances[]`.
 async fn seed(engine: &Engine, setup: Option<&Json>, single: bool) -> Result<(), Failure> {
     let Some(setup) = setup else { return Ok(()) };
     let one = setup.get("createInstance").filter(|_| single);
     let many = setup.get("createInstances").and_then(Json::as_array);
     for instance in one.into_iter().chain(many.into_iter().flatten()) {
-        engine
-            .create_instance(text(instance, "entity"), obj(&instance["data"]))
-            .await
-            .map_err(failure)?;
+        created(
+            engine
+                .create_instance(text(instance, "entity"), obj(&instance["data"]))
+                .await,
+        )?;
     }
     Ok(())
 }
@@ -330,11 +344,12 @@ pub(super) async fn computed(run: &mut Run<'_>, tc: &Json) -> Result<Vec<Mismatc
 pub(super) async fn create(run: &mut Run<'_>, tc: &Json) -> Result<Vec<Mismatch>, Failure> {
     let engine = run.engine(Json::Null)?;
     let c = &tc["createInstance"];
-    let created = engine
-        .create_instance(text(c, "entity"), obj(&c["data"]))
-        .await
-        .map_err(failure)?
-        .map(Json::Object);
+    let created = created(
+        engine
+            .create_instance(text(c, "entity"), obj(&c["data"]))
+            .await,
+    )?
+    .map(|instance| Json::Object(instance.to_json()));
     let mut checks = Checks::default();
     checks.expect(
         to_equal(created.as_ref(), tc.get("expectedInstance")),
@@ -350,10 +365,7 @@ pub(super) async fn persistence(run: &mut Run<'_>, tc: &Json) -> Result<Vec<Mism
     let p = &tc["persistenceTest"];
     let entity = text(p, "entity");
     let first = run.engine(Json::Null)?;
-    first
-        .create_instance(entity, obj(&p["createData"]))
-        .await
-        .map_err(failure)?;
+    created(first.create_instance(entity, obj(&p["createData"])).await)?;
     let snapshot = first.snapshot().await.map_err(failure)?;
     let second = run.engine(Json::Null)?;
     second.restore(&snapshot).await.map_err(failure)?;

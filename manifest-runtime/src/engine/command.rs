@@ -59,6 +59,8 @@ impl Engine {
             match outcome? {
                 Ok(result) | Err(Stop::Result(result)) => return Ok(result),
                 Err(Stop::Refetch) => continue,
+                // Only `update_instance` mutates outside a command.
+                Err(Stop::Blocked(_)) => unreachable!("a command's mutate is never blocked"),
                 Err(Stop::Changed { written }) => {
                     if written || attempt == COMMAND_ATTEMPTS {
                         let (entity, id) = target.unwrap_or_default();
@@ -587,12 +589,15 @@ impl Engine {
             if data.contains_key(ENTITY_KEY) {
                 merged.insert(ENTITY_KEY.to_owned(), Value::String(entity.name.clone()));
             }
-            if self
-                .failed_constraints(entity, &merged, related)?
-                .iter()
-                .any(is_blocking)
-            {
-                return Ok(Ok(()));
+            let failed = self.failed_constraints(entity, &merged, related)?;
+            if failed.iter().any(is_blocking) {
+                // In a command the blocked change is not applied and the command goes on, as in
+                // the reference; `update_instance` reports it.
+                return Ok(if in_command {
+                    Ok(())
+                } else {
+                    Err(Stop::Blocked(failed))
+                });
             }
             working.this = Some(Arc::new(Value::Object(merged)));
         }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::eval::EvalError;
 use crate::ir::IrError;
 use crate::limits::LimitExceeded;
+use crate::result::{ConcurrencyConflict, ConstraintOutcome};
 use manifest_core::{EntityInstance, Store};
 
 /// Chooses the store of each entity (the seed's `storeProvider`): asked once per entity when
@@ -142,6 +143,51 @@ pub enum RuntimeError {
     /// No entity of that name.
     #[error("unknown entity `{0}`")]
     UnknownEntity(String),
+    /// The entity has no instance of that id (in the engine's tenant).
+    #[error("{entity} `{id}` not found")]
+    NotFound {
+        /// The entity.
+        entity: String,
+        /// The id.
+        id: String,
+    },
+    /// A create left out a required property that has no default: nothing was written.
+    #[error("a `{entity}` needs `{property}`: it is required and has no default")]
+    MissingRequired {
+        /// The entity.
+        entity: String,
+        /// The property.
+        property: String,
+    },
+    /// Blocking entity constraints refused a create or an update: nothing was written.
+    #[error(
+        "{entity}{}: refused by {}",
+        id.as_ref().map(|id| format!(" `{id}`")).unwrap_or_default(),
+        failed.iter().filter(|f| f.severity == "block").map(|f| format!("constraint `{}`", f.constraint_name)).collect::<Vec<_>>().join(", ")
+    )]
+    ConstraintsFailed {
+        /// The entity.
+        entity: String,
+        /// The instance, for an update.
+        id: Option<String>,
+        /// Every failed constraint (warnings too), in declaration order.
+        failed: Vec<ConstraintOutcome>,
+    },
+    /// An update broke a rule of the entity: a `readonly` property changed, a state
+    /// transition not allowed, or a stale version (then `concurrency_conflict` says which).
+    /// Nothing was written.
+    #[error("{entity} `{id}`: {message}")]
+    Refused {
+        /// The entity.
+        entity: String,
+        /// The instance.
+        id: String,
+        /// The reference's message (`E_READONLY: ...`, `Invalid state transition ...`,
+        /// `Concurrency conflict ...`).
+        message: String,
+        /// For a stale version: the versions expected and found.
+        concurrency_conflict: Option<Box<ConcurrencyConflict>>,
+    },
     /// The data of a create or an update names a field the runtime reserves (`_entity`,
     /// which expressions see as the entity's name); nothing was written.
     #[error("the data for `{entity}` names `{field}`, which the runtime reserves")]

@@ -152,16 +152,6 @@ pub(super) struct Read {
     stored: Option<EntityInstance>,
 }
 
-impl Read {
-    /// The instance as the engine's operations return it.
-    pub(super) fn json(&self) -> Map<String, Json> {
-        match &self.stored {
-            Some(stored) => instance_json(stored.clone()),
-            None => row_json(&self.this),
-        }
-    }
-}
-
 impl Rows {
     pub(super) fn provided(store: Arc<dyn Store<EntityInstance>>) -> Self {
         Rows::Provided {
@@ -308,16 +298,15 @@ impl Rows {
         }
     }
 
-    /// Store a new instance (`object` has its `id`); the instance as stored, as JSON.
+    /// Store a new instance (`object` has its `id`); the instance as stored.
     /// [`Error::DuplicateId`](manifest_core::Error::DuplicateId) when the id is taken.
     pub(super) async fn create(
         &self,
         entity: &str,
         mut object: Object,
-    ) -> manifest_core::Result<Map<String, Json>> {
+    ) -> manifest_core::Result<Row> {
         match self {
             Rows::Memory { memory, tenant } => {
-                let json = json_object(&object);
                 let id = match object.get("id") {
                     Some(Value::String(id)) => id.clone(),
                     Some(other) => other.to_js_string(),
@@ -335,12 +324,13 @@ impl Rows {
                         id,
                     });
                 }
-                table.insert(id, Arc::new(Value::Object(object)));
-                Ok(json)
+                let row = Arc::new(Value::Object(object));
+                table.insert(id, row.clone());
+                Ok(row)
             }
             Rows::Provided { store, .. } => {
                 let created = store.create(to_instance(&object)).await?;
-                Ok(instance_json(created))
+                Ok(Arc::new(row_of(&created, entity)))
             }
         }
     }
@@ -462,7 +452,7 @@ fn row_of(stored: &EntityInstance, entity: &str) -> Value {
 
 /// A row as the engine's operations return it: its fields and `id`, without `_entity`;
 /// `undefined` fields left out, as `JSON.stringify` does.
-pub(super) fn row_json(row: &Value) -> Map<String, Json> {
+pub(crate) fn row_json(row: &Value) -> Map<String, Json> {
     match row {
         Value::Object(fields) => insert_all(
             Map::new(),
