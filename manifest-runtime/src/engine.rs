@@ -22,19 +22,26 @@ use manifest_core::IdGenerator;
 mod builder;
 mod command;
 mod concurrency;
+mod constraints;
+mod convert;
+mod host;
 mod options;
 mod program;
 mod rate_limit;
 mod reads;
 mod relations;
 mod rows;
+mod working;
 pub use builder::{Database, EngineBuilder, MemoryDb};
 use concurrency::{COMMAND_ATTEMPTS, InstanceLock, InstanceLocks, Stripes, backoff};
+use convert::*;
+use host::EngineHost;
 pub use options::{CommandOptions, OverrideRequest, RuntimeError, StoreProvider};
 pub use program::Program;
 use relations::Related;
 pub(crate) use rows::row_json;
 use rows::{ENTITY_KEY, Read, Row, Rows, fields};
+use working::Working;
 
 /// Executes Manifest IR. `Send + Sync`: share it between tasks behind an `Arc`.
 ///
@@ -102,129 +109,13 @@ impl fmt::Debug for Engine {
     }
 }
 
-/// The engine's services to expressions: the clock, the id generator and relationships
-/// (answered from the instances loaded for the operation).
-struct EngineHost<'a>(&'a Engine, &'a Related);
-
-impl Host for EngineHost<'_> {
-    fn now(&self) -> f64 {
-        (self.0.now)()
-    }
-    fn generate_id(&self) -> String {
-        self.0.ids.generate_string()
-    }
-    fn limits(&self) -> &Limits {
-        &self.0.limits
-    }
-    fn relationship(
-        &self,
-        entity: &str,
-        instance: &Object,
-        property: &str,
-    ) -> Option<Result<Value, super::eval::EvalError>> {
-        self.0
-            .resolve_relationship(self.1, entity, instance, property)
-            .map(Ok)
-    }
-    fn has_permission(&self, action: &str, target: Option<&str>) -> bool {
-        self.0
-            .context_role()
-            .is_some_and(|role| self.role_allows(role, action, target))
-    }
-    fn role_allows(&self, role: &str, action: &str, target: Option<&str>) -> bool {
-        // The last declaration of a name wins, as in the reference's role index.
-        self.0
-            .program
-            .ir
-            .roles
-            .iter()
-            .rev()
-            .find(|r| r.name == role)
-            .is_some_and(|r| r.grants(action, target))
-    }
-}
-
-/// What one command run has changed so far.
-///
-/// A change goes into `patch` and marks `this` stale; `this` takes the patch (copying the row
-/// as read, which the store still holds) only when something reads it again. A command whose
-/// last action is its only change (`mutate` then `emit`, the common shape) never copies the
-/// row: the memory store applies the patch to its row in place.
-struct Working {
-    /// The instance as expressions see it: shared with `read` until the first change is
-    /// applied to it.
-    this: Option<Row>,
-    /// Whether `this` lacks changes in `patch` ([`materialize`](Self::materialize) applies
-    /// them).
-    stale: bool,
-    /// The instance the next write expects: as read, then as last written.
-    read: Option<Read>,
-    /// The fields changed since `read`.
-    patch: Object,
-    version_bumped: bool,
-    /// Whether a `persist` action has written.
-    written: bool,
-}
-
-impl Working {
-    fn new(read: Option<Read>) -> Self {
-        Working {
-            this: read.as_ref().map(|r| r.this.clone()),
-            stale: false,
-            read,
-            patch: Object::new(),
-            version_bumped: false,
-            written: false,
-        }
-    }
-
-    /// Apply the changes `this` lacks (see [`Working`]).
-    fn materialize(&mut self, entity: &str) {
-        if self.stale {
-            if let Some(this) = &mut self.this {
-                apply_patch(this, &self.patch, entity);
-            }
-            self.stale = false;
-        }
-    }
-
-    /// The instance's fields (with `_entity`) with every change, if there is an instance.
-    fn fields(&mut self, entity: &str) -> Option<&Object> {
-        self.materialize(entity);
-        self.this.as_deref().map(fields)
-    }
-
-    /// `self`/`this`: the instance with every change, or `null`.
-    fn this_value(&mut self, entity: Option<&str>) -> &Value {
-        static NULL: Value = Value::Null;
-        if let Some(entity) = entity {
-            self.materialize(entity);
-        }
-        self.this.as_deref().unwrap_or(&NULL)
-    }
-
-    /// The instance as read (or last written) and its working copy, taken out for a write.
-    fn take_for_write(&mut self) -> Option<(Read, Row)> {
-        Some((self.read.take()?, self.this.take()?))
-    }
-
-    /// After a write: the instance as written is both what was read and the working copy.
-    fn written(&mut self, row: Read) {
-        self.this = Some(row.this.clone());
-        self.read = Some(row);
-        self.stale = false;
-        self.patch.clear();
-        self.written = true;
-    }
-}
-
-/// A command ended early.
-// The large variant is the common one, and it travels next to an `Ok(CommandResult)` of the
-// same size: boxing it would only add an allocation.
-#[allow(clippy::large_enum_variant)]
-enum Stop {
-    /// With this result.
-    Result(CommandResult),
+/// Why a command attempt (or an update) stopped before its end: a result to return, a reason
+/// to run it again, or an error. One type that `?` carries through the command path, where a
+/// nested `Result<Result<_, Stop>, RuntimeError>` would need a match at every call.
+pub(super) enum Halt {
+    /// The command ends with this (failed) result (boxed: it is large, and every function of
+    /// the command path returns a `Halt`).
+    Result(Box<CommandResult>),
     /// Its instance changed (or was deleted) between the read and a write; nothing of this
     /// write was written. `written`: an earlier `persist` of this attempt was.
     Changed { written: bool },
@@ -234,6 +125,21 @@ enum Stop {
     /// Blocking entity constraints refused an update (outside a command, where a blocked
     /// `mutate` is not applied and the command goes on, as in the reference).
     Blocked(Vec<ConstraintOutcome>),
+    /// The operation could not run.
+    Error(RuntimeError),
+}
+
+impl Halt {
+    /// End the command with `result`.
+    pub(super) fn result(result: CommandResult) -> Self {
+        Halt::Result(Box::new(result))
+    }
+}
+
+impl<E: Into<RuntimeError>> From<E> for Halt {
+    fn from(e: E) -> Self {
+        Halt::Error(e.into())
+    }
 }
 
 impl Engine {
@@ -302,50 +208,6 @@ impl Engine {
                     .await,
             }
         }
-    }
-
-    /// The role of the context's user (`context.user.role`), which `hasPermission` and the
-    /// default override check go by, as the reference's do.
-    fn context_role(&self) -> Option<&str> {
-        let Value::Object(context) = &self.context else {
-            return None;
-        };
-        let Some(Value::Object(user)) = context.get("user") else {
-            return None;
-        };
-        match user.get("role") {
-            Some(Value::String(role)) => Some(role),
-            _ => None,
-        }
-    }
-
-    fn now_value(&self) -> Value {
-        Value::Number((self.now)())
-    }
-
-    /// Evaluate `expr`; `what` names the expression in an error and is only called on one.
-    fn eval(
-        &self,
-        expr: &Expr,
-        scope: &Scope<'_>,
-        related: &Related,
-        what: impl FnOnce() -> String,
-    ) -> Result<Value, RuntimeError> {
-        eval(expr, scope, &EngineHost(self, related))
-            .map_err(|source| limits::eval_error(what(), source))
-    }
-
-    /// [`eval`](Self::eval) and the value's JavaScript truthiness, without copying the value
-    /// (policies, guards, constraints).
-    fn eval_truthy(
-        &self,
-        expr: &Expr,
-        scope: &Scope<'_>,
-        related: &Related,
-        what: impl FnOnce() -> String,
-    ) -> Result<bool, RuntimeError> {
-        eval_truthy(expr, scope, &EngineHost(self, related))
-            .map_err(|source| limits::eval_error(what(), source))
     }
 
     // ── reads and writes ───────────────────────────────────────────────────────────────
@@ -540,16 +402,17 @@ impl Engine {
                 working = Working::new(Some(existing.clone()));
                 outcome = self.mutate(entity, id, &mut working, data.clone(), false, &related);
             }
-            match outcome? {
+            match outcome {
                 Ok(()) => {}
-                Err(Stop::Blocked(failed)) => {
+                Err(Halt::Error(e)) => return Err(e),
+                Err(Halt::Blocked(failed)) => {
                     return Err(RuntimeError::ConstraintsFailed {
                         entity: entity_name.to_owned(),
                         id: Some(id.to_owned()),
                         failed,
                     });
                 }
-                Err(Stop::Result(result)) => {
+                Err(Halt::Result(result)) => {
                     return Err(RuntimeError::Refused {
                         entity: entity_name.to_owned(),
                         id: id.to_owned(),
@@ -557,7 +420,7 @@ impl Engine {
                         concurrency_conflict: result.concurrency_conflict.map(Box::new),
                     });
                 }
-                Err(Stop::Changed { .. } | Stop::Refetch) => {}
+                Err(Halt::Changed { .. } | Halt::Refetch) => {}
             }
             if working.patch.is_empty() {
                 if let Some(this) = working.this {
@@ -578,242 +441,6 @@ impl Engine {
             backoff(attempt).await;
         }
     }
-
-    /// The value of a computed property of an instance (`Undefined` when the instance or the
-    /// property does not exist).
-    pub async fn evaluate_computed(
-        &self,
-        entity_name: &str,
-        id: &str,
-        property: &str,
-    ) -> Result<Value, RuntimeError> {
-        let entity = self.entity(entity_name)?;
-        let Some(read) = self.rows(entity_name)?.get(entity_name, id).await? else {
-            return Ok(Value::Undefined);
-        };
-        self.resolving(|related| {
-            let mut memo = HashMap::new();
-            let (value, _) = self.computed(
-                entity,
-                &read.this,
-                property,
-                &mut Vec::new(),
-                &mut memo,
-                related,
-            )?;
-            Ok(value)
-        })
-        .await
-    }
-
-    /// The value of the computed `property`, and whether it is the same whatever is being
-    /// computed around it: a dependency on a property being computed (a cycle) is left
-    /// unbound, as in the reference, so a value computed inside a cycle depends on where the
-    /// cycle was entered. Values that do not are kept in `memo`, so each computed property of
-    /// one evaluation is evaluated once however many others depend on it.
-    fn computed(
-        &self,
-        entity: &IrEntity,
-        this: &Value,
-        property: &str,
-        visiting: &mut Vec<String>,
-        memo: &mut HashMap<String, Value>,
-        related: &Related,
-    ) -> Result<(Value, bool), RuntimeError> {
-        if visiting.iter().any(|v| v == property) {
-            return Ok((Value::Undefined, false));
-        }
-        if let Some(value) = memo.get(property) {
-            return Ok((value.clone(), true));
-        }
-        let Some(computed) = entity
-            .computed_properties
-            .iter()
-            .find(|c| c.name == property)
-        else {
-            return Ok((Value::Undefined, true));
-        };
-        visiting.push(property.to_owned());
-        let mut deps = Object::new();
-        let mut independent = true;
-        for dep in &computed.dependencies {
-            if entity.computed_properties.iter().any(|c| &c.name == dep) {
-                if visiting.contains(dep) {
-                    independent = false;
-                    continue;
-                }
-                let (value, dep_independent) =
-                    self.computed(entity, this, dep, visiting, memo, related)?;
-                independent &= dep_independent;
-                deps.insert(dep.clone(), value);
-            }
-        }
-        visiting.pop();
-        let scope = self.scope_over(this, &EMPTY, &deps);
-        let value = self.eval(&computed.expression, &scope, related, || {
-            format!("computed property `{}.{property}`", entity.name)
-        })?;
-        if independent {
-            memo.insert(property.to_owned(), value.clone());
-        }
-        Ok((value, independent))
-    }
-
-    /// The entity constraints `data` fails, in declaration order (`ok` never fails).
-    /// Relationships in the constraints resolve against the stored instances.
-    pub async fn check_constraints(
-        &self,
-        entity_name: &str,
-        data: &Map<String, Json>,
-    ) -> Result<Vec<ConstraintOutcome>, RuntimeError> {
-        let entity = self.entity(entity_name)?;
-        limits::check_input_depth(&self.limits, data, || {
-            format!("the data of a `{entity_name}`")
-        })?;
-        let data = to_object(data);
-        self.resolving(|related| self.failed_constraints(entity, &data, related))
-            .await
-    }
-
-    /// Run `evaluate` until it has every row of the relationships it reads (see
-    /// `relations`): once when it reads none.
-    async fn resolving<T>(
-        &self,
-        mut evaluate: impl FnMut(&Related) -> Result<T, RuntimeError> + Send,
-    ) -> Result<T, RuntimeError> {
-        let mut related = Related::default();
-        loop {
-            let outcome = evaluate(&related);
-            if !related.fetch(self).await? {
-                return outcome;
-            }
-        }
-    }
-
-    fn failed_constraints(
-        &self,
-        entity: &IrEntity,
-        data: &Object,
-        related: &Related,
-    ) -> Result<Vec<ConstraintOutcome>, RuntimeError> {
-        if entity.constraints.is_empty() {
-            return Ok(Vec::new());
-        }
-        let this = enriched(data, Some(&entity.name));
-        let scope = self.scope_over(&this, &EMPTY, &EMPTY);
-        let mut failed = Vec::new();
-        for constraint in &entity.constraints {
-            let outcome = self.constraint(constraint, &scope, related)?;
-            if !outcome.passed {
-                failed.push(outcome);
-            }
-        }
-        Ok(failed)
-    }
-
-    /// The values of `expr`'s literals, names and member accesses, each once, as
-    /// `{expression, value}` in the order they appear (the reference's
-    /// `resolveExpressionValues`): what a failed guard, policy or constraint reports. A part
-    /// that cannot be evaluated has no `value`, as in the reference's JSON.
-    fn resolved_values(&self, expr: &Expr, scope: &Scope<'_>, related: &Related) -> Vec<Json> {
-        fn walk<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
-            match expr {
-                Expr::Literal { .. } | Expr::Identifier { .. } | Expr::Member { .. } => {
-                    out.push(expr)
-                }
-                Expr::Binary { left, right, .. } => {
-                    walk(left, out);
-                    walk(right, out);
-                }
-                Expr::Unary { operand, .. } => walk(operand, out),
-                Expr::Call { args, .. } => args.iter().for_each(|a| walk(a, out)),
-                Expr::Conditional {
-                    condition,
-                    consequent,
-                    alternate,
-                } => {
-                    walk(condition, out);
-                    walk(consequent, out);
-                    walk(alternate, out);
-                }
-                Expr::Array { elements } => elements.iter().for_each(|e| walk(e, out)),
-                Expr::Object { properties } => properties.iter().for_each(|p| walk(&p.value, out)),
-                Expr::Lambda { body, .. } => walk(body, out),
-                _ => {}
-            }
-        }
-        let mut parts = Vec::new();
-        walk(expr, &mut parts);
-        let mut seen: Vec<String> = Vec::new();
-        let mut entries = Vec::new();
-        for part in parts {
-            let formatted = part.to_string();
-            if seen.contains(&formatted) {
-                continue;
-            }
-            let mut entry = Map::new();
-            entry.insert("expression".to_owned(), Json::String(formatted.clone()));
-            if let Ok(value) = eval(part, scope, &EngineHost(self, related))
-                && let Some(value) = value.to_json()
-            {
-                entry.insert("value".to_owned(), value);
-            }
-            seen.push(formatted);
-            entries.push(Json::Object(entry));
-        }
-        entries
-    }
-
-    fn constraint(
-        &self,
-        constraint: &IrConstraint,
-        scope: &Scope<'_>,
-        related: &Related,
-    ) -> Result<ConstraintOutcome, RuntimeError> {
-        let raw = self.eval_truthy(&constraint.expression, scope, related, || {
-            format!("constraint `{}`", constraint.name)
-        })?;
-        let passed = constraint.severity == Severity::Ok || raw != constraint.fail_when;
-        Ok(ConstraintOutcome {
-            code: constraint.code.clone(),
-            constraint_name: constraint.name.clone(),
-            severity: match constraint.severity {
-                Severity::Ok => "ok",
-                Severity::Warn => "warn",
-                Severity::Block => "block",
-            },
-            formatted: constraint.expression.to_string(),
-            message: constraint.message.clone(),
-            passed,
-            overridden: false,
-            overridden_by: None,
-            // Only a failed constraint's values are worth their evaluation.
-            resolved: if passed {
-                Vec::new()
-            } else {
-                self.resolved_values(&constraint.expression, scope, related)
-            },
-        })
-    }
-
-    /// `{...instance, ...input, self, this, user, context, ...computed}`, later names hiding
-    /// earlier ones, where `this` is the instance with `_entity` ([`enriched`]), or `null`:
-    /// what constraints, computed properties and a command's expressions see. It borrows
-    /// everything and copies nothing.
-    fn scope_over<'a>(
-        &'a self,
-        this: &'a Value,
-        input: &'a Object,
-        computed: &'a Object,
-    ) -> Scope<'a> {
-        Scope::for_command(CommandNames {
-            input,
-            this,
-            user: &self.user,
-            context: &self.context,
-            computed,
-        })
-    }
 }
 
 /// [`RuntimeError::ReservedField`] when `data` names `_entity`.
@@ -828,7 +455,7 @@ fn refuse_reserved(entity: &str, data: &Map<String, Json>) -> Result<(), Runtime
 }
 
 fn is_blocking(outcome: &ConstraintOutcome) -> bool {
-    !outcome.passed && outcome.severity == "block"
+    !outcome.passed && outcome.severity == Severity::Block
 }
 
 /// The reference's `required` check on create: each required property must be given (not
@@ -837,7 +464,7 @@ fn missing_required<'e>(entity: &'e IrEntity, data: &Object) -> Option<&'e str> 
     entity
         .properties
         .iter()
-        .filter(|p| p.has("required"))
+        .filter(|p| p.flags.required)
         .find(|p| {
             let given = !matches!(
                 data.get(&p.name),
@@ -851,70 +478,4 @@ fn missing_required<'e>(entity: &'e IrEntity, data: &Object) -> Option<&'e str> 
             !(given || p.default_value.is_some() || managed)
         })
         .map(|p| p.name.as_str())
-}
-
-fn to_object(map: &Map<String, Json>) -> Object {
-    insert_all(
-        Object::new(),
-        map.iter().map(|(k, v)| (k.clone(), Value::from(v))),
-    )
-}
-
-/// [`to_object`], taking the keys and strings over instead of copying them.
-fn into_object(map: Map<String, Json>) -> Object {
-    insert_all(
-        Object::new(),
-        map.into_iter().map(|(k, v)| (k, Value::from(v))),
-    )
-}
-
-fn instance_object(instance: &EntityInstance) -> Object {
-    let mut object = to_object(&instance.fields);
-    object.insert("id".to_owned(), Value::String(instance.id.clone()));
-    object
-}
-
-fn to_instance(object: &Object) -> EntityInstance {
-    let mut fields = json_object(object);
-    let id = match fields.remove("id") {
-        Some(Json::String(id)) => id,
-        Some(other) => other.to_string(),
-        None => String::new(),
-    };
-    EntityInstance { id, fields }
-}
-
-static EMPTY: Object = Object::new();
-
-/// The instance with `_entity` (when the entity is known): what `self` and `this` are.
-fn enriched(instance: &Object, entity: Option<&str>) -> Value {
-    let mut i = instance.clone();
-    if let Some(entity) = entity {
-        i.insert("_entity".to_owned(), Value::String(entity.to_owned()));
-    }
-    Value::Object(i)
-}
-
-/// Apply `patch` to a row (in place when nothing else holds it); `_entity` stays the entity's
-/// name (the IR loader and the engine's operations refuse `_entity`; this keeps the row right
-/// whatever a patch holds).
-fn apply_patch(row: &mut Row, patch: &Object, entity: &str) {
-    if let Value::Object(fields) = Arc::make_mut(row) {
-        assign(fields, patch);
-        if patch.contains_key(ENTITY_KEY) {
-            fields.insert(ENTITY_KEY.to_owned(), Value::String(entity.to_owned()));
-        }
-    }
-}
-
-/// Set each field of `data` in `object`, in place.
-fn assign(object: &mut Object, data: &Object) {
-    for (k, v) in data {
-        match object.get_mut(k) {
-            Some(slot) => *slot = v.clone(),
-            None => {
-                object.insert(k.clone(), v.clone());
-            }
-        }
-    }
 }

@@ -151,9 +151,12 @@ pub struct IrProperty {
     /// The value used when a create leaves it out.
     #[serde(default)]
     pub default_value: Option<IrValue>,
-    /// Modifiers: `required`, `optional`, `readonly`, `private`, ...
+    /// Modifiers: `required`, `optional`, `readonly`, `private`, ... as the IR spells them.
     #[serde(default)]
     pub modifiers: Vec<String>,
+    /// The modifiers the engine acts on, read from `modifiers` once when the IR is loaded.
+    #[serde(skip)]
+    pub flags: Modifiers,
     /// How reads (`get_instance`, `get_all_instances`) mask it, when it is `masked`.
     #[serde(default)]
     pub mask_strategy: Option<IrMaskStrategy>,
@@ -193,9 +196,33 @@ pub enum MaskKind {
 }
 
 impl IrProperty {
-    /// Whether the property carries this modifier.
+    /// Whether the property carries this modifier (as the IR spells it).
     pub fn has(&self, modifier: &str) -> bool {
         self.modifiers.iter().any(|m| m == modifier)
+    }
+}
+
+/// The property modifiers the engine acts on ([`IrProperty::flags`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Modifiers {
+    /// `required`: a create must give it (unless it has a default or the runtime manages it).
+    pub required: bool,
+    /// `readonly`: an update may not change it.
+    pub readonly: bool,
+    /// `private`: reads leave it out.
+    pub private: bool,
+}
+
+impl Modifiers {
+    /// The flags of `modifiers`.
+    pub fn of(modifiers: &[String]) -> Self {
+        let has = |m: &str| modifiers.iter().any(|x| x == m);
+        Modifiers {
+            required: has("required"),
+            readonly: has("readonly"),
+            private: has("private"),
+        }
     }
 }
 
@@ -262,7 +289,7 @@ pub struct IrForeignKey {
 }
 
 /// How bad a failed constraint is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Informational: never fails.
@@ -620,7 +647,7 @@ impl Ir {
             }
         })?;
         ir.validate()?;
-        Ok(ir)
+        Ok(ir.with_flags())
     }
 
     /// Load IR from a JSON value. JSON nested deeper than [`MAX_IR_DEPTH`] is
@@ -638,7 +665,17 @@ impl Ir {
             message: e.into_inner().to_string(),
         })?;
         ir.validate()?;
-        Ok(ir)
+        Ok(ir.with_flags())
+    }
+
+    /// Read each property's modifiers into its [`flags`](IrProperty::flags).
+    fn with_flags(mut self) -> Self {
+        for entity in &mut self.entities {
+            for property in &mut entity.properties {
+                property.flags = Modifiers::of(&property.modifiers);
+            }
+        }
+        self
     }
 
     fn validate(&self) -> Result<(), IrError> {

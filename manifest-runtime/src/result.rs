@@ -1,6 +1,8 @@
 //! What the engine's operations return, serialised as the reference runtime's camelCase JSON.
 
 use serde::Serialize;
+
+use crate::ir::Severity;
 use serde_json::{Map, Value as Json};
 
 /// The outcome of [`Engine::run_command`](super::Engine::run_command).
@@ -124,7 +126,7 @@ pub struct ConstraintOutcome {
     /// The constraint.
     pub constraint_name: String,
     /// `ok`, `warn` or `block`.
-    pub severity: &'static str,
+    pub severity: Severity,
     /// Its expression as text.
     pub formatted: String,
     /// Its message.

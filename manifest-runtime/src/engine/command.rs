@@ -50,18 +50,20 @@ impl Engine {
             // An evaluation that missed rows of a relationship runs again with them (see
             // `relations`); whatever it decided without them is dropped.
             if related.fetch(self).await? {
-                if let Ok(Err(Stop::Changed { written: true })) = &outcome {
+                if let Err(Halt::Changed { written: true }) = &outcome {
                     let (entity, id) = target.unwrap_or_default();
                     return Err(self.conflict(entity, id, attempt, true));
                 }
                 continue;
             }
-            match outcome? {
-                Ok(result) | Err(Stop::Result(result)) => return Ok(result),
-                Err(Stop::Refetch) => continue,
+            match outcome {
+                Ok(result) => return Ok(result),
+                Err(Halt::Result(result)) => return Ok(*result),
+                Err(Halt::Error(e)) => return Err(e),
+                Err(Halt::Refetch) => continue,
                 // Only `update_instance` mutates outside a command.
-                Err(Stop::Blocked(_)) => unreachable!("a command's mutate is never blocked"),
-                Err(Stop::Changed { written }) => {
+                Err(Halt::Blocked(_)) => unreachable!("a command's mutate is never blocked"),
+                Err(Halt::Changed { written }) => {
                     if written || attempt == COMMAND_ATTEMPTS {
                         let (entity, id) = target.unwrap_or_default();
                         return Err(self.conflict(entity, id, attempt, written));
@@ -98,13 +100,13 @@ impl Engine {
         index: Option<usize>,
         count_rate: bool,
         related: &Related,
-    ) -> Result<Result<CommandResult, Stop>, RuntimeError> {
+    ) -> Result<CommandResult, Halt> {
         let entity_name = options.entity_name.as_deref();
         let command = self.program.command(name, entity_name);
         let Some(command) = command else {
-            return Ok(Err(Stop::Result(CommandResult::failure(format!(
+            return Err(Halt::result(CommandResult::failure(format!(
                 "Command '{name}' not found"
-            )))));
+            ))));
         };
         // Parameters: defaults for absent ones, then the required check.
         let mut input = Cow::Borrowed(input);
@@ -115,15 +117,15 @@ impl Engine {
                         .to_mut()
                         .insert(param.name.clone(), default.to_value());
                 } else if param.required {
-                    return Ok(Err(Stop::Result(CommandResult::failure(format!(
+                    return Err(Halt::result(CommandResult::failure(format!(
                         "MISSING_REQUIRED_PARAMETER: command '{name}' requires parameter '{}'",
                         param.name
-                    )))));
+                    ))));
                 }
             }
         }
         let index = match (entity_name, index) {
-            (Some(e), None) => return Err(RuntimeError::UnknownEntity(e.to_owned())),
+            (Some(e), None) => return Err(RuntimeError::UnknownEntity(e.to_owned()).into()),
             (_, index) => index,
         };
         let read = match (index, entity_name, &options.instance_id) {
@@ -141,14 +143,14 @@ impl Engine {
             && let Some(limit) = &command.rate_limit
             && let Some(denial) = self.rate_limit_denial(limit, None)
         {
-            return Ok(Err(Stop::Result(CommandResult {
+            return Err(Halt::result(CommandResult {
                 error: Some(format!(
                     "Rate limit exceeded for scope {}",
                     denial.scope_key
                 )),
                 rate_limit_denial: Some(denial),
                 ..CommandResult::default()
-            })));
+            }));
         }
         let named = !command.policies.is_empty();
         for policy in self.program.ir.policies.iter().filter(|p| {
@@ -174,7 +176,7 @@ impl Engine {
                         format!("Denied by policy '{}'", policy.name)
                     }
                 });
-                return Ok(Err(Stop::Result(CommandResult {
+                return Err(Halt::result(CommandResult {
                     error: Some(message.clone()),
                     denied_by: Some(policy.name.clone()),
                     policy_denial: Some(PolicyDenial {
@@ -188,7 +190,7 @@ impl Engine {
                         },
                     }),
                     ..CommandResult::default()
-                })));
+                }));
             }
         }
 
@@ -237,18 +239,19 @@ impl Engine {
                     }
                 }
             }
-            let blocks = !outcome.passed && !outcome.overridden && outcome.severity == "block";
+            let blocks =
+                !outcome.passed && !outcome.overridden && outcome.severity == Severity::Block;
             let message = outcome.message.clone();
             let constraint_name = outcome.constraint_name.clone();
             outcomes.push(outcome);
             if blocks {
-                return Ok(Err(Stop::Result(CommandResult {
+                return Err(Halt::result(CommandResult {
                     error: Some(message.unwrap_or_else(|| {
                         format!("Command blocked by constraint '{constraint_name}'")
                     })),
                     constraint_outcomes: outcomes,
                     ..CommandResult::default()
-                })));
+                }));
             }
         }
 
@@ -256,7 +259,7 @@ impl Engine {
         for (i, guard) in command.guards.iter().enumerate() {
             let what = || format!("guard {} of command `{name}`", i + 1);
             if !self.eval_truthy(guard, &scope, related, what)? {
-                return Ok(Err(Stop::Result(CommandResult {
+                return Err(Halt::result(CommandResult {
                     error: Some(format!("Guard condition failed for command '{name}'")),
                     guard_failure: Some(GuardFailure {
                         index: i + 1,
@@ -264,7 +267,7 @@ impl Engine {
                         resolved: self.resolved_values(guard, &scope, related),
                     }),
                     ..CommandResult::default()
-                })));
+                }));
             }
         }
 
@@ -288,11 +291,7 @@ impl Engine {
                         let entity = &self.program.ir.entities[index];
                         let mut data = Object::new();
                         data.insert(field.clone(), value.clone());
-                        if let Err(stop) =
-                            self.mutate(entity, id, &mut working, data, true, related)?
-                        {
-                            return Ok(Err(stop));
-                        }
+                        self.mutate(entity, id, &mut working, data, true, related)?;
                         // After a mutate the reference spreads the instance, then the input,
                         // over the bindings: one named like a field or a parameter (or `self`,
                         // `this`) is hidden again; any other stays for the later actions.
@@ -314,12 +313,10 @@ impl Engine {
                 ActionKind::Persist => {
                     // Nothing is written that was decided without every row it read.
                     if related.missed() {
-                        return Ok(Err(Stop::Refetch));
+                        return Err(Halt::Refetch);
                     }
-                    if let Some((index, id)) = target
-                        && let Err(stop) = self.flush(index, id, &mut working).await?
-                    {
-                        return Ok(Err(stop));
+                    if let Some((index, id)) = target {
+                        self.flush(index, id, &mut working).await?;
                     }
                 }
                 ActionKind::Emit => {
@@ -332,14 +329,14 @@ impl Engine {
                     emitted.push(self.event(event, payload));
                 }
                 ActionKind::Publish => {
-                    return Ok(Err(Stop::Result(CommandResult::failure(format!(
+                    return Err(Halt::result(CommandResult::failure(format!(
                         "MISSING_OUTBOX_STORE: publish action in command '{name}' requires RuntimeOptions.outboxStore, but none is configured"
-                    )))));
+                    ))));
                 }
                 ActionKind::Effect => {
-                    return Ok(Err(Stop::Result(CommandResult::failure(format!(
+                    return Err(Halt::result(CommandResult::failure(format!(
                         "MISSING_EFFECT_HANDLER: effect action in command '{name}' requires RuntimeOptions.effectHandler, but none is configured"
-                    )))));
+                    ))));
                 }
             }
             result = value;
@@ -365,16 +362,14 @@ impl Engine {
         }
         if related.missed() {
             // A persist may have written: then the command cannot run again.
-            return Ok(Err(if working.written {
-                Stop::Changed { written: true }
+            return Err(if working.written {
+                Halt::Changed { written: true }
             } else {
-                Stop::Refetch
-            }));
+                Halt::Refetch
+            });
         }
-        if let Some((index, id)) = target
-            && let Err(stop) = self.flush(index, id, &mut working).await?
-        {
-            return Ok(Err(stop));
+        if let Some((index, id)) = target {
+            self.flush(index, id, &mut working).await?;
         }
 
         // Events: `{...input, result}`, then the declared fields (an undefined one is absent).
@@ -392,12 +387,12 @@ impl Engine {
             }
             emitted.push(self.event(event, payload));
         }
-        Ok(Ok(CommandResult {
+        Ok(CommandResult {
             success: true,
             result: result_json,
             emitted_events: emitted,
             ..CommandResult::default()
-        }))
+        })
     }
 
     pub(super) fn event(&self, name: &str, payload: Map<String, Json>) -> EmittedEvent {
@@ -484,7 +479,7 @@ impl Engine {
         }
     }
 
-    /// Apply `data` to the working copy with the reference's checks. `Ok(Err(stop))` ends the
+    /// Apply `data` to the working copy with the reference's checks. `Err(stop)` ends the
     /// command with that result; a blocking entity constraint silently skips the change, as
     /// the reference does.
     pub(super) fn mutate(
@@ -495,11 +490,11 @@ impl Engine {
         mut data: Object,
         in_command: bool,
         related: &Related,
-    ) -> Result<Result<(), Stop>, RuntimeError> {
+    ) -> Result<(), Halt> {
         let Some(existing) = working.fields(&entity.name) else {
-            return Ok(Ok(()));
+            return Ok(());
         };
-        for prop in entity.properties.iter().filter(|p| p.has("readonly")) {
+        for prop in entity.properties.iter().filter(|p| p.flags.readonly) {
             if let Some(new) = data.get(&prop.name)
                 && !new.strict_eq(existing.get(&prop.name).unwrap_or(&Value::Undefined))
             {
@@ -507,9 +502,9 @@ impl Engine {
                     "Property '{}' is readonly and cannot be modified after creation",
                     prop.name
                 );
-                return Ok(Err(Stop::Result(CommandResult::failure(format!(
+                return Err(Halt::result(CommandResult::failure(format!(
                     "E_READONLY: {message}"
-                )))));
+                ))));
             }
         }
         if let Some(version) = &entity.version_property {
@@ -524,7 +519,7 @@ impl Engine {
                         actual_version: current.to_json().unwrap_or(Json::Null),
                         conflict_code: "VERSION_MISMATCH".to_owned(),
                     };
-                    return Ok(Err(Stop::Result(CommandResult {
+                    return Err(Halt::result(CommandResult {
                         error: Some(format!(
                             "Concurrency conflict on {}#{id}: expected version {}, actual {}",
                             entity.name,
@@ -533,7 +528,7 @@ impl Engine {
                         )),
                         concurrency_conflict: Some(conflict),
                         ..CommandResult::default()
-                    })));
+                    }));
                 }
             } else if matches!(provided, Value::Undefined)
                 && !(in_command && working.version_bumped)
@@ -553,7 +548,7 @@ impl Engine {
             data.insert("updatedAt".to_owned(), self.now_value());
         }
         let Some(existing) = working.fields(&entity.name) else {
-            return Ok(Ok(()));
+            return Ok(());
         };
         for (prop, new) in &data {
             let Some(current) = existing.get(prop) else {
@@ -574,10 +569,10 @@ impl Engine {
                 && !rule.to.contains(&to)
             {
                 let allowed: Vec<String> = rule.to.iter().map(|v| format!("'{v}'")).collect();
-                return Ok(Err(Stop::Result(CommandResult::failure(format!(
+                return Err(Halt::result(CommandResult::failure(format!(
                     "Invalid state transition for '{prop}': '{from}' -> '{to}' is not allowed. Allowed from '{from}': [{}]",
                     allowed.join(", ")
-                )))));
+                ))));
             }
         }
         if entity.constraints.is_empty() {
@@ -593,11 +588,11 @@ impl Engine {
             if failed.iter().any(is_blocking) {
                 // In a command the blocked change is not applied and the command goes on, as in
                 // the reference; `update_instance` reports it.
-                return Ok(if in_command {
+                return if in_command {
                     Ok(())
                 } else {
-                    Err(Stop::Blocked(failed))
-                });
+                    Err(Halt::Blocked(failed))
+                };
             }
             working.this = Some(Arc::new(Value::Object(merged)));
         }
@@ -606,22 +601,22 @@ impl Engine {
         } else {
             working.patch.extend(data);
         }
-        Ok(Ok(()))
+        Ok(())
     }
 
     /// Write the working copy against the instance as read (or as last written), with
-    /// [`Rows::write`]. `Err(Stop::Changed)` when the instance changed or vanished since.
+    /// [`Rows::write`]. `Err(Halt::Changed)` when the instance changed or vanished since.
     pub(super) async fn flush(
         &self,
         index: usize,
         id: &str,
         working: &mut Working,
-    ) -> Result<Result<(), Stop>, RuntimeError> {
+    ) -> Result<(), Halt> {
         if working.patch.is_empty() {
-            return Ok(Ok(()));
+            return Ok(());
         }
         let Some((read, this)) = working.take_for_write() else {
-            return Ok(Ok(()));
+            return Ok(());
         };
         let entity = &self.program.ir.entities[index].name;
         match self.rows[index]
@@ -630,11 +625,11 @@ impl Engine {
         {
             Some(row) => {
                 working.written(row);
-                Ok(Ok(()))
+                Ok(())
             }
-            None => Ok(Err(Stop::Changed {
+            None => Err(Halt::Changed {
                 written: working.written,
-            })),
+            }),
         }
     }
 }

@@ -163,7 +163,7 @@ pub enum RuntimeError {
     #[error(
         "{entity}{}: refused by {}",
         id.as_ref().map(|id| format!(" `{id}`")).unwrap_or_default(),
-        failed.iter().filter(|f| f.severity == "block").map(|f| format!("constraint `{}`", f.constraint_name)).collect::<Vec<_>>().join(", ")
+        failed.iter().filter(|f| f.severity == crate::ir::Severity::Block).map(|f| format!("constraint `{}`", f.constraint_name)).collect::<Vec<_>>().join(", ")
     )]
     ConstraintsFailed {
         /// The entity.

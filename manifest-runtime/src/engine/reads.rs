@@ -20,7 +20,7 @@ pub(super) fn projects_reads(ir: &Ir, entity: &IrEntity) -> bool {
     entity
         .properties
         .iter()
-        .any(|p| p.mask_strategy.is_some() || p.has("private"))
+        .any(|p| p.mask_strategy.is_some() || p.flags.private)
         || read_policies(ir, entity).next().is_some()
 }
 
@@ -52,7 +52,7 @@ impl Engine {
         }
         let mut out = row_json(row);
         for prop in &entity.properties {
-            if prop.has("private") {
+            if prop.flags.private {
                 out.remove(&prop.name);
                 continue;
             }

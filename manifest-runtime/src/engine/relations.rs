@@ -126,6 +126,21 @@ impl Related {
 }
 
 impl Engine {
+    /// Run `evaluate` until it has every row of the relationships it reads (see
+    /// `relations`): once when it reads none.
+    pub(super) async fn resolving<T>(
+        &self,
+        mut evaluate: impl FnMut(&Related) -> Result<T, RuntimeError> + Send,
+    ) -> Result<T, RuntimeError> {
+        let mut related = Related::default();
+        loop {
+            let outcome = evaluate(&related);
+            if !related.fetch(self).await? {
+                return outcome;
+            }
+        }
+    }
+
     /// `instance.property` when `property` is a relationship of `entity`; `None` when it is
     /// not.
     pub(super) fn resolve_relationship(
