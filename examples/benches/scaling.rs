@@ -159,6 +159,56 @@ async fn time(engine: &Engine, command: &str, ops: usize) -> f64 {
     start.elapsed().as_secs_f64() * 1e6 / ops as f64
 }
 
+/// µs to build an engine: from the shared `program` on a shared memory database and on a
+/// SQLite database (a document store per entity), and, for comparison, compiling the IR
+/// again first, as an engine built from IR each time would.
+async fn build_cost(
+    program: &Arc<Program>,
+    ir: &manifest_runtime::Ir,
+    dir: &std::path::Path,
+    n: usize,
+) {
+    let memory = MemoryDb::new();
+    let db = SqliteDb::open(dir.join("build.db")).await.expect("open");
+    let per = |start: Instant| start.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let start = Instant::now();
+    for i in 0..n {
+        let engine = Engine::builder(program.clone())
+            .tenant(format!("t{i}"))
+            .database(memory.clone())
+            .build()
+            .expect("engine");
+        std::hint::black_box(engine);
+    }
+    let shared_memory = per(start);
+    let start = Instant::now();
+    for i in 0..n {
+        let engine = Engine::builder(program.clone())
+            .tenant(format!("t{i}"))
+            .database(db.clone())
+            .build()
+            .expect("engine");
+        std::hint::black_box(engine);
+    }
+    let shared_sqlite = per(start);
+    let start = Instant::now();
+    for i in 0..n {
+        let engine = Engine::builder(ir.clone())
+            .tenant(format!("t{i}"))
+            .database(memory.clone())
+            .build()
+            .expect("engine");
+        std::hint::black_box(engine);
+    }
+    let recompiled = per(start);
+    println!("\nBuilding an engine per request (2 entities), µs per build, {n} builds\n");
+    println!("| from | µs |");
+    println!("|---|---|");
+    println!("| a shared `Arc<Program>`, memory database | {shared_memory:.2} |");
+    println!("| a shared `Arc<Program>`, SQLite database | {shared_sqlite:.2} |");
+    println!("| the `Ir` (compiled again each time), memory database | {recompiled:.2} |");
+}
+
 async fn run() {
     let sizes: Vec<usize> = std::env::var("BENCH_SCALING_SIZES")
         .unwrap_or_else(|_| "0,1000,10000,50000".into())
@@ -208,6 +258,14 @@ async fn run() {
             eprintln!("{} orders={size}: done", place.label());
         }
     }
+    let ir = manifest_runtime::Ir::from_json_str(IR).expect("IR");
+    build_cost(
+        &program,
+        &ir,
+        &dir,
+        env_usize("BENCH_SCALING_BUILDS", 20_000),
+    )
+    .await;
     let _ = std::fs::remove_dir_all(&dir);
 
     for (workload, what) in [
