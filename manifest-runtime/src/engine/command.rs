@@ -102,12 +102,13 @@ impl Engine {
         related: &Related,
     ) -> Result<CommandResult, Halt> {
         let entity_name = options.entity_name.as_deref();
-        let command = self.program.command(name, entity_name);
-        let Some(command) = command else {
+        let found = self.program.command_index(name, entity_name);
+        let Some(command_index) = found else {
             return Err(Halt::result(CommandResult::failure(format!(
                 "Command '{name}' not found"
             ))));
         };
+        let command = &self.program.ir.commands[command_index];
         // Parameters: defaults for absent ones, then the required check.
         let mut input = Cow::Borrowed(input);
         for param in &command.parameters {
@@ -152,15 +153,7 @@ impl Engine {
                 ..CommandResult::default()
             }));
         }
-        let named = !command.policies.is_empty();
-        for policy in self.program.ir.policies.iter().filter(|p| {
-            if named {
-                command.policies.contains(&p.name)
-            } else {
-                (p.entity.is_none() || command.entity.is_none() || p.entity == command.entity)
-                    && matches!(p.action, PolicyAction::All | PolicyAction::Execute)
-            }
-        }) {
+        for policy in self.program.policies_of(command_index) {
             let limited = count_rate
                 && policy
                     .rate_limit

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::rate_limit::RateLimiter;
 use super::reads;
 use super::relations::lookup_fields;
-use crate::ir::{Ir, IrCommand, IrEntity, IrError};
+use crate::ir::{Ir, IrCommand, IrEntity, IrError, IrPolicy, PolicyAction};
 
 /// A Manifest program ready to run: the IR, with its entities and commands indexed and the
 /// per-entity facts the engine needs worked out once. Build it once (at startup) and share it
@@ -22,6 +22,10 @@ pub struct Program {
     pub(super) entities: HashMap<String, usize>,
     /// The indexes in `ir.commands` of the commands of each name, in declaration order.
     commands: HashMap<String, Vec<usize>>,
+    /// Per command: the indexes in `ir.policies` of the policies it is checked against, in
+    /// declaration order (its named policies, or else the `all`/`execute` policies of its
+    /// entity and of every entity).
+    command_policies: Vec<Vec<usize>>,
     /// Per entity: whether its reads are gated or masked.
     pub(super) projects_reads: Vec<bool>,
     /// `(entity, field)`: the fields `hasMany`/`hasOne` relationships look children up by.
@@ -40,6 +44,28 @@ impl Program {
         for (i, command) in ir.commands.iter().enumerate() {
             commands.entry(command.name.clone()).or_default().push(i);
         }
+        let command_policies = ir
+            .commands
+            .iter()
+            .map(|command| {
+                let named = !command.policies.is_empty();
+                ir.policies
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| {
+                        if named {
+                            command.policies.contains(&p.name)
+                        } else {
+                            (p.entity.is_none()
+                                || command.entity.is_none()
+                                || p.entity == command.entity)
+                                && matches!(p.action, PolicyAction::All | PolicyAction::Execute)
+                        }
+                    })
+                    .map(|(i, _)| i)
+                    .collect()
+            })
+            .collect();
         let projects_reads = ir
             .entities
             .iter()
@@ -50,6 +76,7 @@ impl Program {
             ir,
             entities,
             commands,
+            command_policies,
             projects_reads,
             lookup_fields,
             rate_limiter: RateLimiter::default(),
@@ -78,11 +105,24 @@ impl Program {
 
     /// The command called `name`, of `entity` when one is given (the first declared).
     pub fn command(&self, name: &str, entity: Option<&str>) -> Option<&IrCommand> {
+        self.command_index(name, entity)
+            .map(|i| &self.ir.commands[i])
+    }
+
+    /// The index in `ir.commands` of [`command`](Self::command).
+    pub(super) fn command_index(&self, name: &str, entity: Option<&str>) -> Option<usize> {
         self.commands
             .get(name)?
             .iter()
-            .map(|&i| &self.ir.commands[i])
-            .find(|c| entity.is_none() || c.entity.as_deref() == entity)
+            .copied()
+            .find(|&i| entity.is_none() || self.ir.commands[i].entity.as_deref() == entity)
+    }
+
+    /// The policies command `index` is checked against, in order.
+    pub(super) fn policies_of(&self, index: usize) -> impl Iterator<Item = &IrPolicy> {
+        self.command_policies[index]
+            .iter()
+            .map(|&i| &self.ir.policies[i])
     }
 }
 

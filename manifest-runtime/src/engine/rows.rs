@@ -109,6 +109,19 @@ impl Table {
         self.rows.remove(id)
     }
 
+    /// The rows whose `field` is the string `value`, in id order, if the field is indexed.
+    fn lookup(&self, field: &str, value: &str) -> Option<Vec<Row>> {
+        let index = self.indexes.get(field)?;
+        Some(
+            index
+                .get(value)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| self.rows.get(id).cloned())
+                .collect(),
+        )
+    }
+
     /// The rows whose `field` is the string `value`, in id order, from the field's index
     /// (built now if this is the first lookup of the field).
     fn find(&mut self, field: &str, value: &str) -> Vec<Row> {
@@ -182,6 +195,19 @@ impl Rows {
         match self {
             Rows::Memory { memory, tenant } => {
                 if let Json::String(value) = value {
+                    // Once the field is indexed a lookup shares the lock with other readers;
+                    // only the first one builds the index, under the write lock.
+                    {
+                        let tenants = memory.read();
+                        match tenants.get(tenant) {
+                            None => return Ok(Vec::new()),
+                            Some(table) => {
+                                if let Some(found) = table.lookup(field, value) {
+                                    return Ok(found);
+                                }
+                            }
+                        }
+                    }
                     let mut tenants = memory.write();
                     return Ok(match tenants.get_mut(tenant) {
                         Some(table) => table.find(field, value),
