@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use manifest_core::{EntityInstance, MemoryStore, Store};
-use manifest_runtime::{Engine, Ir, RuntimeError};
+use manifest_runtime::{CommandOptions, Engine, Ir, RuntimeError};
 use serde_json::{Map, Value as Json, json};
 
 fn ir(target: &str) -> Ir {
@@ -1241,4 +1241,74 @@ async fn writes_are_refused_with_the_rule_that_refused_them() {
         .await
         .unwrap();
     assert_eq!(updated.get("price"), Some(json!(7)));
+}
+
+async fn count_orders(engine: &Engine, customer: &str) -> Json {
+    let on = CommandOptions::on("Customer", customer);
+    let r = engine
+        .run_command("countOrders", Map::new(), on)
+        .await
+        .unwrap();
+    assert!(r.success, "{r:?}");
+    let c = engine
+        .get_instance("Customer", customer)
+        .await
+        .unwrap()
+        .unwrap();
+    c["orderCount"].clone()
+}
+
+/// `self.orders` reads the orders that point at the customer now: the memory store's index of
+/// `customerId` follows creates, updates that move an order and deletes, and a document table's
+/// index query sees the same; a command that reads no relationship is unaffected.
+#[tokio::test]
+async fn relationships_follow_every_write() {
+    let program: Arc<manifest_runtime::Program> = Arc::new(
+        manifest_runtime::Program::from_json_str(include_str!(
+            "../../examples/benches/scaling/customers.ir.json"
+        ))
+        .unwrap(),
+    );
+    let sqlite = manifest_core::SqliteDb::memory().await.unwrap();
+    let engines = [
+        Engine::builder(program.clone())
+            .tenant("t")
+            .build()
+            .unwrap(),
+        Engine::builder(program.clone())
+            .tenant("t")
+            .database(sqlite)
+            .build()
+            .unwrap(),
+    ];
+    for engine in engines {
+        engine.prepare().await.unwrap();
+        for (id, name) in [("c1", "One"), ("c2", "Two")] {
+            engine
+                .create_instance("Customer", data(json!({"id": id, "name": name})))
+                .await
+                .unwrap();
+        }
+        assert_eq!(count_orders(&engine, "c1").await, json!(0));
+        for (id, customer) in [("o1", "c1"), ("o2", "c1"), ("o3", "c2")] {
+            engine
+                .create_instance("Order", data(json!({"id": id, "customerId": customer})))
+                .await
+                .unwrap();
+        }
+        assert_eq!(count_orders(&engine, "c1").await, json!(2));
+        engine
+            .update_instance("Order", "o2", data(json!({"customerId": "c2"})))
+            .await
+            .unwrap();
+        assert_eq!(count_orders(&engine, "c1").await, json!(1));
+        assert_eq!(count_orders(&engine, "c2").await, json!(2));
+        assert!(engine.delete_instance("Order", "o3").await.unwrap());
+        assert_eq!(count_orders(&engine, "c2").await, json!(1));
+        let visit = engine
+            .run_command("visit", Map::new(), CommandOptions::on("Customer", "c2"))
+            .await
+            .unwrap();
+        assert!(visit.success);
+    }
 }

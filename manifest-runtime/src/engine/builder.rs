@@ -333,7 +333,7 @@ impl Database {
                         });
                     }
                 }
-                Ok(Rows::memory(memory.rows(entity), tenant.to_owned()))
+                Ok(Rows::memory(&memory.rows(entity), tenant))
             }
             #[cfg(feature = "sqlite")]
             Database::Sqlite(db) => {

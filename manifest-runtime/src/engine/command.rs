@@ -288,9 +288,11 @@ impl Engine {
                         // After a mutate the reference spreads the instance, then the input,
                         // over the bindings: one named like a field or a parameter (or `self`,
                         // `this`) is hidden again; any other stays for the later actions.
-                        if let Some(fields) = working.fields(&entity.name) {
+                        // Asked of the working copy without applying its patch, which would
+                        // copy a row the store still holds.
+                        if !computed.is_empty() && working.this.is_some() {
                             computed.retain(|name, _| {
-                                !fields.contains_key(name)
+                                !working.has_field(name)
                                     && !input.contains_key(name)
                                     && name != "self"
                                     && name != "this"

@@ -1,6 +1,6 @@
 //! [`Program`]: the IR compiled once into what every engine built from it looks things up by.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::rate_limit::RateLimiter;
 use super::reads;
@@ -19,9 +19,9 @@ use crate::ir::{Ir, IrCommand, IrEntity, IrError, IrPolicy, PolicyAction};
 pub struct Program {
     pub(super) ir: Ir,
     /// Each entity's index in `ir.entities`, by name (the first of two of one name).
-    pub(super) entities: HashMap<String, usize>,
+    pub(super) entities: FxHashMap<String, usize>,
     /// The indexes in `ir.commands` of the commands of each name, in declaration order.
-    commands: HashMap<String, Vec<usize>>,
+    commands: FxHashMap<String, Vec<usize>>,
     /// Per command: the indexes in `ir.policies` of the policies it is checked against, in
     /// declaration order (its named policies, or else the `all`/`execute` policies of its
     /// entity and of every entity).
@@ -36,11 +36,11 @@ pub struct Program {
 impl Program {
     /// Compile `ir`.
     pub fn new(ir: Ir) -> Self {
-        let mut entities = HashMap::with_capacity(ir.entities.len());
+        let mut entities = FxHashMap::default();
         for (i, entity) in ir.entities.iter().enumerate() {
             entities.entry(entity.name.clone()).or_insert(i);
         }
-        let mut commands: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut commands: FxHashMap<String, Vec<usize>> = FxHashMap::default();
         for (i, command) in ir.commands.iter().enumerate() {
             commands.entry(command.name.clone()).or_default().push(i);
         }

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use serde_json::{Map, Value as Json};
 
@@ -28,11 +28,9 @@ pub(super) const ENTITY_KEY: &str = crate::ir::RESERVED_FIELD;
 
 /// One entity's instances.
 pub(super) enum Rows {
-    /// The engine's own memory store, bound to the engine's tenant.
-    Memory {
-        memory: Arc<MemoryRows>,
-        tenant: String,
-    },
+    /// The engine's own memory store: the engine's tenant's rows of the entity, looked up
+    /// once when the engine is built.
+    Memory(Arc<TenantRows>),
     /// The provider's store.
     Provided {
         store: Arc<dyn Store<EntityInstance>>,
@@ -52,7 +50,23 @@ pub(super) enum Rows {
 /// with SipHash for 100,000 creates and for commands).
 #[derive(Default)]
 pub(super) struct MemoryRows {
-    tenants: RwLock<HashMap<String, Table>>,
+    tenants: Mutex<HashMap<String, Arc<TenantRows>>>,
+}
+
+/// One tenant's rows of one entity, behind their lock.
+#[derive(Default)]
+pub(super) struct TenantRows(RwLock<Table>);
+
+impl TenantRows {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
+        // Nothing panics while holding the lock, and every write replaces whole rows, so a
+        // poisoned table is still consistent.
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
+        self.0.write().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// One tenant's rows of one entity.
@@ -98,14 +112,31 @@ impl Table {
         }
     }
 
-    fn insert(&mut self, id: String, row: Row) {
-        self.unindex(&id);
+    /// Store a new row; `false` (and nothing stored) when the id is taken.
+    fn insert_new(&mut self, id: String, row: Row) -> bool {
+        if self.indexes.is_empty() {
+            // One search of the tree, not two: the common case of an entity nobody looks up
+            // by a field.
+            return match self.rows.entry(id) {
+                std::collections::btree_map::Entry::Occupied(_) => false,
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(row);
+                    true
+                }
+            };
+        }
+        if self.rows.contains_key(&id) {
+            return false;
+        }
         self.rows.insert(id.clone(), row);
         self.reindex(&id);
+        true
     }
 
     fn remove(&mut self, id: &str) -> Option<Row> {
-        self.unindex(id);
+        if !self.indexes.is_empty() {
+            self.unindex(id);
+        }
         self.rows.remove(id)
     }
 
@@ -144,14 +175,13 @@ impl Table {
 }
 
 impl MemoryRows {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Table>> {
-        // Nothing panics while holding the lock, and every write replaces whole rows, so a
-        // poisoned map is still consistent.
-        self.tenants.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Table>> {
-        self.tenants.write().unwrap_or_else(PoisonError::into_inner)
+    /// The rows of `tenant` (created empty on first use).
+    fn tenant(&self, tenant: &str) -> Arc<TenantRows> {
+        let mut tenants = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(rows) = tenants.get(tenant) {
+            return rows.clone();
+        }
+        tenants.entry(tenant.to_owned()).or_default().clone()
     }
 }
 
@@ -176,12 +206,12 @@ impl Rows {
 
     /// Whether this is the engine's memory store.
     pub(super) fn is_memory(&self) -> bool {
-        matches!(self, Rows::Memory { .. })
+        matches!(self, Rows::Memory(_))
     }
 
     /// A memory store of `memory`'s rows of `tenant`.
-    pub(super) fn memory(memory: Arc<MemoryRows>, tenant: String) -> Self {
-        Rows::Memory { memory, tenant }
+    pub(super) fn memory(memory: &MemoryRows, tenant: &str) -> Self {
+        Rows::Memory(memory.tenant(tenant))
     }
 
     /// The instances whose `field` holds `value` (a superset is fine: the caller compares
@@ -193,33 +223,20 @@ impl Rows {
         value: &Json,
     ) -> manifest_core::Result<Vec<Row>> {
         match self {
-            Rows::Memory { memory, tenant } => {
+            Rows::Memory(rows) => {
                 if let Json::String(value) = value {
                     // Once the field is indexed a lookup shares the lock with other readers;
                     // only the first one builds the index, under the write lock.
-                    {
-                        let tenants = memory.read();
-                        match tenants.get(tenant) {
-                            None => return Ok(Vec::new()),
-                            Some(table) => {
-                                if let Some(found) = table.lookup(field, value) {
-                                    return Ok(found);
-                                }
-                            }
-                        }
+                    if let Some(found) = rows.read().lookup(field, value) {
+                        return Ok(found);
                     }
-                    let mut tenants = memory.write();
-                    return Ok(match tenants.get_mut(tenant) {
-                        Some(table) => table.find(field, value),
-                        None => Vec::new(),
-                    });
+                    return Ok(rows.write().find(field, value));
                 }
                 let wanted = Value::from(value);
-                let tenants = memory.read();
-                Ok(tenants
-                    .get(tenant)
-                    .into_iter()
-                    .flat_map(|t| t.rows.values())
+                Ok(rows
+                    .read()
+                    .rows
+                    .values()
                     .filter(|row| fields(row).get(field).is_some_and(|v| v.strict_eq(&wanted)))
                     .cloned()
                     .collect())
@@ -256,14 +273,10 @@ impl Rows {
     /// The instance `id`, or `None`.
     pub(super) async fn get(&self, entity: &str, id: &str) -> manifest_core::Result<Option<Read>> {
         match self {
-            Rows::Memory { memory, tenant } => Ok(memory
-                .read()
-                .get(tenant)
-                .and_then(|t| t.get(id))
-                .map(|this| Read {
-                    this: this.clone(),
-                    stored: None,
-                })),
+            Rows::Memory(rows) => Ok(rows.read().get(id).map(|this| Read {
+                this: this.clone(),
+                stored: None,
+            })),
             Rows::Provided { store, .. } => Ok(store.get_by_id(id).await?.map(|stored| Read {
                 this: Arc::new(row_of(&stored, entity)),
                 stored: Some(stored),
@@ -277,11 +290,7 @@ impl Rows {
         id: &str,
     ) -> manifest_core::Result<Option<Map<String, Json>>> {
         match self {
-            Rows::Memory { memory, tenant } => Ok(memory
-                .read()
-                .get(tenant)
-                .and_then(|t| t.get(id))
-                .map(|row| row_json(row))),
+            Rows::Memory(rows) => Ok(rows.read().get(id).map(|row| row_json(row))),
             Rows::Provided { store, .. } => Ok(store.get_by_id(id).await?.map(instance_json)),
         }
     }
@@ -310,11 +319,7 @@ impl Rows {
     /// Every instance, by id.
     pub(super) async fn all(&self, entity: &str) -> manifest_core::Result<Vec<Row>> {
         match self {
-            Rows::Memory { memory, tenant } => Ok(memory
-                .read()
-                .get(tenant)
-                .map(|t| t.rows.values().cloned().collect())
-                .unwrap_or_default()),
+            Rows::Memory(rows) => Ok(rows.read().rows.values().cloned().collect()),
             Rows::Provided { store, .. } => Ok(store
                 .get_all()
                 .await?
@@ -332,26 +337,26 @@ impl Rows {
         mut object: Object,
     ) -> manifest_core::Result<Row> {
         match self {
-            Rows::Memory { memory, tenant } => {
+            Rows::Memory(rows) => {
                 let id = match object.get("id") {
                     Some(Value::String(id)) => id.clone(),
                     Some(other) => other.to_js_string(),
                     None => String::new(),
                 };
                 object.insert(ENTITY_KEY.to_owned(), Value::String(entity.to_owned()));
-                let mut tenants = memory.write();
-                let table = match tenants.get_mut(tenant) {
-                    Some(table) => table,
-                    None => tenants.entry(tenant.clone()).or_default(),
-                };
-                if table.rows.contains_key(&id) {
+                let mut table = rows.write();
+                let row = Arc::new(Value::Object(object));
+                if !table.insert_new(id, row.clone()) {
+                    let id = match fields(&row).get("id") {
+                        Some(Value::String(id)) => id.clone(),
+                        Some(other) => other.to_js_string(),
+                        None => String::new(),
+                    };
                     return Err(manifest_core::Error::DuplicateId {
                         entity: entity.to_owned(),
                         id,
                     });
                 }
-                let row = Arc::new(Value::Object(object));
-                table.insert(id, row.clone());
                 Ok(row)
             }
             Rows::Provided { store, .. } => {
@@ -381,11 +386,9 @@ impl Rows {
         entity: &str,
     ) -> manifest_core::Result<Option<Read>> {
         match self {
-            Rows::Memory { memory, tenant } => {
-                let mut tenants = memory.write();
-                let Some(table) = tenants.get_mut(tenant) else {
-                    return Ok(None);
-                };
+            Rows::Memory(rows) => {
+                let mut table = rows.write();
+                let table = &mut *table;
                 let indexed = !table.indexes.is_empty();
                 if indexed {
                     table.unindex(id);
@@ -460,10 +463,7 @@ impl Rows {
     /// Delete the instance; `false` if there was none.
     pub(super) async fn delete(&self, id: &str) -> manifest_core::Result<bool> {
         match self {
-            Rows::Memory { memory, tenant } => Ok(memory
-                .write()
-                .get_mut(tenant)
-                .is_some_and(|t| t.remove(id).is_some())),
+            Rows::Memory(rows) => Ok(rows.write().remove(id).is_some()),
             Rows::Provided { store, .. } => store.delete(id).await,
         }
     }

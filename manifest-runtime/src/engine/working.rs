@@ -52,6 +52,15 @@ impl Working {
         self.this.as_deref().map(fields)
     }
 
+    /// Whether the instance with every change has the field `name` (without applying them).
+    pub(super) fn has_field(&self, name: &str) -> bool {
+        self.patch.contains_key(name)
+            || self
+                .this
+                .as_deref()
+                .is_some_and(|this| fields(this).contains_key(name))
+    }
+
     /// `self`/`this`: the instance with every change, or `null`.
     pub(super) fn this_value(&mut self, entity: Option<&str>) -> &Value {
         static NULL: Value = Value::Null;
