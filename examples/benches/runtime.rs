@@ -22,7 +22,9 @@
 //! store only), `BENCH_RT_WORKLOADS` (keys of the workloads to run, comma-separated:
 //! `increment`, `makePublic`, `createInstance`; for profiling), `MANIFEST_PG_URL` (PostgreSQL;
 //! left out when unset), `BENCH_REFERENCE` (a JSON file written by `bench.mjs` with
-//! `BENCH_JSON`: the reference's medians go beside ours, with the speed-up).
+//! `BENCH_JSON`: the reference's medians go beside our memory rows, with the speed-up),
+//! `BENCH_REFERENCE_PG` (the same from `bench-pg.mjs`, the reference on its own
+//! `PostgresStore` on the same server: beside our PostgreSQL rows, held connection and pool).
 //! `scripts/bench-runtime.sh` runs both; see BENCHMARKS.md.
 
 #[path = "common/mod.rs"]
@@ -267,19 +269,31 @@ async fn create_round(stores: &Stores, ir: &Ir, n: usize, warmup: usize) -> f64 
     per_sec(n, start)
 }
 
-/// The reference's medians by workload key, from `bench.mjs`'s JSON; and its description.
+/// The reference's medians by workload key, from `bench.mjs`'s (or `bench-pg.mjs`'s) JSON; and
+/// its description.
 struct Reference {
     medians: Map<String, Json>,
     about: String,
+    /// Lines printed under the table (`bench-pg.mjs`: what its store does, the statements per
+    /// operation, the runs with its transaction provider).
+    notes: Vec<String>,
 }
 
-fn reference() -> Option<Reference> {
-    let path = std::env::var("BENCH_REFERENCE").ok()?;
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("BENCH_REFERENCE={path}: {e}"));
-    let json: Json = serde_json::from_str(&text).expect("BENCH_REFERENCE: JSON");
+/// The reference's figures from the JSON file named by the environment variable `var`
+/// (`BENCH_REFERENCE`: memory, `BENCH_REFERENCE_PG`: its `PostgresStore`).
+fn reference(var: &str) -> Option<Reference> {
+    let path = std::env::var(var).ok()?;
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{var}={path}: {e}"));
+    let json: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{var}: JSON: {e}"));
+    let on = match json["postgres"].as_str() {
+        Some(server) => format!(
+            " with its PostgresStore (pg {}) on PostgreSQL {server}",
+            json["pg"].as_str().unwrap_or("?")
+        ),
+        None => String::new(),
+    };
     let about = format!(
-        "reference: @angriff36/manifest {} on node {}, N = {}, {} runs, warm-up {}",
+        "reference: @angriff36/manifest {}{on} on node {}, N = {}, {} runs, warm-up {}",
         json["version"].as_str().unwrap_or("?"),
         json["node"].as_str().unwrap_or("?"),
         json["n"],
@@ -290,16 +304,51 @@ fn reference() -> Option<Reference> {
         .iter()
         .map(|(_, key)| ((*key).to_owned(), json[key]["median"].clone()))
         .collect();
-    Some(Reference { medians, about })
+    let mut notes = Vec::new();
+    if let Some(store) = json["store"].as_str() {
+        let statements = WORKLOADS
+            .iter()
+            .filter_map(|(_, key)| {
+                Some(format!("{key} {}", json[key]["statementsPerOp"].as_f64()?))
+            })
+            .collect::<Vec<_>>();
+        notes.push(format!(
+            "Reference on PostgreSQL: {store}; statements per operation: {}.",
+            statements.join(", ")
+        ));
+        let tx = [("increment", "incrementTx"), ("makePublic", "makePublicTx")]
+            .iter()
+            .filter_map(|(key, tx)| {
+                let median = json[tx]["median"].as_f64()?;
+                let statements = json[tx]["statementsPerOp"].as_f64().unwrap_or(f64::NAN);
+                Some(format!(
+                    "{key} {} ops/s ({statements} statements)",
+                    fmt_rate(median)
+                ))
+            })
+            .collect::<Vec<_>>();
+        if !tx.is_empty() {
+            notes.push(format!(
+                "Reference on PostgreSQL with its PostgresTransactionProvider (BEGIN ... COMMIT \
+                 around each command's writes): {}.",
+                tx.join(", ")
+            ));
+        }
+    }
+    Some(Reference {
+        medians,
+        about,
+        notes,
+    })
 }
 
 /// Every workload on one store; prints its rows.
 async fn bench(stores: Stores, irs: &[Ir; 2], n: usize, rounds: usize, warmup: usize) {
     stores.prepare().await;
-    let reference = if matches!(stores, Stores::Memory) {
-        reference()
-    } else {
-        None
+    let reference = match stores {
+        Stores::Memory => reference("BENCH_REFERENCE"),
+        Stores::Postgres(..) => reference("BENCH_REFERENCE_PG"),
+        Stores::Sqlite(..) => None,
     };
     let wanted = std::env::var("BENCH_RT_WORKLOADS").unwrap_or_default();
     for (w, (label, key)) in WORKLOADS.iter().enumerate() {
@@ -362,9 +411,10 @@ fn main() {
         println!(
             "memory: N = {n} per round, warm-up {warmup}; SQL: N = {sql_n}, warm-up {sql_warmup}; \
              {rounds} rounds, one engine per round; median ops/s; speed-up = our ops/s / the \
-             reference's"
+             reference's on the same kind of store (memory; PostgreSQL: its PostgresStore)"
         );
-        if let Some(r) = reference() {
+        let references = [reference("BENCH_REFERENCE"), reference("BENCH_REFERENCE_PG")];
+        for r in references.iter().flatten() {
             println!("{}", r.about);
         }
         println!();
@@ -399,6 +449,13 @@ fn main() {
                     "\nPostgreSQL left out: MANIFEST_PG_URL is not set (scripts/bench-runtime.sh sets it)"
                 ),
             }
+        }
+        let notes = references.iter().flatten().flat_map(|r| &r.notes);
+        for (i, note) in notes.enumerate() {
+            if i == 0 {
+                println!();
+            }
+            println!("{note}");
         }
     });
 }
