@@ -311,7 +311,7 @@ pub struct Mismatch {
 /// Where a run keeps its instances.
 ///
 /// On SQLite and PostgreSQL every entity is served by its JSON [`DocumentStore`](manifest_core::DocumentStore)
-/// through [`RuntimeOptions::store_provider`], whatever store the IR declares; each engine a
+/// as the engine's [`Database`](crate::Database), whatever store the IR declares; each engine a
 /// case builds gets a tenant of its own (`case-<uuid>`), so cases never see each other's rows,
 /// and the rows are deleted when the case ends. Create the tables first with
 /// [`prepare`](Self::prepare). The memory backend uses the engine's built-in stores, as the

@@ -15,7 +15,7 @@ use super::engine::RuntimeError;
 use super::eval::EvalError;
 use super::value::Value;
 
-/// The limits of one evaluation, set with `RuntimeOptions::limits`.
+/// The limits of one evaluation, set with [`EngineBuilder::limits`](crate::EngineBuilder::limits).
 ///
 /// The defaults are far above what any Manifest program needs and far below what hurts a
 /// server: see each field.
