@@ -1312,3 +1312,55 @@ async fn relationships_follow_every_write() {
         assert!(visit.success);
     }
 }
+
+/// A command that names a relationship gets its rows before it first runs: it is evaluated
+/// once (its `uuid()` draws one id), not once without the rows and again with them.
+#[tokio::test]
+async fn a_named_relationship_is_fetched_before_the_command_runs() {
+    let mut ir: Json = serde_json::from_str(include_str!(
+        "../../examples/benches/scaling/customers.ir.json"
+    ))
+    .unwrap();
+    let call_uuid =
+        json!({"kind": "call", "callee": {"kind": "identifier", "name": "uuid"}, "args": []});
+    let orders_length = json!({"kind": "member", "property": "length",
+        "object": {"kind": "member", "property": "orders", "object": {"kind": "identifier", "name": "self"}}});
+    ir["commands"].as_array_mut().unwrap().push(json!({
+        "name": "stamp", "entity": "Customer", "parameters": [], "guards": [], "constraints": [],
+        "policies": [], "emits": [],
+        "actions": [
+            {"kind": "compute", "target": "tag", "expression": call_uuid},
+            {"kind": "mutate", "target": "orderCount", "expression": orders_length}
+        ]
+    }));
+    let ids = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = ids.clone();
+    let engine = Engine::builder(Ir::from_json(ir).unwrap())
+        .id_generator(manifest_core::IdGenerator::from_fn(move || {
+            format!(
+                "id-{}",
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            )
+        }))
+        .build()
+        .unwrap();
+    for (entity, row) in [
+        ("Customer", json!({"id": "c1", "name": "One"})),
+        ("Order", json!({"id": "o1", "customerId": "c1"})),
+        ("Order", json!({"id": "o2", "customerId": "c1"})),
+    ] {
+        engine.create_instance(entity, data(row)).await.unwrap();
+    }
+    let before = ids.load(std::sync::atomic::Ordering::SeqCst);
+    let result = engine
+        .run_command("stamp", Map::new(), CommandOptions::on("Customer", "c1"))
+        .await
+        .unwrap();
+    assert!(result.success, "{result:?}");
+    assert_eq!(result.result, Some(json!(2)));
+    assert_eq!(
+        ids.load(std::sync::atomic::Ordering::SeqCst) - before,
+        1,
+        "the command ran once"
+    );
+}

@@ -44,7 +44,7 @@ impl Engine {
         let mut first = true;
         loop {
             let outcome = self
-                .run_command_once(name, &input, &options, index, first, &related)
+                .run_command_once(name, &input, &options, index, first, &mut related)
                 .await;
             first = false;
             // An evaluation that missed rows of a relationship runs again with them (see
@@ -99,7 +99,7 @@ impl Engine {
         options: &CommandOptions,
         index: Option<usize>,
         count_rate: bool,
-        related: &Related,
+        related: &mut Related,
     ) -> Result<CommandResult, Halt> {
         let entity_name = options.entity_name.as_deref();
         let found = self.program.command_index(name, entity_name);
@@ -133,6 +133,26 @@ impl Engine {
             (Some(i), Some(e), Some(id)) => self.rows[i].get(e, id).await?,
             _ => None,
         };
+        // The relationships the command names, fetched before it first runs (once per
+        // attempt; whatever else it reads is fetched on demand).
+        if let (Some(i), Some(read)) = (index, &read)
+            && related.is_empty()
+        {
+            let names = self.program.prefetch_of(command_index);
+            if !names.is_empty() {
+                let entity = &self.program.ir.entities[i].name;
+                for relationship in names {
+                    let _ = self.resolve_relationship(
+                        related,
+                        entity,
+                        fields(&read.this),
+                        relationship,
+                    );
+                }
+                related.fetch(self).await?;
+            }
+        }
+        let related: &Related = related;
         // Actions work on this copy (`self`/`this`, shared with the row as read until the
         // first change), written in one store update at the end.
         let mut working = Working::new(read);

@@ -5,6 +5,7 @@ use rustc_hash::FxHashMap;
 use super::rate_limit::RateLimiter;
 use super::reads;
 use super::relations::lookup_fields;
+use crate::expr::Expr;
 use crate::ir::{Ir, IrCommand, IrEntity, IrError, IrPolicy, PolicyAction};
 
 /// A Manifest program ready to run: the IR, with its entities and commands indexed and the
@@ -26,6 +27,10 @@ pub struct Program {
     /// declaration order (its named policies, or else the `all`/`execute` policies of its
     /// entity and of every entity).
     command_policies: Vec<Vec<usize>>,
+    /// Per command: the relationships of its entity that its expressions (policies,
+    /// constraints, guards, actions, event payloads) name, fetched before its first
+    /// evaluation so that it does not run twice to find them (see `relations`).
+    command_prefetch: Vec<Vec<String>>,
     /// Per entity: whether its reads are gated or masked.
     pub(super) projects_reads: Vec<bool>,
     /// `(entity, field)`: the fields `hasMany`/`hasOne` relationships look children up by.
@@ -66,6 +71,41 @@ impl Program {
                     .collect()
             })
             .collect();
+        let command_prefetch = ir
+            .commands
+            .iter()
+            .zip(&command_policies)
+            .map(|(command, policies): (&IrCommand, &Vec<usize>)| {
+                let Some(entity) = command.entity.as_deref().and_then(|e| ir.entity(e)) else {
+                    return Vec::new();
+                };
+                if entity.relationships.is_empty() {
+                    return Vec::new();
+                }
+                let mut names = Vec::new();
+                let exprs = policies
+                    .iter()
+                    .map(|&i| &ir.policies[i].expression)
+                    .chain(command.constraints.iter().map(|c| &c.expression))
+                    .chain(&command.guards)
+                    .chain(command.actions.iter().map(|a| &a.expression))
+                    .chain(
+                        command
+                            .emit_payloads
+                            .iter()
+                            .flat_map(|p| p.fields.iter().map(|f| &f.expression)),
+                    );
+                for expr in exprs {
+                    names_in(expr, &mut names);
+                }
+                entity
+                    .relationships
+                    .iter()
+                    .filter(|r| names.contains(&r.name.as_str()))
+                    .map(|r| r.name.clone())
+                    .collect()
+            })
+            .collect();
         let projects_reads = ir
             .entities
             .iter()
@@ -77,6 +117,7 @@ impl Program {
             entities,
             commands,
             command_policies,
+            command_prefetch,
             projects_reads,
             lookup_fields,
             rate_limiter: RateLimiter::default(),
@@ -118,6 +159,11 @@ impl Program {
             .find(|&i| entity.is_none() || self.ir.commands[i].entity.as_deref() == entity)
     }
 
+    /// The relationships command `index` names, to fetch before it first runs.
+    pub(super) fn prefetch_of(&self, index: usize) -> &[String] {
+        &self.command_prefetch[index]
+    }
+
     /// The policies command `index` is checked against, in order.
     pub(super) fn policies_of(&self, index: usize) -> impl Iterator<Item = &IrPolicy> {
         self.command_policies[index]
@@ -135,5 +181,40 @@ impl From<Ir> for Program {
 impl From<Ir> for std::sync::Arc<Program> {
     fn from(ir: Ir) -> Self {
         std::sync::Arc::new(Program::new(ir))
+    }
+}
+
+/// Every name `expr` reads (identifiers and member properties), into `out`.
+fn names_in<'e>(expr: &'e Expr, out: &mut Vec<&'e str>) {
+    match expr {
+        Expr::Identifier { name } => out.push(name),
+        Expr::Member { object, property } => {
+            out.push(property);
+            names_in(object, out);
+        }
+        Expr::Binary { left, right, .. } => {
+            names_in(left, out);
+            names_in(right, out);
+        }
+        Expr::Unary { operand, .. } => names_in(operand, out),
+        Expr::Call { callee, args } => {
+            names_in(callee, out);
+            args.iter().for_each(|a| names_in(a, out));
+        }
+        Expr::Conditional {
+            condition,
+            consequent,
+            alternate,
+        } => {
+            names_in(condition, out);
+            names_in(consequent, out);
+            names_in(alternate, out);
+        }
+        Expr::Array { elements } => elements.iter().for_each(|e| names_in(e, out)),
+        Expr::Object { properties } => properties.iter().for_each(|p| names_in(&p.value, out)),
+        Expr::Lambda { body, .. } => names_in(body, out),
+        // Anything else names nothing a prefetch could use; what it reads is still fetched
+        // on demand.
+        _ => {}
     }
 }

@@ -68,6 +68,11 @@ impl Related {
         None
     }
 
+    /// Whether nothing has been fetched yet.
+    pub(super) fn is_empty(&self) -> bool {
+        self.fetched.is_empty()
+    }
+
     /// Whether an evaluation since the last [`fetch`](Self::fetch) missed rows.
     pub(super) fn missed(&self) -> bool {
         !self
