@@ -286,6 +286,12 @@ where
         Some((name.rsplit("::").next().unwrap_or(name), T::COLUMNS))
     }
 
+    /// The typed store's own `find_by` (on SQL, a query on the column's index).
+    async fn find_by(&self, field: &str, value: &Value) -> Result<Vec<EntityInstance>> {
+        let rows = self.inner.find_by(field, value).await?;
+        rows.into_iter().map(|row| self.to_instance(row)).collect()
+    }
+
     async fn get_all(&self) -> Result<Vec<EntityInstance>> {
         let rows = self.inner.get_all().await?;
         rows.into_iter().map(|row| self.to_instance(row)).collect()

@@ -69,6 +69,7 @@ macro_rules! sql_suite {
             closed_transaction_is_an_error,
             session_runs_on_one_connection,
             own_statements_join_the_transaction,
+            typed_find_by_reads_the_matching_rows,
         );
     };
     (@tests $make:expr; $($name:ident,)*) => {$(
@@ -294,4 +295,66 @@ where
         2,
         "a session writes at once (no transaction)"
     );
+}
+
+/// A typed store's `find_by` reads this tenant's rows whose column holds the value, in id
+/// order, on the index `create_index` makes; through `InstanceStore` too (what a runtime's
+/// relationships use). A column or value it cannot compare is `Unsupported`.
+pub async fn typed_find_by_reads_the_matching_rows<DB: manifest_core::Backend>(b: &SqlBackend<DB>) {
+    for _ in 0..2 {
+        b.db.create_index::<Recipe>("name").await.unwrap();
+        b.db.create_index::<Recipe>("servings").await.unwrap();
+    }
+    assert!(matches!(
+        b.db.create_index::<Recipe>("nope").await,
+        Err(Error::InvalidName { .. })
+    ));
+    let [a, c] = tenants();
+    let (sa, sc) = (
+        b.db.store::<Recipe>(a.as_str()),
+        b.db.store::<Recipe>(c.as_str()),
+    );
+    for (id, name, servings) in [("r3", "Soup", 2), ("r1", "Soup", 4), ("r2", "Stew", 2)] {
+        sa.create(Recipe::new(name, servings).with_id(id))
+            .await
+            .unwrap();
+    }
+    sc.create(Recipe::new("Soup", 2).with_id("r9"))
+        .await
+        .unwrap();
+    let ids = |rows: Vec<Recipe>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let soup = serde_json::json!("Soup");
+    assert_eq!(ids(sa.find_by("name", &soup).await.unwrap()), ["r1", "r3"]);
+    assert_eq!(ids(sc.find_by("name", &soup).await.unwrap()), ["r9"]);
+    let two = serde_json::json!(2);
+    assert_eq!(
+        ids(sa.find_by("servings", &two).await.unwrap()),
+        ["r2", "r3"]
+    );
+    assert!(
+        sa.find_by("name", &serde_json::json!("Pie"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for (field, value) in [
+        ("name", serde_json::json!(2)),
+        ("servings", soup.clone()),
+        ("nope", soup.clone()),
+    ] {
+        assert!(
+            matches!(
+                sa.find_by(field, &value).await,
+                Err(Error::Unsupported { .. })
+            ),
+            "{field} = {value}"
+        );
+    }
+    let instances = manifest_core::InstanceStore::new(b.db.store::<Recipe>(a.as_str()));
+    let found = instances.find_by("name", &soup).await.unwrap();
+    assert_eq!(
+        found.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["r1", "r3"]
+    );
+    assert_eq!(found[0].fields["servings"], serde_json::json!(4));
 }

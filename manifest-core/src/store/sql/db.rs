@@ -162,6 +162,48 @@ impl<DB: Backend> SqlDb<DB> {
         check_shape::<DB>(&mut conn, T::ENTITY, T::TABLE, &columns).await
     }
 
+    /// Create, if it does not exist yet, the index `(tenant, <column>, id)` of `T`'s table that
+    /// [`Store::find_by`](crate::Store::find_by) on `field` (a field or its column) uses, as a
+    /// runtime's relationships do; safe to run again. A field `T` does not store is
+    /// [`Error::InvalidName`].
+    pub async fn create_index<T: ManifestEntity>(&self, field: &str) -> Result<()> {
+        let column = |role: crate::entity::ColumnRole| {
+            T::COLUMNS.iter().find(|c| c.role == role).map(|c| c.name)
+        };
+        let (Some(tenant), Some(id)) = (
+            column(crate::entity::ColumnRole::Tenant),
+            column(crate::entity::ColumnRole::Id),
+        ) else {
+            return Err(Error::InvalidName {
+                entity: T::ENTITY.to_owned(),
+                name: T::TABLE.to_owned(),
+                reason: "an index needs the table's tenant and id columns".to_owned(),
+            });
+        };
+        let Some(target) = T::COLUMNS
+            .iter()
+            .find(|c| c.field == field || c.name == field)
+        else {
+            return Err(Error::InvalidName {
+                entity: T::ENTITY.to_owned(),
+                name: field.to_owned(),
+                reason: "no stored field or column of this name".to_owned(),
+            });
+        };
+        let mut index = format!("{}__{}", T::TABLE, target.name);
+        index.truncate(63);
+        let sql = format!(
+            "CREATE INDEX IF NOT EXISTS \"{index}\" ON \"{}\" (\"{tenant}\", \"{}\", \"{id}\")",
+            T::TABLE,
+            target.name
+        );
+        let mut conn = self.pool.acquire().await.map_err(Error::database)?;
+        DB::execute(&mut conn, &sql, Default::default())
+            .await
+            .map_err(Error::database)?;
+        Ok(())
+    }
+
     /// `T`'s store for `tenant`; each operation takes a connection from the pool.
     pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
         SqlStore::new(

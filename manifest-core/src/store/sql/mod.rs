@@ -362,6 +362,74 @@ impl<DB: Backend, T: ManifestEntity> Store<T> for SqlStore<DB, T> {
             .map_err(|e| self.error(e))
     }
 
+    /// `WHERE tenant = $1 AND <column> = $2 ORDER BY id`, on the index
+    /// [`SqlDb::create_index`] makes. `field` names a field or its column; the column must
+    /// hold text (`String`), a number (`i16`/`i32`/`i64`/`f32`/`f64`) or a `Uuid`, and the
+    /// value be a JSON string or number of the same kind. Any other field or value is
+    /// [`Error::Unsupported`] (a caller scans then). A number is compared as the column's type
+    /// (PostgreSQL rounds `1.5` for an integer column), so a caller comparing exactly may get
+    /// rows it filters out, never fewer rows than match.
+    async fn find_by(&self, field: &str, value: &serde_json::Value) -> Result<Vec<T>> {
+        let unsupported = || Error::Unsupported {
+            entity: T::ENTITY.to_owned(),
+            operation: "find_by",
+        };
+        let column = T::COLUMNS
+            .iter()
+            .find(|c| c.field == field || c.name == field)
+            .ok_or_else(unsupported)?;
+        let id = T::COLUMNS
+            .iter()
+            .find(|c| c.role == crate::entity::ColumnRole::Id)
+            .ok_or_else(unsupported)?;
+        let postgres = <DB as Database>::NAME == "PostgreSQL";
+        let mut guard = self.source.acquire().await?;
+        let (text, number, uuid);
+        let mut args = Args::<DB>::new();
+        args.bind(&self.tenant);
+        let cast = match (column.postgres_type, value) {
+            ("TEXT", serde_json::Value::String(s)) => {
+                text = s.clone();
+                args.bind(&text);
+                None
+            }
+            (
+                "SMALLINT" | "INTEGER" | "BIGINT" | "REAL" | "DOUBLE PRECISION",
+                serde_json::Value::Number(n),
+            ) => {
+                number = n.as_f64().unwrap_or(f64::NAN);
+                args.bind(&number);
+                Some(column.postgres_type)
+            }
+            ("UUID", serde_json::Value::String(s)) => match uuid::Uuid::parse_str(s) {
+                Ok(parsed) => {
+                    uuid = parsed;
+                    args.bind(&uuid);
+                    None
+                }
+                // No UUID column holds a string that is not one.
+                Err(_) => return Ok(Vec::new()),
+            },
+            _ => return Err(unsupported()),
+        };
+        let param = match (postgres, cast) {
+            (false, _) => "?".to_owned(),
+            (true, None) => "$2".to_owned(),
+            (true, Some(ty)) => format!("CAST($2 AS {ty})"),
+        };
+        // Built from the derive's constant statement; the column comes from `T::COLUMNS`.
+        let sql = format!(
+            "{} AND \"{}\" = {param} ORDER BY \"{}\"",
+            DB::statements::<T>().select_all_unordered,
+            column.name,
+            id.name
+        );
+        let args = args.finish(T::ENTITY)?;
+        DB::fetch_all(guard.conn()?, &sql, args, decode::<DB, T>)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
     async fn get_by_id(&self, id: &IdRef<T>) -> Result<Option<T>> {
         let mut guard = self.source.acquire().await?;
         let args = self.key_args(id).finish(T::ENTITY)?;
