@@ -272,10 +272,7 @@ impl Engine {
             return Vec::new();
         };
         let field = |name: &str| get(instance, name);
-        let inverse = child_entity
-            .relationships
-            .iter()
-            .find(|r| (r.kind == "belongsTo" || r.kind == "ref") && r.target == source.name);
+        let inverse = reference_to(child_entity, &source.name);
         if let Some(fk) = inverse
             .and_then(|inverse| inverse.foreign_key.as_ref())
             .filter(|fk| fk.fields.len() > 1)
@@ -304,17 +301,7 @@ impl Engine {
             ),
             _ => field("id").clone(),
         };
-        let name = match inverse {
-            Some(inverse) => match inverse
-                .foreign_key
-                .as_ref()
-                .and_then(|fk| fk.fields.first())
-            {
-                Some(name) => name.clone(),
-                None => format!("{}Id", inverse.name),
-            },
-            None => format!("{}Id", source.name.to_lowercase()),
-        };
+        let name = child_key(source, inverse);
         self.matching(related, child, &name, &source_id)
     }
 
@@ -329,11 +316,12 @@ impl Engine {
         join: &str,
         instance: &Object,
     ) -> Vec<&'r Row> {
-        let Some(to_target) = self.program.ir.entity(join).and_then(|j| {
-            j.relationships
-                .iter()
-                .find(|r| (r.kind == "belongsTo" || r.kind == "ref") && r.target == rel.target)
-        }) else {
+        let Some(to_target) = self
+            .program
+            .ir
+            .entity(join)
+            .and_then(|j| reference_to(j, &rel.target))
+        else {
             return Vec::new();
         };
         let mut targets: Vec<&Row> = Vec::new();
@@ -365,21 +353,8 @@ pub(crate) fn lookup_fields(ir: &crate::ir::Ir) -> Vec<(String, String)> {
                 let Some(child_entity) = ir.entity(child) else {
                     continue;
                 };
-                let inverse = child_entity.relationships.iter().find(|r| {
-                    (r.kind == "belongsTo" || r.kind == "ref") && r.target == source.name
-                });
-                let field = match inverse {
-                    Some(inverse) => match inverse
-                        .foreign_key
-                        .as_ref()
-                        .and_then(|fk| fk.fields.first())
-                    {
-                        Some(name) => name.clone(),
-                        None => format!("{}Id", inverse.name),
-                    },
-                    None => format!("{}Id", source.name.to_lowercase()),
-                };
-                let pair = (child.to_owned(), field);
+                let inverse = reference_to(child_entity, &source.name);
+                let pair = (child.to_owned(), child_key(source, inverse));
                 if !out.contains(&pair) {
                     out.push(pair);
                 }
@@ -387,6 +362,31 @@ pub(crate) fn lookup_fields(ir: &crate::ir::Ir) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// `entity`'s `belongsTo`/`ref` relationship to `target`, the first declared.
+fn reference_to<'e>(entity: &'e IrEntity, target: &str) -> Option<&'e IrRelationship> {
+    entity
+        .relationships
+        .iter()
+        .find(|r| (r.kind == "belongsTo" || r.kind == "ref") && r.target == target)
+}
+
+/// The field of a child entity that holds its parent's id (`source`'s): the first column of the
+/// child's `belongsTo`/`ref` to the parent (`inverse`) or `<name>Id` of it, or, without one,
+/// `<parent in lower case>Id`.
+fn child_key(source: &IrEntity, inverse: Option<&IrRelationship>) -> String {
+    match inverse {
+        Some(inverse) => match inverse
+            .foreign_key
+            .as_ref()
+            .and_then(|fk| fk.fields.first())
+        {
+            Some(name) => name.clone(),
+            None => format!("{}Id", inverse.name),
+        },
+        None => format!("{}Id", source.name.to_lowercase()),
+    }
 }
 
 fn get<'a>(object: &'a Object, name: &str) -> &'a Value {
