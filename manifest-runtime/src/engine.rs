@@ -25,6 +25,7 @@ mod concurrency;
 mod constraints;
 mod convert;
 mod host;
+mod mutate;
 mod options;
 mod program;
 mod rate_limit;
