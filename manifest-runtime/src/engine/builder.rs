@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value as Json;
 
@@ -82,15 +82,7 @@ impl MemoryDb {
 
     /// The rows of `entity` (created empty on first use).
     pub(super) fn rows(&self, entity: &str) -> Arc<MemoryRows> {
-        let mut entities = self
-            .inner
-            .entities
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(rows) = entities.get(entity) {
-            return rows.clone();
-        }
-        entities.entry(entity.to_owned()).or_default().clone()
+        super::rows::shared(&self.inner.entities, entity)
     }
 
     pub(super) fn stripes(&self) -> Arc<Stripes> {

@@ -177,12 +177,19 @@ impl Table {
 impl MemoryRows {
     /// The rows of `tenant` (created empty on first use).
     fn tenant(&self, tenant: &str) -> Arc<TenantRows> {
-        let mut tenants = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(rows) = tenants.get(tenant) {
-            return rows.clone();
-        }
-        tenants.entry(tenant.to_owned()).or_default().clone()
+        shared(&self.tenants, tenant)
     }
+}
+
+/// The value of `key` in `map`, created empty on first use (the key copied only then).
+pub(super) fn shared<V: Default>(map: &Mutex<HashMap<String, Arc<V>>>, key: &str) -> Arc<V> {
+    // Never poisoned in practice (nothing below panics), and a map of whole entries stays
+    // consistent even if it were.
+    let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(value) = map.get(key) {
+        return value.clone();
+    }
+    map.entry(key.to_owned()).or_default().clone()
 }
 
 /// An instance as a command or an update read it (or last wrote it): what its expressions see,
