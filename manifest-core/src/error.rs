@@ -178,6 +178,11 @@ pub enum Error {
     /// or released.
     #[error("the transaction or connection of this store is already closed")]
     Closed,
+    /// A [`Tx`](crate::Tx) of another database (or another backend) was given to a store,
+    /// outbox, idempotency store or audit sink: nothing ran. Only stores made from the
+    /// transaction's [`SqlDb`](crate::SqlDb), or a clone of it, run inside it.
+    #[error("the transaction given belongs to another database than this store's")]
+    ForeignTransaction,
     /// The database reported an error.
     #[error("database error: {0}")]
     Database(#[source] BoxDynError),

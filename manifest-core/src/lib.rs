@@ -56,10 +56,14 @@
 
 extern crate self as manifest_core;
 
+pub mod audit;
 mod entity;
 mod error;
 mod id;
+pub mod idempotency;
+pub mod outbox;
 mod store;
+mod tx;
 mod types;
 
 #[doc(hidden)]
@@ -69,6 +73,10 @@ pub use entity::{Column, ColumnRole, Entity, Key, ManifestEntity, Statements};
 pub use error::{BoxDynError, Error, Result};
 pub use id::IdGenerator;
 pub use store::{Conditional, EntityInstance, InstanceStore, List, MemoryStore, Store};
+pub use tx::Tx;
+pub use audit::{AuditOutcome, AuditRecord, AuditSink};
+pub use idempotency::{IdempotencyRecord, IdempotencyStore};
+pub use outbox::{OutboxEntry, OutboxEvent, OutboxStatus, OutboxStore};
 pub use types::{Binder, FieldType, KeyRef, RowDecoder, VersionType};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

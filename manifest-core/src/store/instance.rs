@@ -286,6 +286,12 @@ where
         Some((name.rsplit("::").next().unwrap_or(name), T::COLUMNS))
     }
 
+    fn in_transaction(&self, tx: &crate::Tx) -> Option<Arc<dyn Store<EntityInstance>>> {
+        Some(Arc::new(InstanceStore::<T>::from_arc(
+            self.inner.in_transaction(tx)?,
+        )))
+    }
+
     /// The typed store's own `find_by` (on SQL, a query on the column's index).
     async fn find_by(&self, field: &str, value: &Value) -> Result<Vec<EntityInstance>> {
         let rows = self.inner.find_by(field, value).await?;

@@ -103,6 +103,19 @@ pub trait Store<T: Entity>: Debug + Send + Sync {
         None
     }
 
+    /// This store inside the transaction `tx`: the same entity and tenant, every statement
+    /// on the transaction's connection. `Some` for a SQL store made from the same
+    /// [`SqlDb`](crate::SqlDb) (or a clone of it) as `tx`, and for an [`InstanceStore`] over
+    /// one; `None` (the default) for any other store, which cannot join it: a caller then
+    /// runs it outside the transaction.
+    fn in_transaction(&self, tx: &crate::Tx) -> Option<std::sync::Arc<dyn Store<T>>>
+    where
+        T: 'static,
+    {
+        let _ = tx;
+        None
+    }
+
     /// Every row of this tenant, ordered by id. A scan that needs no order saves the sort with
     /// [`list`](Store::list)`(List::All)`; a page of rows is `list(List::Page { .. })`.
     async fn get_all(&self) -> Result<Vec<T>>;

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::pool::{PoolConnection, PoolOptions};
@@ -15,6 +16,7 @@ use super::{Args, Backend, SqlStore, db_error};
 use crate::entity::{ColumnRole, ManifestEntity};
 use crate::error::{Error, Result};
 use crate::id::IdGenerator;
+use crate::tx::Tx;
 use crate::types::Binder;
 
 /// The pool options of [`SqliteDb::open`](crate::SqliteDb::open),
@@ -40,18 +42,30 @@ pub(super) enum Held<DB: Database> {
     Closed,
 }
 
+/// Which [`SqlDb`] (and its clones) a store, session or transaction comes from: stores join
+/// a [`Tx`] of their own database only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DbId(u64);
+
+impl DbId {
+    fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        DbId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
 /// Where a store gets its connection: the pool, per operation, or one held connection or
-/// transaction shared by every store made from it.
+/// transaction shared by every store made from it; and which database that is.
 pub(super) enum Source<DB: Database> {
-    Pool(Pool<DB>),
-    Held(Arc<Mutex<Held<DB>>>),
+    Pool(Pool<DB>, DbId),
+    Held(Arc<Mutex<Held<DB>>>, DbId),
 }
 
 impl<DB: Database> Clone for Source<DB> {
     fn clone(&self) -> Self {
         match self {
-            Source::Pool(pool) => Source::Pool(pool.clone()),
-            Source::Held(held) => Source::Held(held.clone()),
+            Source::Pool(pool, db) => Source::Pool(pool.clone(), *db),
+            Source::Held(held, db) => Source::Held(held.clone(), *db),
         }
     }
 }
@@ -61,12 +75,43 @@ pub(super) enum Guard<'a, DB: Database> {
     Held(MutexGuard<'a, Held<DB>>),
 }
 
-impl<DB: Database> Source<DB> {
+impl<DB: Backend> Source<DB> {
     pub(super) async fn acquire(&self) -> Result<Guard<'_, DB>> {
         Ok(match self {
-            Source::Pool(pool) => Guard::Pooled(pool.acquire().await.map_err(Error::database)?),
-            Source::Held(held) => Guard::Held(held.lock().await),
+            Source::Pool(pool, _) => {
+                Guard::Pooled(pool.acquire().await.map_err(Error::database)?)
+            }
+            Source::Held(held, _) => Guard::Held(held.lock().await),
         })
+    }
+
+    /// The connection of `tx` when it is given (a transaction of this source's database:
+    /// [`Error::ForeignTransaction`] otherwise), else this source's.
+    pub(crate) async fn acquire_in<'a>(&'a self, tx: Option<&'a Tx>) -> Result<Guard<'a, DB>> {
+        match tx {
+            None => self.acquire().await,
+            Some(tx) => Ok(Guard::Held(self.join(tx)?.lock().await)),
+        }
+    }
+
+    /// The held transaction of `tx`, if `tx` is a transaction of this source's database.
+    pub(crate) fn join<'a>(&self, tx: &'a Tx) -> Result<&'a Arc<Mutex<Held<DB>>>> {
+        match tx.get::<Shared<DB>>() {
+            Some(shared) if shared.db == self.db() => Ok(&shared.held),
+            _ => Err(Error::ForeignTransaction),
+        }
+    }
+
+    /// This source's database.
+    pub(crate) fn db(&self) -> DbId {
+        match self {
+            Source::Pool(_, db) | Source::Held(_, db) => *db,
+        }
+    }
+
+    /// The source of `tx`'s stores, if `tx` is a transaction of this source's database.
+    pub(crate) fn in_transaction(&self, tx: &Tx) -> Option<Source<DB>> {
+        Some(Source::Held(self.join(tx).ok()?.clone(), self.db()))
     }
 }
 
@@ -87,6 +132,7 @@ impl<DB: Database> Guard<'_, DB> {
 /// generator those stores use. Cloning is cheap (the pool is reference-counted).
 pub struct SqlDb<DB: Backend> {
     pool: Pool<DB>,
+    db: DbId,
     ids: IdGenerator,
     documents: DocumentCache,
 }
@@ -95,6 +141,7 @@ impl<DB: Backend> Clone for SqlDb<DB> {
     fn clone(&self) -> Self {
         SqlDb {
             pool: self.pool.clone(),
+            db: self.db,
             ids: self.ids.clone(),
             documents: self.documents.clone(),
         }
@@ -116,6 +163,7 @@ impl<DB: Backend> SqlDb<DB> {
     pub fn from_pool(pool: Pool<DB>) -> Self {
         SqlDb {
             pool,
+            db: DbId::next(),
             ids: IdGenerator::default(),
             documents: DocumentCache::default(),
         }
@@ -207,7 +255,7 @@ impl<DB: Backend> SqlDb<DB> {
     /// `T`'s store for `tenant`; each operation takes a connection from the pool.
     pub fn store<T: ManifestEntity>(&self, tenant: impl Into<T::Tenant>) -> SqlStore<DB, T> {
         SqlStore::new(
-            Source::Pool(self.pool.clone()),
+            Source::Pool(self.pool.clone(), self.db),
             tenant.into(),
             self.ids.clone(),
         )
@@ -281,7 +329,7 @@ impl<DB: Backend> SqlDb<DB> {
         tenant: String,
     ) -> Result<DocumentStore<DB>> {
         Ok(DocumentStore::new(
-            Source::Pool(self.pool.clone()),
+            Source::Pool(self.pool.clone(), self.db),
             self.documents.get::<DB>(entity, table)?,
             tenant,
             self.ids.clone(),
@@ -298,8 +346,39 @@ impl<DB: Backend> SqlDb<DB> {
     /// Begin a transaction: every store made from it, for any entity and tenant, writes in it,
     /// and [`commit`](SqlTransaction::commit) or [`rollback`](SqlTransaction::rollback) (or
     /// dropping it) ends them all together.
+    ///
+    /// On SQLite it is `BEGIN IMMEDIATE`: it takes the database's write lock at once (waiting
+    /// for it up to the busy timeout), so that a transaction that reads and then writes
+    /// cannot fail half-way when another connection wrote in between (SQLite's `SQLITE_BUSY`
+    /// on upgrading a read transaction, which no wait resolves).
     pub async fn begin(&self) -> Result<SqlTransaction<DB>> {
-        let tx = self.pool.begin().await.map_err(Error::database)?;
+        self.begin_with(DB::begin_statement(None)).await
+    }
+
+    /// [`begin`](Self::begin) a transaction for `tenant`: on PostgreSQL the transaction-local
+    /// setting `manifest.tenant_id` is `tenant` from its first statement (`set_config(..,
+    /// true)`, sent with the `BEGIN` in one round trip), which the row-level-security
+    /// policies of [`row_level_security_sql`](Self::row_level_security_sql) filter by. On
+    /// SQLite it is `begin`. A tenant holding a NUL character is [`Error::NulInKey`].
+    pub async fn begin_for(&self, tenant: &str) -> Result<SqlTransaction<DB>> {
+        if tenant.contains('\0') {
+            return Err(Error::NulInKey {
+                entity: "(tenant)".to_owned(),
+                key: tenant.to_owned(),
+            });
+        }
+        self.begin_with(DB::begin_statement(Some(tenant))).await
+    }
+
+    async fn begin_with(
+        &self,
+        statement: std::borrow::Cow<'static, str>,
+    ) -> Result<SqlTransaction<DB>> {
+        let tx = self
+            .pool
+            .begin_with(statement)
+            .await
+            .map_err(Error::database)?;
         Ok(SqlTransaction(Shared::new(Held::Transaction(tx), self)))
     }
 }
@@ -340,21 +419,38 @@ async fn check_shape<DB: Backend>(
 /// statements, shared by the stores made from it.
 struct Shared<DB: Backend> {
     held: Arc<Mutex<Held<DB>>>,
+    db: DbId,
     ids: IdGenerator,
     documents: DocumentCache,
+}
+
+impl<DB: Backend> Clone for Shared<DB> {
+    fn clone(&self) -> Self {
+        Shared {
+            held: self.held.clone(),
+            db: self.db,
+            ids: self.ids.clone(),
+            documents: self.documents.clone(),
+        }
+    }
 }
 
 impl<DB: Backend> Shared<DB> {
     fn new(held: Held<DB>, db: &SqlDb<DB>) -> Self {
         Shared {
             held: Arc::new(Mutex::new(held)),
+            db: db.db,
             ids: db.ids.clone(),
             documents: db.documents.clone(),
         }
     }
 
+    fn source(&self) -> Source<DB> {
+        Source::Held(self.held.clone(), self.db)
+    }
+
     fn store<T: ManifestEntity>(&self, tenant: T::Tenant) -> SqlStore<DB, T> {
-        SqlStore::new(Source::Held(self.held.clone()), tenant, self.ids.clone())
+        SqlStore::new(self.source(), tenant, self.ids.clone())
     }
 
     async fn connection(&self) -> Result<SqlConnection<'_, DB>> {
@@ -374,7 +470,7 @@ impl<DB: Backend> Shared<DB> {
         tenant: String,
     ) -> Result<DocumentStore<DB>> {
         Ok(DocumentStore::new(
-            Source::Held(self.held.clone()),
+            self.source(),
             self.documents.get::<DB>(entity, table)?,
             tenant,
             self.ids.clone(),
@@ -496,6 +592,13 @@ impl<DB: Backend> SqlTransaction<DB> {
         tenant: impl Into<String>,
     ) -> Result<DocumentStore<DB>> {
         self.0.document_store(entity, Some(table), tenant.into())
+    }
+
+    /// A handle on this transaction for the traits that take one: the
+    /// [`Store::in_transaction`](crate::Store::in_transaction) of any store of this
+    /// database, and the write path's outbox, idempotency and audit stores.
+    pub fn tx(&self) -> Tx {
+        Tx::new(self.0.clone())
     }
 
     async fn take(&self) -> Result<Transaction<'static, DB>> {

@@ -264,6 +264,15 @@ impl<DB: Backend> Store<EntityInstance> for DocumentStore<DB> {
         &self.tenant
     }
 
+    fn in_transaction(&self, tx: &crate::Tx) -> Option<std::sync::Arc<dyn Store<EntityInstance>>> {
+        Some(std::sync::Arc::new(DocumentStore {
+            source: self.source.in_transaction(tx)?,
+            sql: self.sql.clone(),
+            tenant: self.tenant.clone(),
+            ids: self.ids.clone(),
+        }))
+    }
+
     async fn get_all(&self) -> Result<Vec<EntityInstance>> {
         self.list(List::ById).await
     }

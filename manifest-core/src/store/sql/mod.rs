@@ -47,6 +47,10 @@ pub trait Backend: Database + sealed::Sealed {
     /// The names of a table's columns, in order; `1` is the table name, unquoted.
     #[doc(hidden)]
     const TABLE_COLUMNS: &'static str;
+    /// The statement beginning a transaction, for `tenant` (see
+    /// [`SqlDb::begin_for`]).
+    #[doc(hidden)]
+    fn begin_statement(tenant: Option<&str>) -> std::borrow::Cow<'static, str>;
     #[doc(hidden)]
     fn statements<T: ManifestEntity>() -> Statements;
     #[doc(hidden)]
@@ -97,6 +101,7 @@ macro_rules! backend {
         $suffix:literal,
         $document:path,
         $columns:literal,
+        $begin:path,
         $stmts:ident,
         $col_type:ident,
         $bind:ident,
@@ -108,6 +113,10 @@ macro_rules! backend {
             const TABLE_SUFFIX: &'static str = $suffix;
             const DOCUMENT: $crate::store::sql::DocumentDialect = $document;
             const TABLE_COLUMNS: &'static str = $columns;
+
+            fn begin_statement(tenant: Option<&str>) -> std::borrow::Cow<'static, str> {
+                $begin(tenant)
+            }
 
             fn statements<T: $crate::ManifestEntity>() -> $crate::Statements {
                 T::$stmts
@@ -335,6 +344,17 @@ impl<DB: Backend, T: ManifestEntity> Store<T> for SqlStore<DB, T> {
 
     fn tenant(&self) -> &T::Tenant {
         &self.tenant
+    }
+
+    fn in_transaction(&self, tx: &crate::Tx) -> Option<std::sync::Arc<dyn Store<T>>>
+    where
+        T: 'static,
+    {
+        Some(std::sync::Arc::new(SqlStore::<DB, T>::new(
+            self.source.in_transaction(tx)?,
+            self.tenant.clone(),
+            self.ids.clone(),
+        )))
     }
 
     async fn get_all(&self) -> Result<Vec<T>> {

@@ -15,6 +15,7 @@ backend!(
     // The columns of the table an unqualified name resolves to (by the search path), as in
     // every statement.
     r#"SELECT "attname"::text FROM pg_catalog.pg_attribute WHERE "attrelid" = to_regclass(quote_ident($1)) AND "attnum" > 0 AND NOT "attisdropped" ORDER BY "attnum""#,
+    begin_statement,
     POSTGRES,
     postgres_type,
     bind_postgres,
@@ -44,5 +45,19 @@ impl SqlDb<Postgres> {
             .await
             .map_err(Error::database)?;
         Ok(Self::from_pool(pool))
+    }
+}
+
+/// `BEGIN`, with the transaction-local `manifest.tenant_id` set to `tenant` in the same
+/// round trip (see [`SqlDb::begin_for`](crate::SqlDb::begin_for)). The tenant is written as an
+/// escape-string literal (`E'..'`, backslashes and quotes doubled), which means the same
+/// whatever `standard_conforming_strings` is; the caller refuses a NUL.
+fn begin_statement(tenant: Option<&str>) -> std::borrow::Cow<'static, str> {
+    match tenant {
+        None => "BEGIN".into(),
+        Some(tenant) => {
+            let literal = tenant.replace('\\', "\\\\").replace('\'', "''");
+            format!("BEGIN; SELECT set_config('manifest.tenant_id', E'{literal}', true)").into()
+        }
     }
 }

@@ -16,6 +16,7 @@ backend!(
     " STRICT",
     super::document::SQLITE,
     r#"SELECT "name" FROM pragma_table_info(?1) ORDER BY "cid""#,
+    begin_statement,
     SQLITE,
     sqlite_type,
     bind_sqlite,
@@ -88,4 +89,9 @@ impl SqlDb<Sqlite> {
             .map_err(Error::database)?;
         Ok(Self::from_pool(pool))
     }
+}
+
+/// `BEGIN IMMEDIATE` (see [`SqlDb::begin`]); SQLite has no tenant setting.
+fn begin_statement(_tenant: Option<&str>) -> std::borrow::Cow<'static, str> {
+    "BEGIN IMMEDIATE".into()
 }

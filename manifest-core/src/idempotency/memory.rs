@@ -1,0 +1,5 @@
+//! [`MemoryIdempotency`]: placeholder, implemented by the write-path work.
+
+/// Placeholder.
+#[derive(Debug, Default)]
+pub struct MemoryIdempotency;
