@@ -21,6 +21,7 @@ use manifest_core::IdGenerator;
 
 mod builder;
 mod command;
+mod commit;
 mod concurrency;
 mod constraints;
 mod convert;
@@ -29,10 +30,13 @@ mod mutate;
 mod options;
 mod program;
 mod rate_limit;
+mod reactions;
 mod reads;
 mod relations;
 mod rows;
+mod unit;
 mod working;
+mod write_path;
 pub use builder::{Database, EngineBuilder, MemoryDb};
 use concurrency::{COMMAND_ATTEMPTS, InstanceLock, InstanceLocks, Stripes, backoff};
 use convert::*;
@@ -42,7 +46,9 @@ pub use program::Program;
 use relations::Related;
 pub(crate) use rows::row_json;
 use rows::{ENTITY_KEY, Read, Row, Rows, fields};
+use unit::Unit;
 use working::Working;
+pub use write_path::{Effect, EffectError, EffectHandler, Listener, WritePath, WritePathBuilder};
 
 /// Executes Manifest IR. `Send + Sync`: share it between tasks behind an `Arc`.
 ///
@@ -81,7 +87,7 @@ pub struct Engine {
     /// The compiled IR, shared by every engine built from it.
     program: Arc<Program>,
     /// Each entity's store, in the order of `ir.entities`.
-    rows: Vec<Rows>,
+    rows: Vec<Arc<Rows>>,
     /// Where entities without a provided store live.
     database: Database,
     /// Per-instance locks for provided stores.
@@ -94,6 +100,8 @@ pub struct Engine {
     now: Arc<dyn Fn() -> f64 + Send + Sync>,
     ids: IdGenerator,
     limits: Limits,
+    /// The outbox, idempotency, audit, effects and listeners around commands.
+    write: WritePath,
 }
 
 const _: () = {
@@ -126,6 +134,10 @@ pub(super) enum Halt {
     /// Blocking entity constraints refused an update (outside a command, where a blocked
     /// `mutate` is not applied and the command goes on, as in the reference).
     Blocked(Vec<ConstraintOutcome>),
+    /// The command's idempotency record could not be inserted: another call with its key
+    /// committed first (in another process). Nothing of this attempt is kept; the next one
+    /// finds that call's record.
+    Duplicate,
     /// The operation could not run.
     Error(RuntimeError),
 }
@@ -399,7 +411,7 @@ impl Engine {
             };
             let mut working = Working::new(Some(existing.clone()));
             let mut outcome = self.mutate(entity, id, &mut working, data.clone(), false, &related);
-            while related.fetch(self).await? {
+            while related.fetch(self, &Unit::direct()).await? {
                 working = Working::new(Some(existing.clone()));
                 outcome = self.mutate(entity, id, &mut working, data.clone(), false, &related);
             }
@@ -421,7 +433,7 @@ impl Engine {
                         concurrency_conflict: result.concurrency_conflict.map(Box::new),
                     });
                 }
-                Err(Halt::Changed { .. } | Halt::Refetch) => {}
+                Err(Halt::Changed { .. } | Halt::Refetch | Halt::Duplicate) => {}
             }
             if working.patch.is_empty() {
                 if let Some(this) = working.this {

@@ -42,9 +42,9 @@ pub struct Ir {
     /// Policies.
     #[serde(default)]
     pub policies: Vec<IrPolicy>,
-    /// Event reactions, kept as JSON (not executed yet).
+    /// Event reactions: commands run when an event is emitted, in declaration order.
     #[serde(default)]
-    pub reactions: Vec<Json>,
+    pub reactions: Vec<IrReaction>,
     /// Roles, with the permissions each grants (`hasPermission`, `roleAllows`).
     #[serde(default)]
     pub roles: Vec<IrRole>,
@@ -392,6 +392,54 @@ pub struct IrEmitPayload {
     /// The fields, in order.
     #[serde(default)]
     pub fields: Vec<IrEmitPayloadField>,
+}
+
+/// `on <event> run <Entity>.<command> resolve <expr> params { .. }`: when a command emits
+/// `event`, run `target_command` on the instance `resolve` names (or, with `fan_out`, on every
+/// instance whose `match_field` equals `match_source`), with `params` as its input. The
+/// expressions see `payload` (and `self`): the event's payload with `id`, `_subject`,
+/// `_eventName` and `_channel`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrReaction {
+    /// The triggering event's name.
+    pub event: String,
+    /// The entity of the command to run.
+    pub target_entity: String,
+    /// The command to run.
+    pub target_command: String,
+    /// The target instance's id.
+    #[serde(default)]
+    pub resolve: Option<Expr>,
+    /// The command's input, by parameter.
+    #[serde(default)]
+    pub params: Vec<IrReactionParam>,
+    /// Run on every matching instance instead of one.
+    #[serde(default)]
+    pub fan_out: Option<IrFanOut>,
+}
+
+/// One parameter of a reaction's command.
+#[derive(Debug, Clone, Deserialize)]
+#[non_exhaustive]
+pub struct IrReactionParam {
+    /// The parameter.
+    pub name: String,
+    /// Its value.
+    pub expression: Expr,
+}
+
+/// A fan-out reaction's match: every instance of the target entity whose `match_field` equals
+/// `match_source`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct IrFanOut {
+    /// The target entity's field.
+    pub match_field: String,
+    /// The value, evaluated against the event.
+    pub match_source: Expr,
 }
 
 /// One declared payload field.

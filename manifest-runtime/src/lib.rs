@@ -53,8 +53,8 @@ pub mod value;
 mod builtins;
 
 pub use engine::{
-    CommandOptions, Database, Engine, EngineBuilder, MemoryDb, OverrideRequest, Program,
-    RuntimeError, StoreProvider,
+    CommandOptions, Database, Effect, EffectError, EffectHandler, Engine, EngineBuilder, Listener,
+    MemoryDb, OverrideRequest, Program, RuntimeError, StoreProvider, WritePath, WritePathBuilder,
 };
 pub use instance::Instance;
 pub use ir::{Ir, IrError};

@@ -1,12 +1,12 @@
 //! What the engine's operations return, serialised as the reference runtime's camelCase JSON.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ir::Severity;
 use serde_json::{Map, Value as Json};
 
 /// The outcome of [`Engine::run_command`](super::Engine::run_command).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct CommandResult {
@@ -34,10 +34,14 @@ pub struct CommandResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_denial: Option<RateLimitDenial>,
     /// The outcomes of the command's constraints, when one blocked.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub constraint_outcomes: Vec<ConstraintOutcome>,
-    /// Events emitted, in order (none when the command failed).
+    /// Events emitted, in order (none when the command failed): the command's, then its
+    /// reactions'.
     pub emitted_events: Vec<EmittedEvent>,
+    /// The `effect` actions to run once the command has committed.
+    #[serde(skip)]
+    pub(crate) effects: Vec<crate::engine::Effect>,
 }
 
 impl CommandResult {
@@ -51,7 +55,7 @@ impl CommandResult {
 }
 
 /// A failed guard.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct GuardFailure {
@@ -65,7 +69,7 @@ pub struct GuardFailure {
 }
 
 /// A policy denial.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct PolicyDenial {
@@ -81,7 +85,7 @@ pub struct PolicyDenial {
 }
 
 /// A version conflict on a command's instance.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ConcurrencyConflict {
@@ -98,12 +102,12 @@ pub struct ConcurrencyConflict {
 }
 
 /// A command refused by its rate limit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct RateLimitDenial {
     /// `user`, `tenant` or `global`.
-    pub scope: &'static str,
+    pub scope: std::borrow::Cow<'static, str>,
     /// What was counted (`user:<id>`, `tenant:<id>`, `global`), or `unresolved` when the
     /// scope has no value (no user id, no tenant).
     pub scope_key: String,
@@ -116,7 +120,7 @@ pub struct RateLimitDenial {
 }
 
 /// The outcome of one constraint.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ConstraintOutcome {
@@ -146,7 +150,7 @@ pub struct ConstraintOutcome {
 }
 
 /// An emitted event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct EmittedEvent {

@@ -527,7 +527,7 @@ async fn rate_limits_count_calls_not_attempts(db: Db) {
     );
     let denial = third.rate_limit_denial.expect("a rate-limit denial");
     assert_eq!(
-        (denial.scope, denial.scope_key.as_str()),
+        (denial.scope.as_ref(), denial.scope_key.as_str()),
         ("global", "global")
     );
     assert_eq!(denial.limit, json!(2));

@@ -135,6 +135,7 @@ pub(super) async fn command(run: &mut Run<'_>, tc: &Json) -> Result<Vec<Mismatch
         entity_name: cmd["entityName"].as_str().map(str::to_owned),
         instance_id: cmd["instanceId"].as_str().map(str::to_owned),
         override_requests,
+        ..CommandOptions::default()
     };
     let input = obj(&cmd["input"]);
     for _ in 0..cmd["warmupCount"].as_u64().unwrap_or(0) {

@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use super::concurrency::{InstanceLocks, Stripes};
 use super::program::Program;
 use super::rows::{MemoryRows, Rows};
-use super::{Engine, RuntimeError, StoreProvider};
+use super::{Engine, RuntimeError, StoreProvider, WritePath};
 use crate::limits::Limits;
 use crate::value::{Object, Value};
 use manifest_core::IdGenerator;
@@ -123,6 +123,7 @@ pub struct EngineBuilder {
     ids: IdGenerator,
     limits: Limits,
     require_tenant: bool,
+    write: WritePath,
 }
 
 impl fmt::Debug for EngineBuilder {
@@ -136,6 +137,7 @@ impl fmt::Debug for EngineBuilder {
             .field("ids", &self.ids)
             .field("limits", &self.limits)
             .field("require_tenant", &self.require_tenant)
+            .field("write_path", &self.write)
             .finish_non_exhaustive()
     }
 }
@@ -153,6 +155,7 @@ impl EngineBuilder {
             ids: IdGenerator::default(),
             limits: Limits::default(),
             require_tenant: false,
+            write: WritePath::default(),
         }
     }
 
@@ -220,6 +223,13 @@ impl EngineBuilder {
         self
     }
 
+    /// The write path around commands: the outbox their events go to, the idempotency store
+    /// of their keys, the audit sink, effects and listeners (default: none of them).
+    pub fn write_path(mut self, write: WritePath) -> Self {
+        self.write = write;
+        self
+    }
+
     /// Refuse to build without a [`tenant`](Self::tenant)
     /// ([`RuntimeError::TenantRequired`]).
     pub fn require_tenant(mut self) -> Self {
@@ -279,7 +289,7 @@ impl EngineBuilder {
                 }
                 None => database.rows(&program, &entity.name, &tenant)?,
             };
-            rows.push(store);
+            rows.push(Arc::new(store));
         }
         let stripes = match &database {
             Database::Memory(memory) => memory.stripes(),
@@ -301,6 +311,7 @@ impl EngineBuilder {
             now,
             ids: self.ids,
             limits: self.limits,
+            write: self.write,
         })
     }
 }
@@ -335,6 +346,25 @@ impl Database {
             Database::Postgres(db) => {
                 Ok(Rows::provided(Arc::new(db.document_store(entity, tenant)?)))
             }
+        }
+    }
+
+    /// Begin a transaction for `tenant` on a SQL database; `None` on memory.
+    pub(super) async fn begin(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<super::unit::Txn>, RuntimeError> {
+        match self {
+            Database::Memory(_) => {
+                let _ = tenant;
+                Ok(None)
+            }
+            #[cfg(feature = "sqlite")]
+            Database::Sqlite(db) => Ok(Some(super::unit::Txn::Sqlite(db.begin_for(tenant).await?))),
+            #[cfg(feature = "postgres")]
+            Database::Postgres(db) => Ok(Some(super::unit::Txn::Postgres(
+                db.begin_for(tenant).await?,
+            ))),
         }
     }
 

@@ -8,74 +8,6 @@ use super::*;
 impl Engine {
     // ── commands ───────────────────────────────────────────────────────────────────────
 
-    /// Run a command: parameters, policies, command constraints, guards in order, actions,
-    /// then the emitted events. A command that fails writes nothing and emits nothing.
-    ///
-    /// When another writer changes the instance between the command's read and its write, the
-    /// command runs again from a fresh read (see [Concurrent commands](Self#concurrent-commands));
-    /// after [`COMMAND_ATTEMPTS`](Self::COMMAND_ATTEMPTS) attempts it fails with
-    /// [`RuntimeError::Conflict`].
-    pub async fn run_command(
-        &self,
-        name: &str,
-        input: Map<String, Json>,
-        options: CommandOptions,
-    ) -> Result<CommandResult, RuntimeError> {
-        let target = match (&options.entity_name, &options.instance_id) {
-            (Some(entity), Some(id)) => Some((entity.as_str(), id.as_str())),
-            _ => None,
-        };
-        // An unknown entity finds no command: the attempt reports that.
-        let index = match &options.entity_name {
-            Some(e) => self.program.entities.get(e.as_str()).copied(),
-            None => None,
-        };
-        let _lock = match (index, &options.instance_id) {
-            (Some(index), Some(id)) => Some(self.lock(index, id).await),
-            _ => None,
-        };
-        let input = limits::check_owned_input(&self.limits, input, || {
-            format!("the input of command `{name}`")
-        })?;
-        let input = into_object(input);
-        let mut related = Related::default();
-        let mut attempt = 1;
-        // Rate limits count a call once, not once per attempt or rerun.
-        let mut first = true;
-        loop {
-            let outcome = self
-                .run_command_once(name, &input, &options, index, first, &mut related)
-                .await;
-            first = false;
-            // An evaluation that missed rows of a relationship runs again with them (see
-            // `relations`); whatever it decided without them is dropped.
-            if related.fetch(self).await? {
-                if let Err(Halt::Changed { written: true }) = &outcome {
-                    let (entity, id) = target.unwrap_or_default();
-                    return Err(self.conflict(entity, id, attempt, true));
-                }
-                continue;
-            }
-            match outcome {
-                Ok(result) => return Ok(result),
-                Err(Halt::Result(result)) => return Ok(*result),
-                Err(Halt::Error(e)) => return Err(e),
-                Err(Halt::Refetch) => continue,
-                // Only `update_instance` mutates outside a command.
-                Err(Halt::Blocked(_)) => unreachable!("a command's mutate is never blocked"),
-                Err(Halt::Changed { written }) => {
-                    if written || attempt == COMMAND_ATTEMPTS {
-                        let (entity, id) = target.unwrap_or_default();
-                        return Err(self.conflict(entity, id, attempt, written));
-                    }
-                    attempt += 1;
-                    related.clear();
-                    backoff(attempt).await;
-                }
-            }
-        }
-    }
-
     pub(super) fn conflict(
         &self,
         entity: &str,
@@ -91,9 +23,12 @@ impl Engine {
         }
     }
 
-    /// One attempt of a command.
+    /// One run of a command in `unit` (an attempt runs it again when it missed rows of a
+    /// relationship).
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn run_command_once(
         &self,
+        unit: &Unit,
         name: &str,
         input: &Object,
         options: &CommandOptions,
@@ -130,7 +65,7 @@ impl Engine {
             (_, index) => index,
         };
         let read = match (index, entity_name, &options.instance_id) {
-            (Some(i), Some(e), Some(id)) => self.rows[i].get(e, id).await?,
+            (Some(i), Some(e), Some(id)) => self.rows_in(unit, i).get(e, id).await?,
             _ => None,
         };
         // The relationships the command names, fetched before it first runs (once per
@@ -149,7 +84,7 @@ impl Engine {
                         relationship,
                     );
                 }
-                related.fetch(self).await?;
+                related.fetch(self, unit).await?;
             }
         }
         let related: &Related = related;
@@ -292,6 +227,7 @@ impl Engine {
             _ => None,
         };
         let mut result = Value::Undefined;
+        let mut effects = Vec::new();
         for (i, action) in command.actions.iter().enumerate() {
             let what = || format!("action {} of command `{name}`", i + 1);
             let value = {
@@ -331,10 +267,15 @@ impl Engine {
                         return Err(Halt::Refetch);
                     }
                     if let Some((index, id)) = target {
-                        self.flush(index, id, &mut working).await?;
+                        self.flush(unit, index, id, &mut working).await?;
                     }
                 }
-                ActionKind::Emit => {
+                ActionKind::Emit | ActionKind::Publish => {
+                    if action.kind == ActionKind::Publish && self.write.outbox().is_none() {
+                        return Err(Halt::result(CommandResult::failure(format!(
+                            "MISSING_OUTBOX_STORE: publish action in command '{name}' requires RuntimeOptions.outboxStore, but none is configured"
+                        ))));
+                    }
                     let event = action.target.as_deref().unwrap_or("action_event");
                     let payload = match value.to_json() {
                         Some(Json::Object(map)) => map,
@@ -343,15 +284,20 @@ impl Engine {
                     };
                     emitted.push(self.event(event, payload));
                 }
-                ActionKind::Publish => {
-                    return Err(Halt::result(CommandResult::failure(format!(
-                        "MISSING_OUTBOX_STORE: publish action in command '{name}' requires RuntimeOptions.outboxStore, but none is configured"
-                    ))));
-                }
                 ActionKind::Effect => {
-                    return Err(Halt::result(CommandResult::failure(format!(
-                        "MISSING_EFFECT_HANDLER: effect action in command '{name}' requires RuntimeOptions.effectHandler, but none is configured"
-                    ))));
+                    if self.write.inner.effects.is_none() {
+                        return Err(Halt::result(CommandResult::failure(format!(
+                            "MISSING_EFFECT_HANDLER: effect action in command '{name}' requires RuntimeOptions.effectHandler, but none is configured"
+                        ))));
+                    }
+                    effects.push(Effect {
+                        name: action.target.clone(),
+                        value: value.to_json().unwrap_or(Json::Null),
+                        command: name.to_owned(),
+                        entity: options.entity_name.clone(),
+                        instance_id: options.instance_id.clone(),
+                        tenant: self.tenant_id.clone().unwrap_or_default(),
+                    });
                 }
             }
             result = value;
@@ -384,7 +330,7 @@ impl Engine {
             });
         }
         if let Some((index, id)) = target {
-            self.flush(index, id, &mut working).await?;
+            self.flush(unit, index, id, &mut working).await?;
         }
 
         // Events: `{...input, result}`, then the declared fields (an undefined one is absent).
@@ -406,6 +352,7 @@ impl Engine {
             success: true,
             result: result_json,
             emitted_events: emitted,
+            effects,
             ..CommandResult::default()
         })
     }

@@ -134,6 +134,7 @@ impl Engine {
     /// [`Rows::write`]. `Err(Halt::Changed)` when the instance changed or vanished since.
     pub(super) async fn flush(
         &self,
+        unit: &Unit,
         index: usize,
         id: &str,
         working: &mut Working,
@@ -145,11 +146,16 @@ impl Engine {
             return Ok(());
         };
         let entity = &self.program.ir.entities[index].name;
-        match self.rows[index]
+        let before = unit.journaled().then(|| read.clone());
+        match self
+            .rows_in(unit, index)
             .write(id, read, this, working.stale, &working.patch, entity)
             .await?
         {
             Some(row) => {
+                if let Some(before) = before {
+                    unit.wrote(index, id, before, row.clone());
+                }
                 working.written(row);
                 Ok(())
             }

@@ -37,6 +37,15 @@ pub struct CommandOptions {
     pub instance_id: Option<String>,
     /// Requests to override failed command constraints, matched by constraint code.
     pub override_requests: Vec<OverrideRequest>,
+    /// The idempotency key: a retry with the same key and request returns the first call's
+    /// result without running anything (see [`WritePath`](super::WritePath)).
+    pub idempotency_key: Option<String>,
+    /// The request's id, for the audit trail.
+    pub request_id: Option<String>,
+    /// The correlation id the command's outbox entries (and its reactions') carry.
+    pub correlation_id: Option<String>,
+    /// Where the call comes from (`"http"`, `"cli"`, ...), for the audit trail.
+    pub source: Option<String>,
 }
 
 impl CommandOptions {
@@ -45,8 +54,40 @@ impl CommandOptions {
         CommandOptions {
             entity_name: Some(entity.into()),
             instance_id: Some(instance_id.into()),
-            override_requests: Vec::new(),
+            ..CommandOptions::default()
         }
+    }
+
+    /// Run a command of `entity` that takes no instance.
+    pub fn entity(entity: impl Into<String>) -> Self {
+        CommandOptions {
+            entity_name: Some(entity.into()),
+            ..CommandOptions::default()
+        }
+    }
+
+    /// With the idempotency key `key`.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// With the request id `id` (audit trail).
+    pub fn request_id(mut self, id: impl Into<String>) -> Self {
+        self.request_id = Some(id.into());
+        self
+    }
+
+    /// With the correlation id `id` (outbox entries).
+    pub fn correlation_id(mut self, id: impl Into<String>) -> Self {
+        self.correlation_id = Some(id.into());
+        self
+    }
+
+    /// With the source `source` (audit trail).
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
     }
 
     /// Ask to override the command constraint `request.constraint_code` if it fails.
@@ -233,6 +274,39 @@ pub enum RuntimeError {
         what: String,
         /// Which limit, its value and what was asked for.
         exceeded: LimitExceeded,
+    },
+    /// A call named an idempotency key that an earlier, different request used (another
+    /// command, instance or input) in this tenant: nothing ran.
+    #[error("idempotency key `{key}` was already used for a different request")]
+    IdempotencyKeyReused {
+        /// The key.
+        key: String,
+    },
+    /// A call named an idempotency key and the engine's write path has no idempotency store.
+    #[error("an idempotency key was given but the write path has no idempotency store")]
+    IdempotencyNotConfigured,
+    /// The command's events could not be enqueued in its outbox: nothing was written.
+    #[error("OUTBOX_ENQUEUE_FAILED: {0}")]
+    Outbox(#[source] manifest_core::Error),
+    /// The command's idempotency record could not be read or written: nothing was written.
+    #[error("the idempotency store failed: {0}")]
+    Idempotency(#[source] manifest_core::Error),
+    /// The command's audit record could not be written inside its transaction: nothing was
+    /// written.
+    #[error("the audit sink failed: {0}")]
+    Audit(#[source] manifest_core::Error),
+    /// Reactions triggered reactions more than the reference's limit of 10 levels deep (the
+    /// reference's `ManifestReactionDepthError`): the command and every reaction rolled back.
+    #[error(
+        "Reaction depth limit ({depth}) exceeded. Event '{event}' → command '{command}' would exceed max depth. Check for circular reaction chains."
+    )]
+    ReactionDepth {
+        /// The depth reached.
+        depth: u32,
+        /// The event that would have triggered one more level.
+        event: String,
+        /// Its reaction's command, as `Entity.command`.
+        command: String,
     },
     /// An expression could not be evaluated.
     #[error("evaluating {what}: {source}")]

@@ -19,6 +19,8 @@ use crate::ir::{Ir, IrCommand, IrEntity, IrError, IrPolicy, PolicyAction};
 #[derive(Debug)]
 pub struct Program {
     pub(super) ir: Ir,
+    /// The IR's hash, from its provenance (`irHash`), for audit records.
+    pub(super) ir_hash: Option<String>,
     /// Each entity's index in `ir.entities`, by name (the first of two of one name).
     pub(super) entities: FxHashMap<String, usize>,
     /// The indexes in `ir.commands` of the commands of each name, in declaration order.
@@ -112,8 +114,14 @@ impl Program {
             .map(|entity| reads::projects_reads(&ir, entity))
             .collect();
         let lookup_fields = lookup_fields(&ir);
+        let ir_hash = ir
+            .provenance
+            .get("irHash")
+            .and_then(|hash| hash.as_str())
+            .map(str::to_owned);
         Program {
             ir,
+            ir_hash,
             entities,
             commands,
             command_policies,

@@ -94,7 +94,7 @@ impl Engine {
         policy: Option<&str>,
     ) -> Option<RateLimitDenial> {
         let denial = |scope_key: String, retry_after: f64| RateLimitDenial {
-            scope: limit.scope.as_str(),
+            scope: limit.scope.as_str().into(),
             scope_key,
             limit: json_number(limit.max_requests),
             window_ms: json_number(limit.window_ms),

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use super::rows::{Row, fields};
-use super::{Engine, Object, RuntimeError};
+use super::{Engine, Object, RuntimeError, Unit};
 use crate::ir::{IrEntity, IrForeignKey, IrRelationship};
 use crate::value::Value;
 
@@ -95,7 +95,11 @@ impl Related {
     /// Fetch what the last evaluation missed. `true` when it missed something, which is now
     /// fetched: the evaluation must run again, and its outcome this time is to be dropped.
     /// An evaluation that keeps missing past [`MAX_FETCH_ROUNDS`] is an error.
-    pub(super) async fn fetch(&mut self, engine: &Engine) -> Result<bool, RuntimeError> {
+    pub(super) async fn fetch(
+        &mut self,
+        engine: &Engine,
+        unit: &Unit,
+    ) -> Result<bool, RuntimeError> {
         let misses = std::mem::take(
             self.misses
                 .get_mut()
@@ -111,7 +115,7 @@ impl Related {
             });
         }
         for lookup in misses {
-            let rows = &engine.rows[lookup.entity];
+            let rows = engine.rows_in(unit, lookup.entity);
             let name = &engine.program.ir.entities[lookup.entity].name;
             let value = lookup.value();
             let found = match (lookup.field.as_str(), &value) {
@@ -140,7 +144,7 @@ impl Engine {
         let mut related = Related::default();
         loop {
             let outcome = evaluate(&related);
-            if !related.fetch(self).await? {
+            if !related.fetch(self, &Unit::direct()).await? {
                 return outcome;
             }
         }

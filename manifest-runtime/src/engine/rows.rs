@@ -211,6 +211,64 @@ impl Rows {
         }
     }
 
+    /// This store inside the transaction `tx`, if it can join it (a provided store that can;
+    /// never the engine's memory store).
+    pub(super) fn in_transaction(&self, tx: &manifest_core::Tx) -> Option<Rows> {
+        match self {
+            Rows::Memory(_) => None,
+            Rows::Provided { store, .. } => store.in_transaction(tx).map(Rows::provided),
+        }
+    }
+
+    /// Undo a write of instance `id` that turned `before` into `after`, if the instance is
+    /// still as written (a later writer's change is kept: `false`).
+    pub(super) async fn undo(
+        &self,
+        id: &str,
+        before: Read,
+        after: Read,
+    ) -> manifest_core::Result<bool> {
+        match self {
+            Rows::Memory(rows) => {
+                let mut table = rows.write();
+                let table = &mut *table;
+                let indexed = !table.indexes.is_empty();
+                if !table
+                    .rows
+                    .get(id)
+                    .is_some_and(|row| Arc::ptr_eq(row, &after.this))
+                {
+                    return Ok(false);
+                }
+                if indexed {
+                    table.unindex(id);
+                }
+                table.rows.insert(id.to_owned(), before.this);
+                if indexed {
+                    table.reindex(id);
+                }
+                Ok(true)
+            }
+            Rows::Provided { store, .. } => {
+                let mut fields = fields(&before.this).clone();
+                fields.remove(ENTITY_KEY);
+                fields.remove("id");
+                let patch = json_object(&fields);
+                match &after.stored {
+                    Some(stored) => match store.update_if(id, stored, patch.clone()).await {
+                        Ok(Conditional::Updated(_)) => Ok(true),
+                        Ok(_) => Ok(false),
+                        Err(manifest_core::Error::Unsupported { .. }) => {
+                            Ok(store.update(id, patch).await?.is_some())
+                        }
+                        Err(e) => Err(e),
+                    },
+                    None => Ok(store.update(id, patch).await?.is_some()),
+                }
+            }
+        }
+    }
+
     /// Whether this is the engine's memory store.
     pub(super) fn is_memory(&self) -> bool {
         matches!(self, Rows::Memory(_))

@@ -78,15 +78,14 @@ pub(super) enum Guard<'a, DB: Database> {
 impl<DB: Backend> Source<DB> {
     pub(super) async fn acquire(&self) -> Result<Guard<'_, DB>> {
         Ok(match self {
-            Source::Pool(pool, _) => {
-                Guard::Pooled(pool.acquire().await.map_err(Error::database)?)
-            }
+            Source::Pool(pool, _) => Guard::Pooled(pool.acquire().await.map_err(Error::database)?),
             Source::Held(held, _) => Guard::Held(held.lock().await),
         })
     }
 
     /// The connection of `tx` when it is given (a transaction of this source's database:
     /// [`Error::ForeignTransaction`] otherwise), else this source's.
+    #[allow(dead_code)] // used by the write-path stores
     pub(crate) async fn acquire_in<'a>(&'a self, tx: Option<&'a Tx>) -> Result<Guard<'a, DB>> {
         match tx {
             None => self.acquire().await,
