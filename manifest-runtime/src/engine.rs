@@ -64,8 +64,10 @@ pub use write_path::{Effect, EffectError, EffectHandler, Listener, WritePath, Wr
 /// [`COMMAND_ATTEMPTS`](Self::COMMAND_ATTEMPTS) (32) times, each rerun after a random pause
 /// that grows from under 1 ms to at most 16 ms; then it fails with
 /// [`RuntimeError::Conflict`]. The pauses need no timer from the executor (they run on
-/// `futures-timer`'s helper thread). An explicit `persist` action writes the same way; once
-/// it has written, a later conflict cannot be retried and is a `Conflict` with `written` set.
+/// `futures-timer`'s helper thread). An explicit `persist` action writes the same way; a later
+/// conflict rolls the attempt back with it and runs it again, unless its write could not be
+/// undone (on memory, when another writer has built on it since): then it is a `Conflict`
+/// with `written` set.
 /// A rerun evaluates everything again: `now()` is read again and generated ids (`uuid()`) are
 /// drawn again, so a retried command consumes ids that no instance ends up with.
 ///
@@ -83,6 +85,24 @@ pub use write_path::{Effect, EffectError, EffectHandler, Listener, WritePath, Wr
 /// a plain `update` and the per-instance lock is the only protection: it covers this engine,
 /// not other processes.
 /// [`update_instance`](Self::update_instance) follows the same rules.
+///
+/// Inside a command attempt's transaction (below) the check is the same `UPDATE ... WHERE`:
+/// on PostgreSQL an update that meets a row another transaction changed waits for it and then
+/// matches nothing, so the attempt rolls back and runs again; once it has written, it holds the
+/// row until it commits, so the instance's next writer waits for that commit.
+///
+/// # The write path
+///
+/// Each attempt of [`run_command`](Self::run_command) is one unit of work. On a SQLite or
+/// PostgreSQL [`Database`] it is one transaction ([`SqlDb::begin_for`](manifest_core::SqlDb::begin_for)
+/// of the engine's tenant) holding the reads of the instance and of its relationships, the
+/// write, the reactions' reads and writes, and the [`WritePath`]'s outbox entries, idempotency
+/// record and success audit record; it commits or rolls back as a whole. Stores join it
+/// through [`Store::in_transaction`](manifest_core::Store::in_transaction); one that cannot (a
+/// custom store) runs outside it and its writes are undone on rollback. On memory the attempt
+/// journals its writes and a rollback restores them. A command that fails, or rolls back,
+/// leaves no state, entry, record, effect or listener call behind (its audit record of the
+/// failure is written after the rollback). Listeners and effects run after the commit.
 pub struct Engine {
     /// The compiled IR, shared by every engine built from it.
     program: Arc<Program>,

@@ -56,7 +56,14 @@ impl Engine {
         if !audited && let Some(sink) = &self.write.inner.audit {
             // Failures (and replays) are recorded after the rollback, on their own.
             let record = match &outcome {
-                Ok((result, _)) => self.audit_record(name, &options, result, "run_command"),
+                Ok((result, _)) => {
+                    let mut record = self.audit_record(name, &options, result, "run_command");
+                    if result.success {
+                        // A success not audited in its transaction: an idempotent replay.
+                        record.diagnostics = serde_json::json!({ "idempotentReplay": true });
+                    }
+                    record
+                }
                 Err(e) => self.audit_error(name, &options, e),
             };
             if let Err(e) = sink.record(None, std::slice::from_ref(&record)).await {
