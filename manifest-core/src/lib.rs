@@ -69,14 +69,14 @@ mod types;
 #[doc(hidden)]
 pub mod __private;
 
+pub use audit::{AuditOutcome, AuditRecord, AuditSink};
 pub use entity::{Column, ColumnRole, Entity, Key, ManifestEntity, Statements};
 pub use error::{BoxDynError, Error, Result};
 pub use id::IdGenerator;
-pub use store::{Conditional, EntityInstance, InstanceStore, List, MemoryStore, Store};
-pub use tx::Tx;
-pub use audit::{AuditOutcome, AuditRecord, AuditSink};
 pub use idempotency::{IdempotencyRecord, IdempotencyStore};
 pub use outbox::{OutboxEntry, OutboxEvent, OutboxStatus, OutboxStore};
+pub use store::{Conditional, EntityInstance, InstanceStore, List, MemoryStore, Store};
+pub use tx::Tx;
 pub use types::{Binder, FieldType, KeyRef, RowDecoder, VersionType};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

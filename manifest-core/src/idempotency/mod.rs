@@ -81,8 +81,7 @@ pub trait IdempotencyStore: Debug + Send + Sync {
     /// record of its key; `false`, and nothing written, when a record of its tenant and key
     /// that has not expired at `now` exists. On PostgreSQL an uncommitted insert of the same
     /// key by another transaction makes this wait until that transaction ends.
-    async fn insert(&self, tx: Option<&Tx>, record: &IdempotencyRecord, now: i64)
-    -> Result<bool>;
+    async fn insert(&self, tx: Option<&Tx>, record: &IdempotencyRecord, now: i64) -> Result<bool>;
 
     /// Delete the records expired at `now`; how many.
     async fn purge_expired(&self, now: i64) -> Result<u64>;
