@@ -50,8 +50,10 @@ pub mod result;
 pub mod schema;
 pub mod value;
 
+mod audit_tracing;
 mod builtins;
 
+pub use audit_tracing::{AUDIT_TARGET, TracingAudit};
 pub use engine::{
     CommandOptions, Database, Effect, EffectError, EffectHandler, Engine, EngineBuilder, Listener,
     MemoryDb, OverrideRequest, Program, RuntimeError, StoreProvider, WritePath, WritePathBuilder,

@@ -2,13 +2,15 @@
 //! memory ([`MemoryAudit`]) and SQL ([`SqlAudit`]) sinks. (The runtime adds a sink that writes
 //! `tracing` events.)
 
+use std::cmp::Ordering;
+use std::collections::HashSet;
 use std::fmt::Debug;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::tx::Tx;
 
 mod memory;
@@ -135,11 +137,38 @@ impl AuditRecord {
 #[async_trait]
 pub trait AuditSink: Debug + Send + Sync {
     /// Record `records`, all or none: inside `tx` when one is given (a transaction of this
-    /// sink's database, else [`Error::ForeignTransaction`](crate::Error::ForeignTransaction)),
-    /// so they commit or roll back with it. A sink with no database ignores `tx`.
+    /// sink's database, else [`Error::ForeignTransaction`]),
+    /// so they commit or roll back with it. A sink with no database ignores `tx`. A record id
+    /// is kept once per tenant: a batch naming one twice is
+    /// [`Error::DuplicateId`], and a sink that keeps records fails
+    /// the batch when one of its ids is already kept; nothing of the batch is kept then.
     async fn record(&self, tx: Option<&Tx>, records: &[AuditRecord]) -> Result<()>;
 
-    /// `tenant`'s records, oldest first, at most `limit` (for inspection and tests; a sink
-    /// that keeps nothing returns none).
+    /// `tenant`'s records, oldest first (by `occurred_at`, then by record id, bytewise: a
+    /// UUIDv7 sorts by its creation), at most `limit`: the oldest ones (for inspection and
+    /// tests; a sink that keeps nothing returns none).
     async fn records(&self, tenant: &str, limit: u32) -> Result<Vec<AuditRecord>>;
+}
+
+/// The name errors give the audit sinks by.
+pub(crate) const OWNER: &str = "(audit)";
+
+/// Refuse a batch naming one `(tenant, record id)` twice, before anything is written.
+pub(crate) fn check_batch(records: &[AuditRecord]) -> Result<()> {
+    let mut seen = HashSet::with_capacity(records.len());
+    match records
+        .iter()
+        .find(|r| !seen.insert((r.tenant.as_str(), r.record_id.as_str())))
+    {
+        None => Ok(()),
+        Some(twice) => Err(Error::DuplicateId {
+            entity: OWNER.to_owned(),
+            id: twice.record_id.clone(),
+        }),
+    }
+}
+
+/// The order of [`AuditSink::records`]: by `occurred_at`, then by record id.
+pub(crate) fn oldest_first(a: &AuditRecord, b: &AuditRecord) -> Ordering {
+    (a.occurred_at, a.record_id.as_bytes()).cmp(&(b.occurred_at, b.record_id.as_bytes()))
 }

@@ -36,7 +36,7 @@ pub(super) fn pool_options<DB: Database>() -> PoolOptions<DB> {
 }
 
 /// What a held connection or transaction is in.
-pub(super) enum Held<DB: Database> {
+pub(crate) enum Held<DB: Database> {
     Connection(PoolConnection<DB>),
     Transaction(Transaction<'static, DB>),
     Closed,
@@ -56,7 +56,7 @@ impl DbId {
 
 /// Where a store gets its connection: the pool, per operation, or one held connection or
 /// transaction shared by every store made from it; and which database that is.
-pub(super) enum Source<DB: Database> {
+pub(crate) enum Source<DB: Database> {
     Pool(Pool<DB>, DbId),
     Held(Arc<Mutex<Held<DB>>>, DbId),
 }
@@ -70,13 +70,13 @@ impl<DB: Database> Clone for Source<DB> {
     }
 }
 
-pub(super) enum Guard<'a, DB: Database> {
+pub(crate) enum Guard<'a, DB: Database> {
     Pooled(PoolConnection<DB>),
     Held(MutexGuard<'a, Held<DB>>),
 }
 
 impl<DB: Backend> Source<DB> {
-    pub(super) async fn acquire(&self) -> Result<Guard<'_, DB>> {
+    pub(crate) async fn acquire(&self) -> Result<Guard<'_, DB>> {
         Ok(match self {
             Source::Pool(pool, _) => Guard::Pooled(pool.acquire().await.map_err(Error::database)?),
             Source::Held(held, _) => Guard::Held(held.lock().await),
@@ -115,7 +115,7 @@ impl<DB: Backend> Source<DB> {
 }
 
 impl<DB: Database> Guard<'_, DB> {
-    pub(super) fn conn(&mut self) -> Result<&mut DB::Connection> {
+    pub(crate) fn conn(&mut self) -> Result<&mut DB::Connection> {
         match self {
             Guard::Pooled(conn) => Ok(&mut **conn),
             Guard::Held(held) => match &mut **held {
@@ -177,6 +177,12 @@ impl<DB: Backend> SqlDb<DB> {
     /// The pool.
     pub fn pool(&self) -> &Pool<DB> {
         &self.pool
+    }
+
+    /// The source of a store of this database that takes a connection from the pool per
+    /// operation (the write-path stores: outbox, idempotency, audit).
+    pub(crate) fn source(&self) -> Source<DB> {
+        Source::Pool(self.pool.clone(), self.db)
     }
 
     /// The `CREATE TABLE IF NOT EXISTS` statement for `T`, with `PRIMARY KEY (tenant, id)`.
@@ -274,6 +280,13 @@ impl<DB: Backend> SqlDb<DB> {
     /// [`create_document_table`](Self::create_document_table) with the table named `table`.
     pub async fn create_document_table_in(&self, entity: &str, table: &str) -> Result<()> {
         self.create_document_table_at(entity, Some(table)).await
+    }
+
+    /// The table of the entity called `entity`'s documents (see
+    /// [`create_document_table`](Self::create_document_table)), from the statements cache.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(super) fn document_table(&self, entity: &str, table: Option<&str>) -> Result<String> {
+        Ok(self.documents.get::<DB>(entity, table)?.table().to_owned())
     }
 
     async fn create_document_table_at(&self, entity: &str, table: Option<&str>) -> Result<()> {
@@ -384,7 +397,7 @@ impl<DB: Backend> SqlDb<DB> {
 
 /// Check that `table` has the columns `expected`, no more and no fewer, in any order: `CREATE
 /// TABLE IF NOT EXISTS` over a table of another shape succeeds and changes nothing.
-async fn check_shape<DB: Backend>(
+pub(crate) async fn check_shape<DB: Backend>(
     conn: &mut DB::Connection,
     entity: &str,
     table: &str,

@@ -76,7 +76,7 @@ fn invalid(entity: &str, message: impl fmt::Display) -> Error {
 }
 
 /// `value` as JSON text, through [`DocumentFormatter`].
-fn to_text(entity: &str, value: &impl Serialize) -> Result<String> {
+pub(crate) fn to_text(entity: &str, value: &impl Serialize) -> Result<String> {
     let mut out = Vec::with_capacity(128);
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, DocumentFormatter);
     value

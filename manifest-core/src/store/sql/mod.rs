@@ -22,13 +22,16 @@ use crate::types::{Binder, FieldType, RowDecoder};
 
 mod db;
 mod document;
-use db::Source;
+pub(crate) use db::{Source, check_shape};
 pub use db::{SqlConnection, SqlDb, SqlSession, SqlTransaction};
 #[doc(hidden)]
 pub use document::DocumentDialect;
 pub use document::DocumentStore;
+pub(crate) use document::to_text;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
+#[cfg(feature = "postgres")]
+mod rls;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 
@@ -182,20 +185,20 @@ macro_rules! backend {
 pub(crate) use backend;
 
 /// Arguments being bound for one statement; the first encode error is kept and reported.
-struct Args<'q, DB: Backend> {
+pub(crate) struct Args<'q, DB: Backend> {
     args: DB::Arguments<'q>,
     error: Option<BoxDynError>,
 }
 
 impl<'q, DB: Backend> Args<'q, DB> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Args {
             args: Default::default(),
             error: None,
         }
     }
 
-    fn finish(self, entity: &str) -> Result<DB::Arguments<'q>> {
+    pub(crate) fn finish(self, entity: &str) -> Result<DB::Arguments<'q>> {
         match self.error {
             None => Ok(self.args),
             Some(source) => Err(Error::Encode {
@@ -235,9 +238,9 @@ impl<'q, DB: Backend> Binder<'q> for Args<'q, DB> {
 }
 
 /// Reads one row's columns by position.
-struct Decoder<'r, DB: Backend> {
-    row: &'r DB::Row,
-    entity: &'static str,
+pub(crate) struct Decoder<'r, DB: Backend> {
+    pub(crate) row: &'r DB::Row,
+    pub(crate) entity: &'static str,
 }
 
 impl<DB: Backend> RowDecoder for Decoder<'_, DB> {
@@ -270,7 +273,7 @@ fn list_limit<Id>(list: &List<Id>) -> i64 {
 
 /// Map a driver error; a unique violation on insert is a duplicate id, and our own decode
 /// error, carried through sqlx by `fetch_all`, comes back out as it was.
-fn db_error(entity: &str, id: Option<&dyn fmt::Display>, e: sqlx::Error) -> Error {
+pub(crate) fn db_error(entity: &str, id: Option<&dyn fmt::Display>, e: sqlx::Error) -> Error {
     let e = match e {
         sqlx::Error::Decode(source) => match source.downcast::<Error>() {
             Ok(ours) => return *ours,
@@ -284,6 +287,20 @@ fn db_error(entity: &str, id: Option<&dyn fmt::Display>, e: sqlx::Error) -> Erro
             id: id.to_string(),
         },
         _ => Error::Database(Box::new(e)),
+    }
+}
+
+/// `table`, quoted, if it can be the name of a table `owner` (`(idempotency)`, `(audit)`)
+/// names at run time: `[A-Za-z_][A-Za-z0-9_]*`, at most 63 bytes, not `sqlite_..`
+/// ([`Error::InvalidName`] otherwise).
+pub(crate) fn quoted_table(owner: &str, table: &str) -> Result<String> {
+    match manifest_naming::check_sql_name(manifest_naming::NameKind::Table, table) {
+        Ok(()) => Ok(format!("\"{table}\"")),
+        Err(e) => Err(Error::InvalidName {
+            entity: owner.to_owned(),
+            name: table.to_owned(),
+            reason: e.to_string(),
+        }),
     }
 }
 
