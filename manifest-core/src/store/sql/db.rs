@@ -36,7 +36,7 @@ pub(super) fn pool_options<DB: Database>() -> PoolOptions<DB> {
 }
 
 /// What a held connection or transaction is in.
-pub(super) enum Held<DB: Database> {
+pub(crate) enum Held<DB: Database> {
     Connection(PoolConnection<DB>),
     Transaction(Transaction<'static, DB>),
     Closed,
@@ -56,7 +56,7 @@ impl DbId {
 
 /// Where a store gets its connection: the pool, per operation, or one held connection or
 /// transaction shared by every store made from it; and which database that is.
-pub(super) enum Source<DB: Database> {
+pub(crate) enum Source<DB: Database> {
     Pool(Pool<DB>, DbId),
     Held(Arc<Mutex<Held<DB>>>, DbId),
 }
@@ -70,17 +70,15 @@ impl<DB: Database> Clone for Source<DB> {
     }
 }
 
-pub(super) enum Guard<'a, DB: Database> {
+pub(crate) enum Guard<'a, DB: Database> {
     Pooled(PoolConnection<DB>),
     Held(MutexGuard<'a, Held<DB>>),
 }
 
 impl<DB: Backend> Source<DB> {
-    pub(super) async fn acquire(&self) -> Result<Guard<'_, DB>> {
+    pub(crate) async fn acquire(&self) -> Result<Guard<'_, DB>> {
         Ok(match self {
-            Source::Pool(pool, _) => {
-                Guard::Pooled(pool.acquire().await.map_err(Error::database)?)
-            }
+            Source::Pool(pool, _) => Guard::Pooled(pool.acquire().await.map_err(Error::database)?),
             Source::Held(held, _) => Guard::Held(held.lock().await),
         })
     }
@@ -116,7 +114,7 @@ impl<DB: Backend> Source<DB> {
 }
 
 impl<DB: Database> Guard<'_, DB> {
-    pub(super) fn conn(&mut self) -> Result<&mut DB::Connection> {
+    pub(crate) fn conn(&mut self) -> Result<&mut DB::Connection> {
         match self {
             Guard::Pooled(conn) => Ok(&mut **conn),
             Guard::Held(held) => match &mut **held {
@@ -178,6 +176,11 @@ impl<DB: Backend> SqlDb<DB> {
     /// The pool.
     pub fn pool(&self) -> &Pool<DB> {
         &self.pool
+    }
+
+    /// The source of stores made from this database: its pool.
+    pub(crate) fn source(&self) -> Source<DB> {
+        Source::Pool(self.pool.clone(), self.db)
     }
 
     /// The `CREATE TABLE IF NOT EXISTS` statement for `T`, with `PRIMARY KEY (tenant, id)`.
@@ -385,7 +388,7 @@ impl<DB: Backend> SqlDb<DB> {
 
 /// Check that `table` has the columns `expected`, no more and no fewer, in any order: `CREATE
 /// TABLE IF NOT EXISTS` over a table of another shape succeeds and changes nothing.
-async fn check_shape<DB: Backend>(
+pub(crate) async fn check_shape<DB: Backend>(
     conn: &mut DB::Connection,
     entity: &str,
     table: &str,

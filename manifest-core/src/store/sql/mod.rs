@@ -22,7 +22,7 @@ use crate::types::{Binder, FieldType, RowDecoder};
 
 mod db;
 mod document;
-use db::Source;
+pub(crate) use db::{Source, check_shape};
 pub use db::{SqlConnection, SqlDb, SqlSession, SqlTransaction};
 #[doc(hidden)]
 pub use document::DocumentDialect;
