@@ -49,6 +49,7 @@ pub mod limits;
 pub mod result;
 pub mod schema;
 pub mod value;
+pub mod worker;
 
 mod audit_tracing;
 mod builtins;
