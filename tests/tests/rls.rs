@@ -1,17 +1,17 @@
 //! Row-level security on a real PostgreSQL server (`MANIFEST_PG_URL`, a superuser; skipped
 //! without it unless `CI=true`).
 //!
-//! In a fresh schema, as the superuser: a typed table, a document table, an idempotency table
-//! and an audit table, each given row-level security, and a role `manifest_app_<random>` with
-//! LOGIN, no BYPASSRLS, and only `SELECT, INSERT, UPDATE, DELETE` on them. Then, connected as
-//! that role, what its statements see and may change with no tenant setting and inside
-//! `begin_for(tenant)` transactions. (The outbox table is not made here; it takes the same
-//! `enable_row_level_security`.)
+//! In a fresh schema, as the superuser: a typed table, a document table, an outbox table, an
+//! idempotency table and an audit table, each given row-level security, and a role
+//! `manifest_app_<random>` with LOGIN, no BYPASSRLS, and only `SELECT, INSERT, UPDATE, DELETE`
+//! on them. Then, connected as that role, what its statements see and may change with no
+//! tenant setting and inside `begin_for(tenant)` transactions.
 
 use std::str::FromStr;
 
 use manifest_core::audit::{AuditOutcome, AuditRecord, AuditSink, SqlAudit};
 use manifest_core::idempotency::{IdempotencyRecord, IdempotencyStore, SqlIdempotency};
+use manifest_core::outbox::{OutboxEntry, OutboxEvent, OutboxStore, SqlOutbox};
 use manifest_core::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use manifest_core::{EntityInstance, ManifestEntity, PgDb, Store};
 use serde_json::{Map, json};
@@ -30,9 +30,10 @@ struct RlsItem {
 const NOTE: &str = "RlsNote";
 
 /// Each table and its tenant column.
-const TABLES: [(&str, &str); 4] = [
+const TABLES: [(&str, &str); 5] = [
     ("rls_item", "owner"),
     ("rls_note", "tenant_id"),
+    ("manifest_outbox", "tenant_id"),
     ("manifest_idempotency", "tenant_id"),
     ("manifest_audit", "tenant_id"),
 ];
@@ -88,6 +89,7 @@ async fn touch(
 async fn write(app: &PgDb, tenant: &str) {
     let idempotency = SqlIdempotency::new(app);
     let audit = SqlAudit::new(app);
+    let outbox = SqlOutbox::new(app);
     let tx = app.begin_for(tenant).await.unwrap();
     for i in 0..rows_of(tenant) {
         let id = format!("{tenant}{i}");
@@ -114,6 +116,9 @@ async fn write(app: &PgDb, tenant: &str) {
         );
         let entry = AuditRecord::new(&id, i, tenant, "create", AuditOutcome::Success);
         audit.record(Some(&tx.tx()), &[entry]).await.unwrap();
+        let event = OutboxEvent::new("Created", "items", Map::new(), json!(0));
+        let entry = OutboxEntry::new(&id, tenant, "create", event, 0);
+        outbox.enqueue(Some(&tx.tx()), &[entry]).await.unwrap();
     }
     tx.commit().await.unwrap();
 }
@@ -127,7 +132,13 @@ async fn scenario(owner: &PgDb, writer: &PgDb, reader: &PgDb, role: &str) {
     idempotency.create_table().await.unwrap();
     let audit = SqlAudit::new(owner);
     audit.create_table().await.unwrap();
+    let outbox = SqlOutbox::new(owner);
+    outbox.create_table().await.unwrap();
     for _ in 0..2 {
+        owner
+            .enable_row_level_security(outbox.table())
+            .await
+            .unwrap();
         owner
             .enable_row_level_security_for::<RlsItem>()
             .await
@@ -325,6 +336,17 @@ async fn scenario(owner: &PgDb, writer: &PgDb, reader: &PgDb, role: &str) {
                 AuditRecord::new("ok", 0, "a", "c", AuditOutcome::Success),
                 entry,
             ],
+        )
+        .await
+        .unwrap_err();
+    assert!(refused(&e), "{e}");
+    tx.rollback().await.unwrap();
+    let tx = reader.begin_for("a").await.unwrap();
+    let event = OutboxEvent::new("Created", "items", Map::new(), json!(0));
+    let e = SqlOutbox::new(reader)
+        .enqueue(
+            Some(&tx.tx()),
+            &[OutboxEntry::new("sneaky", "b", "create", event, 0)],
         )
         .await
         .unwrap_err();
