@@ -45,11 +45,23 @@ fn object(value: Json) -> Map<String, Json> {
     }
 }
 
-/// One backend's database and its write path.
+/// One configuration of the write path.
+struct Config {
+    label: &'static str,
+    write: WritePath,
+    /// Whether each call has an idempotency key (fresh ones, or `replay`'s).
+    keyed: bool,
+    /// Whether the calls repeat the keys of the configuration before (answered from records).
+    replay: bool,
+    /// The reference's workload beside it (`bench-write-path.mjs`), if any.
+    reference: &'static str,
+}
+
+/// One backend's database and its configurations.
 struct Setup {
     name: &'static str,
     database: Database,
-    full: WritePath,
+    configs: Vec<Config>,
 }
 
 async fn setup<DB: Backend>(name: &'static str, db: SqlDb<DB>) -> Setup
@@ -62,21 +74,70 @@ where
     outbox.create_table().await.expect("outbox table");
     idempotency.create_table().await.expect("idempotency table");
     audit.create_table().await.expect("audit table");
+    let (outbox, idempotency, audit) = (Arc::new(outbox), Arc::new(idempotency), Arc::new(audit));
     let full = WritePath::builder()
-        .outbox(Arc::new(outbox))
-        .idempotency(Arc::new(idempotency))
-        .audit(Arc::new(audit))
+        .outbox(outbox.clone())
+        .idempotency(idempotency.clone())
+        .audit(audit.clone())
         .build();
+    let config = |label, write, keyed, replay, reference| Config {
+        label,
+        write,
+        keyed,
+        replay,
+        reference,
+    };
+    // Beside the rows, the reference's closest: `tx` (its PostgresStore in its
+    // PostgresTransactionProvider) and `fullNoIdem` (with its outbox and audit sink: with its
+    // idempotency store too its reactions fail, so that row would do less work).
+    let configs = vec![
+        config(
+            "bare (one transaction per call)",
+            WritePath::default(),
+            false,
+            false,
+            "tx",
+        ),
+        config(
+            "outbox only",
+            WritePath::builder().outbox(outbox).build(),
+            false,
+            false,
+            "",
+        ),
+        config(
+            "idempotency key only",
+            WritePath::builder().idempotency(idempotency).build(),
+            true,
+            false,
+            "",
+        ),
+        config(
+            "audit only",
+            WritePath::builder().audit(audit).build(),
+            false,
+            false,
+            "",
+        ),
+        config(
+            "full: outbox + idempotency key + audit",
+            full.clone(),
+            true,
+            false,
+            "fullNoIdem",
+        ),
+        config("full, the same keys again (replays)", full, true, true, ""),
+    ];
     Setup {
         name,
         database: db.into(),
-        full,
+        configs,
     }
 }
 
-/// One round of `n` timed calls (after `warmup`) in a fresh tenant: ops/s of `bare`, `full`,
-/// and `full` replayed.
-async fn round(setup: &Setup, program: &Arc<Program>, n: usize, warmup: usize) -> [f64; 3] {
+/// One round of `n` timed calls (after `warmup`) of each configuration, in a fresh tenant:
+/// their ops/s.
+async fn round(setup: &Setup, program: &Arc<Program>, n: usize, warmup: usize) -> Vec<f64> {
     static ROUND: AtomicU64 = AtomicU64::new(0);
     let tenant = format!(
         "wp-{}-{}",
@@ -98,21 +159,24 @@ async fn round(setup: &Setup, program: &Arc<Program>, n: usize, warmup: usize) -
             .await
             .expect("create");
     }
-    let mut rates = [0.0; 3];
-    let full = engine(setup.full.clone());
-    for (slot, rate) in rates.iter_mut().enumerate() {
-        let engine = if slot == 0 { &bare } else { &full };
-        let key = |i: usize| (slot > 0).then(|| format!("k-{i}"));
-        if slot < 2 {
+    let mut rates = Vec::new();
+    let mut ran = 0;
+    for (slot, config) in setup.configs.iter().enumerate() {
+        let engine = engine(config.write.clone());
+        // A replay repeats the keys of the configuration before it.
+        let keys = if config.replay { slot - 1 } else { slot };
+        let key = |i: usize| config.keyed.then(|| format!("k{keys}-{i}"));
+        if !config.replay {
             for i in 0..warmup {
-                deposit(engine, key(n + i).map(|k| format!("w{slot}-{k}"))).await;
+                deposit(&engine, key(n + i)).await;
             }
+            ran += n + warmup;
         }
         let start = Instant::now();
         for i in 0..n {
-            deposit(engine, key(i)).await;
+            deposit(&engine, key(i)).await;
         }
-        *rate = per_sec(n, start);
+        rates.push(per_sec(n, start));
     }
     let balance = bare
         .get_instance("Account", "a1")
@@ -120,8 +184,7 @@ async fn round(setup: &Setup, program: &Arc<Program>, n: usize, warmup: usize) -
         .expect("read")
         .expect("a1")["balance"]
         .clone();
-    let calls = 2 * (n + warmup) as u64;
-    assert_eq!(balance, json!(calls), "every call but the replays ran once");
+    assert_eq!(balance, json!(ran), "every call but the replays ran once");
     rates
 }
 
@@ -186,7 +249,7 @@ fn main() {
         );
         println!("|---|---|---:|---:|---:|---:|---:|");
         for setup in &setups {
-            let mut all = [Vec::new(), Vec::new(), Vec::new()];
+            let mut all = vec![Vec::new(); setup.configs.len()];
             for _ in 0..rounds {
                 let rates = round(setup, &program, n, warmup).await;
                 for (slot, rate) in rates.into_iter().enumerate() {
@@ -194,28 +257,27 @@ fn main() {
                 }
             }
             let medians: Vec<f64> = all.into_iter().map(median).collect();
-            // Beside each row, the reference's closest: `tx` (PostgresStore in its
-            // PostgresTransactionProvider) and `fullNoIdem` (with its outbox and audit sink;
-            // with its idempotency store too its reactions fail, so that row does less work).
-            let labels = [
-                ("bare (one transaction per call)", "tx"),
-                ("full: outbox + idempotency key + audit", "fullNoIdem"),
-                ("full, replayed keys", ""),
-            ];
-            for (slot, (label, key)) in labels.iter().enumerate() {
-                let theirs = (setup.name == "PostgreSQL")
-                    .then(|| reference.as_ref()?.get(*key)?.get("median")?.as_f64())
+            for (config, ours) in setup.configs.iter().zip(&medians) {
+                let theirs = (setup.name == "PostgreSQL" && !config.reference.is_empty())
+                    .then(|| {
+                        reference
+                            .as_ref()?
+                            .get(config.reference)?
+                            .get("median")?
+                            .as_f64()
+                    })
                     .flatten();
                 let (theirs, ratio) = match theirs {
-                    Some(t) => (fmt_rate(t), format!("{:.1}x", medians[slot] / t)),
+                    Some(t) => (fmt_rate(t), format!("{:.1}x", ours / t)),
                     None => ("-".to_owned(), "-".to_owned()),
                 };
                 println!(
-                    "| {} | {label} | {} | {:.1} | {:.2} | {theirs} | {ratio} |",
+                    "| {} | {} | {} | {:.1} | {:.2} | {theirs} | {ratio} |",
                     setup.name,
-                    fmt_rate(medians[slot]),
-                    1e6 / medians[slot],
-                    medians[0] / medians[slot],
+                    config.label,
+                    fmt_rate(*ours),
+                    1e6 / ours,
+                    medians[0] / ours,
                 );
             }
         }

@@ -197,7 +197,13 @@ fn object(v: Json) -> Map<String, Json> {
 }
 
 /// An outbox entry's event, command, entity, instance and causation.
-type Subject<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+type Subject<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
 
 async fn deposit(
     engine: &Engine,
