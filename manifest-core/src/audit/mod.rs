@@ -19,6 +19,8 @@ pub use memory::MemoryAudit;
 mod sql;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::SqlAudit;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) use sql::batch_json as sql_batch_json;
 
 /// How a command call ended, with the reference runtime's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -148,6 +150,14 @@ pub trait AuditSink: Debug + Send + Sync {
     /// UUIDv7 sorts by its creation), at most `limit`: the oldest ones (for inspection and
     /// tests; a sink that keeps nothing returns none).
     async fn records(&self, tenant: &str, limit: u32) -> Result<Vec<AuditRecord>>;
+
+    /// This store as [`Any`](std::any::Any), for [`CommandRecords`](crate::CommandRecords)
+    /// to recognise the SQL stores it can write in one statement with others. `None` (the
+    /// default) for any other store.
+    #[doc(hidden)]
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// The name errors give the audit sinks by.

@@ -264,19 +264,39 @@ impl<DB: Backend> fmt::Debug for SqlAudit<DB> {
     }
 }
 
+/// `records` as the one parameter of the insert (checked for duplicates first).
+pub(crate) fn batch_json(records: &[AuditRecord]) -> Result<String> {
+    check_batch(records)?;
+    let rows = records.iter().map(Row::new).collect::<Result<Vec<_>>>()?;
+    serde_json::to_string(&rows).map_err(|source| Error::InvalidData {
+        entity: OWNER.to_owned(),
+        source,
+    })
+}
+
+impl<DB: Backend> SqlAudit<DB> {
+    /// The insert of a batch, its one parameter numbered 1 (see [`batch_json`]).
+    pub(crate) fn insert_sql(&self) -> &str {
+        &self.sql.insert
+    }
+
+    pub(crate) fn source(&self) -> &Source<DB> {
+        &self.source
+    }
+}
+
 #[async_trait]
 impl<DB: Backend> AuditSink for SqlAudit<DB> {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
     async fn record(&self, tx: Option<&Tx>, records: &[AuditRecord]) -> Result<()> {
         if records.is_empty() {
             // Nothing to write; a foreign transaction is refused all the same.
             return tx.map_or(Ok(()), |tx| self.source.join(tx).map(drop));
         }
-        check_batch(records)?;
-        let rows = records.iter().map(Row::new).collect::<Result<Vec<_>>>()?;
-        let batch = serde_json::to_string(&rows).map_err(|source| Error::InvalidData {
-            entity: OWNER.to_owned(),
-            source,
-        })?;
+        let batch = batch_json(records)?;
         let mut guard = self.source.acquire_in(tx).await?;
         let mut args = Args::<DB>::new();
         args.bind(&batch);

@@ -22,6 +22,8 @@ pub use memory::MemoryIdempotency;
 mod sql;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::SqlIdempotency;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) use sql::bind_insert;
 
 /// What a key answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,4 +87,12 @@ pub trait IdempotencyStore: Debug + Send + Sync {
 
     /// Delete the records expired at `now`; how many.
     async fn purge_expired(&self, now: i64) -> Result<u64>;
+
+    /// This store as [`Any`](std::any::Any), for [`CommandRecords`](crate::CommandRecords)
+    /// to recognise the SQL stores it can write in one statement with others. `None` (the
+    /// default) for any other store.
+    #[doc(hidden)]
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }

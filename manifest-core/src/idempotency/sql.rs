@@ -211,8 +211,40 @@ impl<DB: Backend> fmt::Debug for SqlIdempotency<DB> {
     }
 }
 
+/// The parameters 1 to 7 of the insert of `record` (`result` is its result as text).
+pub(crate) fn bind_insert<'q, DB: Backend>(
+    args: &mut Args<'q, DB>,
+    record: &'q IdempotencyRecord,
+    result: &'q String,
+    now: &'q i64,
+) {
+    args.bind(&record.tenant);
+    args.bind(&record.key);
+    args.bind(&record.fingerprint);
+    args.bind(result);
+    args.bind(&record.created_at);
+    args.bind(&record.expires_at);
+    args.bind(now);
+}
+
+impl<DB: Backend> SqlIdempotency<DB> {
+    /// The insert (`RETURNING 1` when it wrote), its parameters numbered 1 to 7 (see
+    /// [`bind_insert`]).
+    pub(crate) fn insert_sql(&self) -> &str {
+        &self.sql.insert
+    }
+
+    pub(crate) fn source(&self) -> &Source<DB> {
+        &self.source
+    }
+}
+
 #[async_trait]
 impl<DB: Backend> IdempotencyStore for SqlIdempotency<DB> {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
     async fn get(
         &self,
         tx: Option<&Tx>,
@@ -237,13 +269,7 @@ impl<DB: Backend> IdempotencyStore for SqlIdempotency<DB> {
         let result = to_text(OWNER, &record.result)?;
         let mut guard = self.source.acquire_in(tx).await?;
         let mut args = Args::<DB>::new();
-        args.bind(&record.tenant);
-        args.bind(&record.key);
-        args.bind(&record.fingerprint);
-        args.bind(&result);
-        args.bind(&record.created_at);
-        args.bind(&record.expires_at);
-        args.bind(&now);
+        bind_insert(&mut args, record, &result, &now);
         let args = args.finish(OWNER)?;
         let row = DB::fetch_optional(guard.conn()?, &self.sql.insert, args)
             .await

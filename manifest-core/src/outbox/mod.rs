@@ -193,6 +193,14 @@ pub trait OutboxStore: Debug + Send + Sync {
     /// written.
     async fn enqueue(&self, tx: Option<&Tx>, entries: &[OutboxEntry]) -> Result<()>;
 
+    /// This store as [`Any`](std::any::Any), for [`CommandRecords`](crate::CommandRecords)
+    /// to recognise the SQL stores it can write in one statement with others. `None` (the
+    /// default) for any other store.
+    #[doc(hidden)]
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+
     /// Lease up to `limit` pending entries of any tenant to `worker` until `now + lease_ms`,
     /// counting an attempt on each, and return them in `seq` order. An entry is claimable when
     /// it is available (`available_at <= now`) and unleased or its lease has expired, and

@@ -297,16 +297,9 @@ fn decode<DB: Backend>(table: &str, row: &DB::Row) -> Result<OutboxEntry> {
     })
 }
 
-#[async_trait]
-impl<DB: Backend> OutboxStore for SqlOutbox<DB> {
-    async fn enqueue(&self, tx: Option<&Tx>, entries: &[OutboxEntry]) -> Result<()> {
-        if let Some(tx) = tx {
-            self.source.join(tx)?;
-        }
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let table = self.sql.table.as_str();
+impl<DB: Backend> SqlOutbox<DB> {
+    /// `entries` as the one parameter of the enqueue statement.
+    pub(crate) fn batch_json(&self, entries: &[OutboxEntry]) -> Result<String> {
         let rows: Vec<NewRow<'_>> = entries
             .iter()
             .enumerate()
@@ -327,10 +320,37 @@ impl<DB: Backend> OutboxStore for SqlOutbox<DB> {
                 available_at: e.available_at,
             })
             .collect();
-        let json = serde_json::to_string(&rows).map_err(|source| Error::InvalidData {
-            entity: table.to_owned(),
+        serde_json::to_string(&rows).map_err(|source| Error::InvalidData {
+            entity: self.sql.table.clone(),
             source,
-        })?;
+        })
+    }
+
+    /// The enqueue statement, its one parameter numbered 1 (see [`batch_json`](Self::batch_json)).
+    pub(crate) fn enqueue_sql(&self) -> &str {
+        &self.sql.enqueue
+    }
+
+    pub(crate) fn source(&self) -> &Source<DB> {
+        &self.source
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> OutboxStore for SqlOutbox<DB> {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
+    async fn enqueue(&self, tx: Option<&Tx>, entries: &[OutboxEntry]) -> Result<()> {
+        if let Some(tx) = tx {
+            self.source.join(tx)?;
+        }
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let table = self.sql.table.as_str();
+        let json = self.batch_json(entries)?;
         let mut guard = self.source.acquire_in(tx).await?;
         let args = Bind::<DB>::new().push(&json).finish(table)?;
         match DB::execute(guard.conn()?, &self.sql.enqueue, args).await {

@@ -5,7 +5,10 @@
 use super::reactions::Subject;
 use super::write_path::fingerprint;
 use super::*;
-use manifest_core::{AuditOutcome, AuditRecord, IdempotencyRecord, IdempotencyStore, OutboxEntry};
+use manifest_core::{
+    AuditOutcome, AuditRecord, CommandRecords, IdempotencyRecord, IdempotencyStore, OutboxEntry,
+    RecordsError,
+};
 
 /// The idempotency of one call: its key, store and request fingerprint.
 struct Keyed<'a> {
@@ -271,46 +274,52 @@ impl Engine {
         result.effects = effects;
         let write = &self.write.inner;
         let now = self.now_ms();
-        if let Some(keyed) = keyed {
-            let json = serde_json::to_value(&result).map_err(|e| {
-                RuntimeError::Idempotency(manifest_core::Error::InvalidData {
-                    entity: "idempotency record".to_owned(),
-                    source: e,
-                })
-            })?;
-            let ttl = i64::try_from(write.ttl().as_millis()).unwrap_or(i64::MAX);
-            let record = IdempotencyRecord::new(
-                tenant,
-                keyed.key,
-                keyed.fingerprint.clone(),
-                json,
-                now,
-                now.saturating_add(ttl),
-            );
-            let inserted = keyed
-                .store
-                .insert(unit.tx(), &record, now)
-                .await
-                .map_err(RuntimeError::Idempotency)?;
-            if !inserted {
-                return Err(Halt::Duplicate);
+        let record = match keyed {
+            Some(keyed) => {
+                let json = serde_json::to_value(&result).map_err(|e| {
+                    RuntimeError::Idempotency(manifest_core::Error::InvalidData {
+                        entity: "idempotency record".to_owned(),
+                        source: e,
+                    })
+                })?;
+                let ttl = i64::try_from(write.ttl().as_millis()).unwrap_or(i64::MAX);
+                Some(IdempotencyRecord::new(
+                    tenant,
+                    keyed.key,
+                    keyed.fingerprint.clone(),
+                    json,
+                    now,
+                    now.saturating_add(ttl),
+                ))
             }
-        }
-        if let Some(outbox) = &write.outbox
-            && !records.entries.is_empty()
-        {
-            outbox
-                .enqueue(unit.tx(), &records.entries)
-                .await
-                .map_err(RuntimeError::Outbox)?;
-        }
-        if let Some(sink) = &write.audit {
+            None => None,
+        };
+        if write.audit.is_some() {
             records
                 .audit
                 .push(self.audit_record(name, options, &result, "run_command"));
-            sink.record(unit.tx(), &records.audit)
-                .await
-                .map_err(RuntimeError::Audit)?;
+        }
+        // The records in one statement where the stores allow (see `CommandRecords`).
+        let mut batch = CommandRecords::default();
+        batch.outbox = write
+            .outbox
+            .as_deref()
+            .map(|o| (o, records.entries.as_slice()));
+        batch.idempotency = keyed
+            .zip(record.as_ref())
+            .map(|(k, r)| (&**k.store, r, now));
+        batch.audit = write
+            .audit
+            .as_deref()
+            .map(|a| (a, records.audit.as_slice()));
+        let inserted = batch.write(unit.tx()).await.map_err(|e| match e {
+            RecordsError::Outbox(e) => RuntimeError::Outbox(e),
+            RecordsError::Idempotency(e) => RuntimeError::Idempotency(e),
+            RecordsError::Audit(e) => RuntimeError::Audit(e),
+            e => RuntimeError::Records(e),
+        })?;
+        if !inserted {
+            return Err(Halt::Duplicate);
         }
         Ok(Step::Done(Box::new(result)))
     }

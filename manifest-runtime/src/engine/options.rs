@@ -291,6 +291,10 @@ pub enum RuntimeError {
     /// The command's idempotency record could not be read or written: nothing was written.
     #[error("the idempotency store failed: {0}")]
     Idempotency(#[source] manifest_core::Error),
+    /// The command's outbox entries, idempotency record and audit records, written in one
+    /// statement, could not be written: nothing was written.
+    #[error("OUTBOX_ENQUEUE_FAILED: the command's records could not be written: {0}")]
+    Records(#[source] manifest_core::RecordsError),
     /// The command's audit record could not be written inside its transaction: nothing was
     /// written.
     #[error("the audit sink failed: {0}")]
