@@ -29,7 +29,7 @@ use std::time::Instant;
 use manifest_core::audit::SqlAudit;
 use manifest_core::idempotency::SqlIdempotency;
 use manifest_core::outbox::SqlOutbox;
-use manifest_core::{Backend, SqlDb};
+use manifest_core::{Backend, IdempotencyRecord, IdempotencyStore, SqlDb, Tx};
 use manifest_runtime::{CommandOptions, Database, Engine, Ir, Program, WritePath};
 use serde_json::{Map, Value as Json, json};
 
@@ -42,6 +42,38 @@ fn object(value: Json) -> Map<String, Json> {
     match value {
         Json::Object(map) => map,
         _ => Map::new(),
+    }
+}
+
+/// An idempotency store behind a wrapper that `CommandRecords` does not recognise as SQL, so
+/// that the records are written one call per store (the configuration that shows what the
+/// one-statement path saves).
+#[derive(Debug)]
+struct OneCallEach(Arc<dyn IdempotencyStore>);
+
+#[async_trait::async_trait]
+impl IdempotencyStore for OneCallEach {
+    async fn get(
+        &self,
+        tx: Option<&Tx>,
+        tenant: &str,
+        key: &str,
+        now: i64,
+    ) -> manifest_core::Result<Option<IdempotencyRecord>> {
+        self.0.get(tx, tenant, key, now).await
+    }
+
+    async fn insert(
+        &self,
+        tx: Option<&Tx>,
+        record: &IdempotencyRecord,
+        now: i64,
+    ) -> manifest_core::Result<bool> {
+        self.0.insert(tx, record, now).await
+    }
+
+    async fn purge_expired(&self, now: i64) -> manifest_core::Result<u64> {
+        self.0.purge_expired(now).await
     }
 }
 
@@ -100,21 +132,21 @@ where
         ),
         config(
             "outbox only",
-            WritePath::builder().outbox(outbox).build(),
+            WritePath::builder().outbox(outbox.clone()).build(),
             false,
             false,
             "",
         ),
         config(
             "idempotency key only",
-            WritePath::builder().idempotency(idempotency).build(),
+            WritePath::builder().idempotency(idempotency.clone()).build(),
             true,
             false,
             "",
         ),
         config(
             "audit only",
-            WritePath::builder().audit(audit).build(),
+            WritePath::builder().audit(audit.clone()).build(),
             false,
             false,
             "",
@@ -127,6 +159,17 @@ where
             "fullNoIdem",
         ),
         config("full, the same keys again (replays)", full, true, true, ""),
+        config(
+            "full, records written one call per store",
+            WritePath::builder()
+                .outbox(outbox)
+                .idempotency(Arc::new(OneCallEach(idempotency)))
+                .audit(audit)
+                .build(),
+            true,
+            false,
+            "",
+        ),
     ];
     Setup {
         name,
