@@ -139,7 +139,9 @@ where
         ),
         config(
             "idempotency key only",
-            WritePath::builder().idempotency(idempotency.clone()).build(),
+            WritePath::builder()
+                .idempotency(idempotency.clone())
+                .build(),
             true,
             false,
             "",

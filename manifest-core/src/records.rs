@@ -19,7 +19,13 @@ use crate::outbox::OutboxEntry;
 use crate::tx::Tx;
 use crate::{AuditSink, IdempotencyStore, OutboxStore};
 
-/// One command's records and the stores they go to. See the [module](self).
+/// One command's records and the stores they go to: its outbox entries, its idempotency record
+/// and its audit records. Written one call each they cost three round trips inside the
+/// command's transaction; when every store given is a SQL store of the transaction's database
+/// ([`SqlOutbox`](crate::outbox::SqlOutbox), [`SqlIdempotency`](crate::idempotency::SqlIdempotency),
+/// [`SqlAudit`](crate::audit::SqlAudit)), [`write`](Self::write) sends their statements as one
+/// (on PostgreSQL data-modifying `WITH` parts, on SQLite one batch), each store's own
+/// statement text with its parameters renumbered.
 #[derive(Clone, Copy, Default)]
 #[non_exhaustive]
 pub struct CommandRecords<'a> {
