@@ -22,12 +22,14 @@ use crate::types::{Binder, FieldType, RowDecoder};
 
 mod db;
 mod document;
+mod held;
+pub use db::SqlDb;
 pub(crate) use db::{Source, check_shape};
-pub use db::{SqlConnection, SqlDb, SqlSession, SqlTransaction};
 #[doc(hidden)]
 pub use document::DocumentDialect;
 pub use document::DocumentStore;
 pub(crate) use document::to_text;
+pub use held::{SqlConnection, SqlSession, SqlTransaction};
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(feature = "postgres")]
