@@ -122,6 +122,8 @@ pub struct Engine {
     limits: Limits,
     /// The outbox, idempotency, audit, effects and listeners around commands.
     write: WritePath,
+    /// Whether operations outside commands run in a transaction for the tenant too.
+    row_level_security: bool,
 }
 
 const _: () = {
@@ -221,11 +223,6 @@ impl Engine {
         Ok(&self.program.ir.entities[self.index_of(name)?])
     }
 
-    /// The store of the entity called `name`.
-    fn rows(&self, name: &str) -> Result<&Rows, RuntimeError> {
-        Ok(&self.rows[self.index_of(name)?])
-    }
-
     /// Wait for the per-instance lock of instance `id` of the entity at `index` (see
     /// [Concurrent commands](Self#concurrent-commands)).
     async fn lock(&self, index: usize, id: &str) -> InstanceLock<'_> {
@@ -267,8 +264,11 @@ impl Engine {
             });
         }
         let mut merged = self.prepare_create(entity, data);
+        let unit = self.operation().await?;
         let failed = self
-            .resolving(|related| self.failed_constraints(entity, &merged, related))
+            .resolving(&unit, |related| {
+                self.failed_constraints(entity, &merged, related)
+            })
             .await?;
         if failed.iter().any(is_blocking) {
             return Err(RuntimeError::ConstraintsFailed {
@@ -280,9 +280,12 @@ impl Engine {
         if !matches!(merged.get("id"), Some(Value::String(id)) if !id.is_empty()) {
             merged.insert("id".to_owned(), Value::String(self.ids.generate_string()));
         }
-        Ok(Instance(
-            self.rows[index].create(entity_name, merged).await?,
-        ))
+        let created = self
+            .rows_in(&unit, index)
+            .create(entity_name, merged)
+            .await?;
+        unit.commit().await?;
+        Ok(Instance(created))
     }
 
     /// `data` with a default for each absent property, then the managed fields.
@@ -343,17 +346,21 @@ impl Engine {
     ) -> Result<Option<Map<String, Json>>, RuntimeError> {
         let index = self.index_of(entity_name)?;
         let entity = &self.program.ir.entities[index];
-        let rows = &self.rows[index];
-        if !self.program.projects_reads[index] {
-            return Ok(rows.get_json(id).await?);
-        }
-        let Some(read) = rows.get(entity_name, id).await? else {
-            return Ok(None);
+        let unit = self.operation().await?;
+        let rows = self.rows_in(&unit, index);
+        let found = if !self.program.projects_reads[index] {
+            rows.get_json(id).await?
+        } else {
+            match rows.get(entity_name, id).await? {
+                None => None,
+                Some(read) => self
+                    .project_all(&unit, entity, std::slice::from_ref(&read.this))
+                    .await?
+                    .pop(),
+            }
         };
-        Ok(self
-            .project_all(entity, std::slice::from_ref(&read.this))
-            .await?
-            .pop())
+        unit.commit().await?;
+        Ok(found)
     }
 
     /// Every instance of the entity that its readers may see, in id order, as
@@ -364,22 +371,28 @@ impl Engine {
     ) -> Result<Vec<Map<String, Json>>, RuntimeError> {
         let index = self.index_of(entity_name)?;
         let entity = &self.program.ir.entities[index];
-        let rows = &self.rows[index];
-        if !self.program.projects_reads[index] {
-            return Ok(rows.all_json(entity_name).await?);
-        }
-        let all = rows.all(entity_name).await?;
-        self.project_all(entity, &all).await
+        let unit = self.operation().await?;
+        let rows = self.rows_in(&unit, index);
+        let all = if !self.program.projects_reads[index] {
+            rows.all_json(entity_name).await?
+        } else {
+            let all = rows.all(entity_name).await?;
+            self.project_all(&unit, entity, &all).await?
+        };
+        unit.commit().await?;
+        Ok(all)
     }
 
     /// Every instance of every entity as stored (no read policies, no masking), by entity
     /// name (the reference's `serialize().stores`).
     pub async fn snapshot(&self) -> Result<BTreeMap<String, Vec<Map<String, Json>>>, RuntimeError> {
         let mut out = BTreeMap::new();
-        for entity in &self.program.ir.entities {
-            let rows = self.rows(&entity.name)?;
+        let unit = self.operation().await?;
+        for (index, entity) in self.program.ir.entities.iter().enumerate() {
+            let rows = self.rows_in(&unit, index);
             out.insert(entity.name.clone(), rows.all_json(&entity.name).await?);
         }
+        unit.commit().await?;
         Ok(out)
     }
 
@@ -389,18 +402,25 @@ impl Engine {
         &self,
         snapshot: &BTreeMap<String, Vec<Map<String, Json>>>,
     ) -> Result<(), RuntimeError> {
+        let unit = self.operation().await?;
         for (entity, instances) in snapshot {
-            let rows = self.rows(entity)?;
+            let rows = self.rows_in(&unit, self.index_of(entity)?);
             for instance in instances {
                 rows.restore(entity, to_object(instance)).await?;
             }
         }
-        Ok(())
+        unit.commit().await
     }
 
     /// Delete the instance; `false` if there was none.
     pub async fn delete_instance(&self, entity_name: &str, id: &str) -> Result<bool, RuntimeError> {
-        Ok(self.rows(entity_name)?.delete(id).await?)
+        let unit = self.operation().await?;
+        let deleted = self
+            .rows_in(&unit, self.index_of(entity_name)?)
+            .delete(id)
+            .await?;
+        unit.commit().await?;
+        Ok(deleted)
     }
 
     /// Change the given fields, with the reference's checks (version, transitions,
@@ -413,7 +433,6 @@ impl Engine {
     ) -> Result<Instance, RuntimeError> {
         let index = self.index_of(entity_name)?;
         let entity = &self.program.ir.entities[index];
-        let rows = &self.rows[index];
         refuse_reserved(entity_name, &data)?;
         let data = limits::check_owned_input(&self.limits, data, || {
             format!("the data of a `{entity_name}`")
@@ -423,6 +442,8 @@ impl Engine {
         let mut attempt = 1;
         let mut related = Related::default();
         loop {
+            let unit = self.operation().await?;
+            let rows = self.rows_in(&unit, index);
             let Some(existing) = rows.get(entity_name, id).await? else {
                 return Err(RuntimeError::NotFound {
                     entity: entity_name.to_owned(),
@@ -431,7 +452,7 @@ impl Engine {
             };
             let mut working = Working::new(Some(existing.clone()));
             let mut outcome = self.mutate(entity, id, &mut working, data.clone(), false, &related);
-            while related.fetch(self, &Unit::direct()).await? {
+            while related.fetch(self, &unit).await? {
                 working = Working::new(Some(existing.clone()));
                 outcome = self.mutate(entity, id, &mut working, data.clone(), false, &related);
             }
@@ -457,6 +478,7 @@ impl Engine {
             }
             if working.patch.is_empty() {
                 if let Some(this) = working.this {
+                    unit.commit().await?;
                     return Ok(Instance(this));
                 }
             } else if let Some((read, this)) = working.take_for_write()
@@ -464,8 +486,10 @@ impl Engine {
                     .write(id, read, this, working.stale, &working.patch, entity_name)
                     .await?
             {
+                unit.commit().await?;
                 return Ok(Instance(updated.this));
             }
+            unit.rollback(self).await?;
             if attempt == COMMAND_ATTEMPTS {
                 return Err(self.conflict(entity_name, id, attempt, false));
             }

@@ -358,6 +358,111 @@ async fn scenario(owner: &PgDb, writer: &PgDb, reader: &PgDb, role: &str) {
     for (table, _) in TABLES {
         assert_eq!(count(&mut conn, table).await, total(table), "{table}");
     }
+    drop(conn);
+
+    engine_under_row_level_security(reader).await;
+}
+
+/// The engine on the application role: with `row_level_security()` every operation runs in a
+/// transaction for its tenant and sees that tenant's rows; without it, operations outside
+/// commands see nothing and cannot write (fail closed), while commands still run.
+async fn engine_under_row_level_security(app: &PgDb) {
+    let ir = manifest_runtime::Ir::from_json_str(
+        r#"{"version": "1.0",
+            "entities": [{"name": "RlsNote", "properties": [{"name": "text", "type": {"name": "string"}}]}],
+            "commands": [{"name": "touch", "entity": "RlsNote", "parameters": [], "guards": [],
+                "actions": [{"kind": "mutate", "target": "text",
+                    "expression": {"kind": "literal", "value": {"kind": "string", "value": "touched"}}}],
+                "emits": []}]}"#,
+    )
+    .unwrap();
+    let program = std::sync::Arc::new(manifest_runtime::Program::new(ir));
+    let engine = |tenant: &str, rls: bool| {
+        let builder = manifest_runtime::Engine::builder(program.clone())
+            .tenant(tenant)
+            .database(app.clone());
+        let builder = if rls {
+            builder.row_level_security()
+        } else {
+            builder
+        };
+        builder.build().unwrap()
+    };
+    let a = engine("a", true);
+    let data = Map::from_iter([
+        ("id".to_owned(), json!("e1")),
+        ("text".to_owned(), json!("new")),
+    ]);
+    a.create_instance(NOTE, data.clone()).await.unwrap();
+    assert_eq!(
+        a.get_instance(NOTE, "e1").await.unwrap().unwrap()["text"],
+        "new"
+    );
+    let touched = a
+        .run_command(
+            "touch",
+            Map::new(),
+            manifest_runtime::CommandOptions::on(NOTE, "e1"),
+        )
+        .await
+        .unwrap();
+    assert!(touched.success, "{touched:?}");
+    assert_eq!(
+        a.get_instance(NOTE, "e1").await.unwrap().unwrap()["text"],
+        "touched"
+    );
+    assert_eq!(
+        a.get_all_instances(NOTE).await.unwrap().len(),
+        rows_of("a") as usize + 1
+    );
+    // Tenant b, by id or by listing, never sees a's note.
+    let b = engine("b", true);
+    assert_eq!(b.get_instance(NOTE, "e1").await.unwrap(), None);
+    assert_eq!(
+        b.get_all_instances(NOTE).await.unwrap().len(),
+        rows_of("b") as usize
+    );
+    let patch = Map::from_iter([("text".to_owned(), json!("b was here"))]);
+    assert!(matches!(
+        b.update_instance(NOTE, "e1", patch).await,
+        Err(manifest_runtime::RuntimeError::NotFound { .. })
+    ));
+    // A command of b's on the id finds no instance and changes nothing of a's.
+    b.run_command(
+        "touch",
+        Map::new(),
+        manifest_runtime::CommandOptions::on(NOTE, "e1"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        b.get_all_instances(NOTE).await.unwrap().len(),
+        rows_of("b") as usize
+    );
+    assert_eq!(
+        a.get_instance(NOTE, "e1").await.unwrap().unwrap()["text"],
+        "touched"
+    );
+    // Without the option the engine's reads outside commands see nothing, and its writes are
+    // refused by the policies' WITH CHECK.
+    let plain = engine("a", false);
+    assert!(plain.get_all_instances(NOTE).await.unwrap().is_empty());
+    assert_eq!(plain.get_instance(NOTE, "e1").await.unwrap(), None);
+    let mut other = data;
+    other.insert("id".to_owned(), json!("e2"));
+    assert!(plain.create_instance(NOTE, other).await.is_err());
+    assert!(
+        plain
+            .run_command(
+                "touch",
+                Map::new(),
+                manifest_runtime::CommandOptions::on(NOTE, "e1")
+            )
+            .await
+            .unwrap()
+            .success,
+        "a command runs in its tenant's transaction all the same"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -124,6 +124,7 @@ pub struct EngineBuilder {
     limits: Limits,
     require_tenant: bool,
     write: WritePath,
+    row_level_security: bool,
 }
 
 impl fmt::Debug for EngineBuilder {
@@ -138,6 +139,7 @@ impl fmt::Debug for EngineBuilder {
             .field("limits", &self.limits)
             .field("require_tenant", &self.require_tenant)
             .field("write_path", &self.write)
+            .field("row_level_security", &self.row_level_security)
             .finish_non_exhaustive()
     }
 }
@@ -156,6 +158,7 @@ impl EngineBuilder {
             limits: Limits::default(),
             require_tenant: false,
             write: WritePath::default(),
+            row_level_security: false,
         }
     }
 
@@ -227,6 +230,18 @@ impl EngineBuilder {
     /// of their keys, the audit sink, effects and listeners (default: none of them).
     pub fn write_path(mut self, write: WritePath) -> Self {
         self.write = write;
+        self
+    }
+
+    /// Run every operation, not only commands, in a transaction begun for the tenant
+    /// ([`SqlDb::begin_for`](manifest_core::SqlDb::begin_for)): reads and writes outside
+    /// commands (`create_instance`, `get_instance`, `get_all_instances`, ...) then pass the
+    /// row-level-security policies of
+    /// [`PgDb::enable_row_level_security`](manifest_core::PgDb::enable_row_level_security),
+    /// which let nothing through outside such a transaction. It costs each of them a `BEGIN`
+    /// and a `COMMIT`. Nothing changes on memory.
+    pub fn row_level_security(mut self) -> Self {
+        self.row_level_security = true;
         self
     }
 
@@ -312,6 +327,7 @@ impl EngineBuilder {
             ids: self.ids,
             limits: self.limits,
             write: self.write,
+            row_level_security: self.row_level_security,
         })
     }
 }

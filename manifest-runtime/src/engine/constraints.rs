@@ -13,10 +13,12 @@ impl Engine {
         property: &str,
     ) -> Result<Value, RuntimeError> {
         let entity = self.entity(entity_name)?;
-        let Some(read) = self.rows(entity_name)?.get(entity_name, id).await? else {
+        let unit = self.operation().await?;
+        let rows = self.rows_in(&unit, self.index_of(entity_name)?);
+        let Some(read) = rows.get(entity_name, id).await? else {
             return Ok(Value::Undefined);
         };
-        self.resolving(|related| {
+        self.resolving(&unit, |related| {
             let mut memo = HashMap::new();
             let (value, _) = self.computed(
                 entity,
@@ -96,8 +98,11 @@ impl Engine {
             format!("the data of a `{entity_name}`")
         })?;
         let data = to_object(data);
-        self.resolving(|related| self.failed_constraints(entity, &data, related))
-            .await
+        let unit = self.operation().await?;
+        self.resolving(&unit, |related| {
+            self.failed_constraints(entity, &data, related)
+        })
+        .await
     }
 
     pub(super) fn failed_constraints(

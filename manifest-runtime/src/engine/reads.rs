@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json};
 
 use super::relations::Related;
 use super::rows::{Row, row_json};
-use super::{EMPTY, Engine, RuntimeError};
+use super::{EMPTY, Engine, RuntimeError, Unit};
 use crate::ir::{Ir, IrEntity, IrMaskStrategy, IrPolicy, MaskKind, PolicyAction};
 use crate::value::Value;
 
@@ -82,10 +82,11 @@ impl Engine {
     /// [`project`](Self::project) for each row, leaving out the denied ones.
     pub(super) async fn project_all(
         &self,
+        unit: &Unit,
         entity: &IrEntity,
         rows: &[Row],
     ) -> Result<Vec<Map<String, Json>>, RuntimeError> {
-        self.resolving(|related| {
+        self.resolving(unit, |related| {
             Ok(rows
                 .iter()
                 .filter_map(|row| self.project(entity, row, related))

@@ -139,12 +139,13 @@ impl Engine {
     /// `relations`): once when it reads none.
     pub(super) async fn resolving<T>(
         &self,
+        unit: &Unit,
         mut evaluate: impl FnMut(&Related) -> Result<T, RuntimeError> + Send,
     ) -> Result<T, RuntimeError> {
         let mut related = Related::default();
         loop {
             let outcome = evaluate(&related);
-            if !related.fetch(self, &Unit::direct()).await? {
+            if !related.fetch(self, unit).await? {
                 return outcome;
             }
         }

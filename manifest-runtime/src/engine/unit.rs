@@ -163,6 +163,18 @@ impl Engine {
         })
     }
 
+    /// The unit of an operation outside commands: with
+    /// [`row_level_security`](super::EngineBuilder::row_level_security) a transaction begun for
+    /// the tenant (so the tables' policies let it through), else none (each statement on its
+    /// own, as the stores run it).
+    pub(super) async fn operation(&self) -> Result<Unit, RuntimeError> {
+        if self.row_level_security {
+            self.begin(false).await
+        } else {
+            Ok(Unit::direct())
+        }
+    }
+
     /// The store of the entity at `index` within `unit`: bound to its transaction when the
     /// store can join it, else the engine's own.
     pub(super) fn rows_in(&self, unit: &Unit, index: usize) -> Arc<Rows> {
