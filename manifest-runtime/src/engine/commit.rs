@@ -69,7 +69,15 @@ impl Engine {
                 }
                 Err(e) => self.audit_error(name, &options, e),
             };
-            if let Err(e) = sink.record(None, std::slice::from_ref(&record)).await {
+            // In a transaction of its own for the tenant, so that row-level security lets it in.
+            let written = async {
+                let unit = self.begin(false).await?;
+                sink.record(unit.tx(), std::slice::from_ref(&record))
+                    .await
+                    .map_err(RuntimeError::Audit)?;
+                unit.commit().await
+            };
+            if let Err(e) = written.await {
                 tracing::error!(target: "manifest::audit", error = %e, command = name, "the audit record of a failed command could not be written");
             }
         }
