@@ -179,8 +179,13 @@ impl Engine {
                 Halt::Error(e) => return Err(e),
                 // Only `update_instance` mutates outside a command.
                 Halt::Blocked(_) => unreachable!("a command's mutate is never blocked"),
-                // The next attempt finds the record of the call that committed first.
-                Halt::Duplicate => continue,
+                // The next attempt finds the record of the call that committed first (bounded
+                // like any retry, should the record keep eluding it).
+                Halt::Duplicate if attempt < COMMAND_ATTEMPTS => attempt += 1,
+                Halt::Duplicate => {
+                    let (entity, id) = target.unwrap_or_default();
+                    return Err(self.conflict(entity, id, attempt, false));
+                }
                 Halt::Refetch | Halt::Changed { .. } => {
                     // A write that could not be undone (on memory, one another writer has
                     // built on) cannot be run again.
