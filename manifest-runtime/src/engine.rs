@@ -515,14 +515,53 @@ fn is_blocking(outcome: &ConstraintOutcome) -> bool {
     !outcome.passed && outcome.severity == Severity::Block
 }
 
+/// The reference's `requiredModifierOutcomes` of a `create` command: an `E_REQUIRED` outcome
+/// for each required property [`unmet_required`] finds.
+fn required_outcomes(
+    entity: &IrEntity,
+    data: &Object,
+    produced: impl Fn(&str) -> bool,
+) -> Vec<ConstraintOutcome> {
+    unmet_required(entity, data, produced)
+        .into_iter()
+        .map(|p| {
+            let message = format!("Property '{}' is required but was not provided", p.name);
+            ConstraintOutcome {
+                code: Some("E_REQUIRED".to_owned()),
+                constraint_name: p.name.clone(),
+                severity: Severity::Block,
+                formatted: message.clone(),
+                message: Some(message),
+                passed: false,
+                overridden: false,
+                overridden_by: None,
+                resolved: Vec::new(),
+            }
+        })
+        .collect()
+}
+
 /// The reference's `required` check on create: each required property must be given (not
 /// null), have a default, or be managed by the runtime. The first one that is not.
 fn missing_required<'e>(entity: &'e IrEntity, data: &Object) -> Option<&'e str> {
+    unmet_required(entity, data, |_| false)
+        .first()
+        .map(|p| p.name.as_str())
+}
+
+/// The required properties of `entity` that `data` leaves unmet: not given (or null), without
+/// a default, not managed by the runtime (id, version, timestamps, key fields) and not
+/// `produced` (by a `create` command's actions).
+fn unmet_required<'e>(
+    entity: &'e IrEntity,
+    data: &Object,
+    produced: impl Fn(&str) -> bool,
+) -> Vec<&'e crate::ir::IrProperty> {
     entity
         .properties
         .iter()
         .filter(|p| p.flags.required)
-        .find(|p| {
+        .filter(|p| {
             let given = !matches!(
                 data.get(&p.name),
                 None | Some(Value::Undefined | Value::Null)
@@ -532,7 +571,7 @@ fn missing_required<'e>(entity: &'e IrEntity, data: &Object) -> Option<&'e str> 
                 || entity.version_at_property.as_deref() == Some(p.name.as_str())
                 || (entity.timestamps && (p.name == "createdAt" || p.name == "updatedAt"))
                 || entity.key.iter().flatten().any(|k| k == &p.name);
-            !(given || p.default_value.is_some() || managed)
+            !(given || p.default_value.is_some() || managed || produced(&p.name))
         })
-        .map(|p| p.name.as_str())
+        .collect()
 }

@@ -36,6 +36,10 @@ pub struct CommandResult {
     /// The outcomes of the command's constraints, when one blocked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub constraint_outcomes: Vec<ConstraintOutcome>,
+    /// The instance a `create` command made, as it stands after its actions (also its
+    /// `result`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<Json>,
     /// Events emitted, in order (none when the command failed): the command's, then its
     /// reactions'.
     pub emitted_events: Vec<EmittedEvent>,

@@ -3,6 +3,9 @@
 
 use std::borrow::Cow;
 
+/// The command name that creates an instance when it is run without one.
+pub(super) const CREATE: &str = "create";
+
 use super::*;
 
 impl Engine {
@@ -64,8 +67,30 @@ impl Engine {
             (Some(e), None) => return Err(RuntimeError::UnknownEntity(e.to_owned()).into()),
             (_, index) => index,
         };
-        let read = match (index, entity_name, &options.instance_id) {
-            (Some(i), Some(e), Some(id)) => self.rows_in(unit, i).get(e, id).await?,
+        // `create` without an instance creates one (the reference's auto-create): the command
+        // sees the new instance as `self` and its input with the instance's `id`; the instance
+        // is stored once the guards pass, then the actions change it.
+        let creates = match (index, &options.instance_id) {
+            (Some(i), None) if name == CREATE => Some(i),
+            _ => None,
+        };
+        let payload_input = input.clone();
+        let read = match (index, entity_name, &options.instance_id, creates) {
+            (Some(i), Some(e), Some(id), _) => self.rows_in(unit, i).get(e, id).await?,
+            (_, _, _, Some(i)) => {
+                let entity = &self.program.ir.entities[i];
+                let id = match input.get("id") {
+                    Some(Value::String(id)) if !id.is_empty() => id.clone(),
+                    _ => self.ids.generate_string(),
+                };
+                let mut data = input.clone().into_owned();
+                data.insert("id".to_owned(), Value::String(id));
+                let mut prepared = self.prepare_create(entity, data);
+                let id = prepared.get("id").cloned().unwrap_or(Value::Undefined);
+                input.to_mut().insert("id".to_owned(), id);
+                prepared.insert(ENTITY_KEY.to_owned(), Value::String(entity.name.clone()));
+                Some(rows::Read::new(Arc::new(Value::Object(prepared))))
+            }
             _ => None,
         };
         // The relationships the command names, fetched before it first runs (once per
@@ -221,9 +246,29 @@ impl Engine {
 
         drop(scope);
 
+        let created_id = match creates {
+            Some(i) => {
+                // Nothing is stored that was decided without every row it read.
+                if related.missed() {
+                    return Err(Halt::Refetch);
+                }
+                let (read, id) = self.create_for_command(unit, i, command, &working).await?;
+                working = Working::new(Some(read));
+                // A new instance's version is 1; the command's changes do not bump it.
+                working.version_bumped = true;
+                // Written: a later miss of a relationship rolls the attempt back, not reruns it.
+                working.written = true;
+                Some(id)
+            }
+            None => None,
+        };
+
         // Actions.
-        let target = match (index, &options.instance_id) {
-            (Some(index), Some(id)) => Some((index, id.as_str())),
+        let target = match (
+            index,
+            options.instance_id.as_deref().or(created_id.as_deref()),
+        ) {
+            (Some(index), Some(id)) => Some((index, id)),
             _ => None,
         };
         let mut result = Value::Undefined;
@@ -333,10 +378,12 @@ impl Engine {
             self.flush(unit, index, id, &mut working).await?;
         }
 
+        // A created instance is the command's result, as it stands after the actions.
+        let instance = created_id.map(|_| Json::Object(row_json(working.this_value(entity_name))));
         // Events: `{...input, result}`, then the declared fields (an undefined one is absent).
-        let result_json = result.to_json();
+        let result_json = instance.clone().or_else(|| result.to_json());
         for (event, fields) in command.emits.iter().zip(declared) {
-            let mut payload = json_object(&input);
+            let mut payload = json_object(&payload_input);
             if let Some(result) = &result_json {
                 payload.insert("result".to_owned(), result.clone());
             }
@@ -351,6 +398,7 @@ impl Engine {
         Ok(CommandResult {
             success: true,
             result: result_json,
+            instance,
             emitted_events: emitted,
             effects,
             ..CommandResult::default()
@@ -439,5 +487,63 @@ impl Engine {
             payload,
             timestamp: now,
         }
+    }
+}
+
+impl Engine {
+    /// Store the instance a `create` command prepared (`working`'s), once its guards passed,
+    /// with the reference's checks: each required property given, defaulted, managed or set
+    /// by the command's actions (`E_REQUIRED` otherwise), and no blocking entity constraint.
+    /// The instance as stored, and its id.
+    async fn create_for_command(
+        &self,
+        unit: &Unit,
+        index: usize,
+        command: &crate::ir::IrCommand,
+        working: &Working,
+    ) -> Result<(rows::Read, String), Halt> {
+        let entity = &self.program.ir.entities[index];
+        let Some(this) = &working.this else {
+            return Err(RuntimeError::UnknownEntity(entity.name.clone()).into());
+        };
+        let mut data = fields(this).clone();
+        let produced = |name: &str| {
+            command.actions.iter().any(|a| {
+                a.target.as_deref() == Some(name)
+                    && matches!(
+                        a.kind,
+                        ActionKind::Mutate | ActionKind::Compute | ActionKind::Persist
+                    )
+            })
+        };
+        let mut outcomes: Vec<ConstraintOutcome> = required_outcomes(entity, &data, produced);
+        outcomes.extend(
+            self.resolving(unit, |related| {
+                self.failed_constraints(entity, &data, related)
+            })
+            .await?,
+        );
+        if let Some(blocking) = outcomes.iter().find(|o| is_blocking(o)) {
+            let error = blocking.message.clone().unwrap_or_else(|| {
+                format!(
+                    "Command blocked by constraint '{}'",
+                    blocking.constraint_name
+                )
+            });
+            return Err(Halt::result(CommandResult {
+                error: Some(error),
+                constraint_outcomes: outcomes,
+                ..CommandResult::default()
+            }));
+        }
+        data.remove(ENTITY_KEY);
+        let id = data.get("id").map(Value::to_js_string).unwrap_or_default();
+        let rows = self.rows_in(unit, index);
+        rows.create(&entity.name, data).await?;
+        let Some(read) = rows.get(&entity.name, &id).await? else {
+            return Err(Halt::Changed { written: true });
+        };
+        unit.created(index, &id, read.clone());
+        Ok((read, id))
     }
 }

@@ -134,6 +134,7 @@ impl Engine {
         // Journal writes (on memory) when something after them may undo them.
         let journaled = self.write.writes_after()
             || !self.program.ir.reactions.is_empty()
+            || (name == super::command::CREATE && options.instance_id.is_none())
             || self
                 .program
                 .command_index(name, options.entity_name.as_deref())

@@ -202,6 +202,13 @@ pub(super) struct Read {
     stored: Option<EntityInstance>,
 }
 
+impl Read {
+    /// An instance not stored yet (a `create` command's, before it is).
+    pub(super) fn new(this: Row) -> Self {
+        Read { this, stored: None }
+    }
+}
+
 impl Rows {
     pub(super) fn provided(store: Arc<dyn Store<EntityInstance>>) -> Self {
         Rows::Provided {
@@ -225,7 +232,7 @@ impl Rows {
     pub(super) async fn undo(
         &self,
         id: &str,
-        before: Read,
+        before: Option<Read>,
         after: Read,
     ) -> manifest_core::Result<bool> {
         match self {
@@ -240,6 +247,10 @@ impl Rows {
                 {
                     return Ok(false);
                 }
+                let Some(before) = before else {
+                    table.remove(id);
+                    return Ok(true);
+                };
                 if indexed {
                     table.unindex(id);
                 }
@@ -250,6 +261,15 @@ impl Rows {
                 Ok(true)
             }
             Rows::Provided { store, .. } => {
+                let Some(before) = before else {
+                    // Created by the attempt: deleted, unless another writer changed it since.
+                    return match &after.stored {
+                        Some(stored) if store.get_by_id(id).await?.as_ref() != Some(stored) => {
+                            Ok(false)
+                        }
+                        _ => store.delete(id).await,
+                    };
+                };
                 let mut fields = fields(&before.this).clone();
                 fields.remove(ENTITY_KEY);
                 fields.remove("id");
@@ -494,9 +514,14 @@ impl Rows {
                 store, conditional, ..
             } => {
                 let _ = (this, stale);
+                // An instance's id is its key, which no store changes: a `mutate id` (a
+                // `create` command's `mutate id = uuid()`) changes the command's working copy
+                // only, as in the reference, whose store keeps the id it created.
+                let mut patch = json_object(patch);
+                patch.remove("id");
                 let written = match &read.stored {
                     Some(stored) if conditional.load(Ordering::Relaxed) => {
-                        match store.update_if(id, stored, json_object(patch)).await {
+                        match store.update_if(id, stored, patch.clone()).await {
                             Ok(Conditional::Updated(row)) => Some(Some(row)),
                             Ok(_) => Some(None),
                             Err(manifest_core::Error::Unsupported { .. }) => {
@@ -510,7 +535,7 @@ impl Rows {
                 };
                 let written = match written {
                     Some(written) => written,
-                    None => store.update(id, json_object(patch)).await?,
+                    None => store.update(id, patch).await?,
                 };
                 Ok(written.map(|stored| Read {
                     this: Arc::new(row_of(&stored, entity)),

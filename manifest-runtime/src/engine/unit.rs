@@ -56,11 +56,12 @@ impl Txn {
     }
 }
 
-/// A write to undo on rollback: the entity, the instance, and the row before and after.
+/// A write to undo on rollback: the entity, the instance, and the row before (none for one
+/// the attempt created) and after.
 struct Undo {
     index: usize,
     id: String,
-    before: Read,
+    before: Option<Read>,
     after: Read,
 }
 
@@ -100,6 +101,16 @@ impl Unit {
     /// Record a write of the entity at `index`, to undo on rollback unless the transaction
     /// holds it.
     pub(super) fn wrote(&self, index: usize, id: &str, before: Read, after: Read) {
+        self.journal(index, id, Some(before), after);
+    }
+
+    /// Record the creation of instance `id` of the entity at `index`, to delete on rollback
+    /// unless the transaction holds it.
+    pub(super) fn created(&self, index: usize, id: &str, after: Read) {
+        self.journal(index, id, None, after);
+    }
+
+    fn journal(&self, index: usize, id: &str, before: Option<Read>, after: Read) {
         let in_tx = self
             .bound
             .lock()

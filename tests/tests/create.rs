@@ -1,0 +1,117 @@
+//! `create` run without an instance creates one, as the reference runtime does (checked against
+//! `@angriff36/manifest` 3.4.23 on `tests/write-path/book.manifest`), on memory, SQLite and
+//! PostgreSQL: the new instance is `self` for the policies and guards, is stored once they
+//! pass (with the required and constraint checks of a create), then the actions change it; it
+//! is the command's `result` and `instance`, and a command that fails stores nothing.
+
+use manifest_runtime::{CommandOptions, Database, Engine, Ir, MemoryDb, PgDb, SqliteDb};
+use serde_json::{Map, Value as Json, json};
+
+const BOOK: &str = include_str!("../write-path/book.ir.json");
+
+fn object(v: Json) -> Map<String, Json> {
+    match v {
+        Json::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+async fn databases() -> Vec<(&'static str, Database)> {
+    let path = std::env::temp_dir().join(format!("manifest-create-{}.db", uuid::Uuid::now_v7()));
+    let mut all = vec![
+        ("memory", Database::from(MemoryDb::new())),
+        ("sqlite", SqliteDb::open(&path).await.unwrap().into()),
+    ];
+    match std::env::var("MANIFEST_PG_URL") {
+        Ok(url) => all.push(("postgres", PgDb::connect(&url).await.unwrap().into())),
+        Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but MANIFEST_PG_URL is not set")
+        }
+        Err(_) => eprintln!("PostgreSQL skipped: MANIFEST_PG_URL is not set"),
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_without_an_instance_creates_one() {
+    for (name, database) in databases().await {
+        let n = std::sync::atomic::AtomicU64::new(0);
+        let engine = Engine::builder(Ir::from_json_str(BOOK).unwrap())
+            .tenant(format!("t-{}", uuid::Uuid::now_v7()))
+            .database(database)
+            .clock(|| 1000.0)
+            .id_generator(manifest_runtime::IdGenerator::from_fn(move || {
+                let n = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                format!("gen-{n}")
+            }))
+            .build()
+            .unwrap();
+        engine.prepare().await.unwrap();
+        let run = |input: Json| {
+            engine.run_command("create", object(input), CommandOptions::entity("Book"))
+        };
+        let made = run(json!({"title": "Dune", "copies": 2})).await.unwrap();
+        let book = json!({"id": "gen-1", "title": "Dune", "status": "available", "copies": 2, "shelf": "new-arrivals"});
+        assert!(made.success, "{name}: {made:?}");
+        assert_eq!(made.result.as_ref(), Some(&book), "{name}");
+        assert_eq!(made.instance.as_ref(), Some(&book), "{name}");
+        assert_eq!(made.emitted_events[0].name, "BookAdded");
+        assert_eq!(
+            Json::Object(made.emitted_events[0].payload.clone()),
+            json!({"title": "Dune", "copies": 2, "result": book}),
+            "{name}: the payload is the input (without the generated id) and the instance"
+        );
+        assert_eq!(
+            Json::Object(engine.get_instance("Book", "gen-1").await.unwrap().unwrap()),
+            book,
+            "{name}"
+        );
+        // An id in the input is the instance's.
+        let given = run(json!({"id": "b7", "title": "Emma", "copies": 1}))
+            .await
+            .unwrap();
+        assert_eq!(given.result.as_ref().unwrap()["id"], "b7", "{name}");
+        assert_eq!(given.emitted_events[0].payload["id"], "b7");
+        // A failed guard or a blocking constraint stores nothing.
+        let guarded = run(json!({"title": "", "copies": 1})).await.unwrap();
+        assert_eq!(
+            guarded.error.as_deref(),
+            Some("Guard condition failed for command 'create'")
+        );
+        let blocked = run(json!({"title": "Zero", "copies": 0})).await.unwrap();
+        assert_eq!(
+            blocked.error.as_deref(),
+            Some("copies must be positive"),
+            "{name}"
+        );
+        assert_eq!(blocked.constraint_outcomes.len(), 1);
+        assert!(!blocked.constraint_outcomes[0].passed);
+        let all: Vec<Json> = engine
+            .get_all_instances("Book")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m["id"].clone())
+            .collect();
+        assert_eq!(
+            all,
+            [json!("b7"), json!("gen-1")],
+            "{name}: only the two that succeeded"
+        );
+        // The same id again is a duplicate: an error, and nothing changes.
+        let again = run(json!({"id": "b7", "title": "Emma", "copies": 5})).await;
+        assert!(
+            matches!(
+                again,
+                Err(manifest_runtime::RuntimeError::Store(
+                    manifest_core::Error::DuplicateId { .. }
+                ))
+            ),
+            "{name}: {again:?}"
+        );
+        assert_eq!(
+            engine.get_instance("Book", "b7").await.unwrap().unwrap()["copies"],
+            1
+        );
+    }
+}
