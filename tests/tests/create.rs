@@ -2,12 +2,18 @@
 //! `@angriff36/manifest` 3.4.23 on `tests/write-path/book.manifest`), on memory, SQLite and
 //! PostgreSQL: the new instance is `self` for the policies and guards, is stored once they
 //! pass (with the required and constraint checks of a create), then the actions change it; it
-//! is the command's `result` and `instance`, and a command that fails stores nothing.
+//! is the command's `result` and `instance`, and a command that fails stores nothing, also when
+//! it fails after the create (its reaction `Shelf.count` refusing, with reaction failures
+//! failing the parent): the create rolls back with it.
 
 use manifest_runtime::{CommandOptions, Database, Engine, Ir, MemoryDb, PgDb, SqliteDb};
 use serde_json::{Map, Value as Json, json};
 
 const BOOK: &str = include_str!("../write-path/book.ir.json");
+
+/// Concurrent `CREATE TABLE IF NOT EXISTS` of one table can fail on PostgreSQL: the tests
+/// prepare their tables one at a time.
+static PREPARE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn object(v: Json) -> Map<String, Json> {
     match v {
@@ -46,7 +52,14 @@ async fn create_without_an_instance_creates_one() {
             }))
             .build()
             .unwrap();
-        engine.prepare().await.unwrap();
+        {
+            let _one = PREPARE.lock().await;
+            engine.prepare().await.unwrap();
+        }
+        engine
+            .create_instance("Shelf", object(json!({"id": "main", "capacity": 1})))
+            .await
+            .unwrap();
         let run = |input: Json| {
             engine.run_command("create", object(input), CommandOptions::entity("Book"))
         };
@@ -113,5 +126,66 @@ async fn create_without_an_instance_creates_one() {
             engine.get_instance("Book", "b7").await.unwrap().unwrap()["copies"],
             1
         );
+        // The shelf took the first book; the second's reaction failed and was ignored.
+        assert_eq!(
+            engine.get_instance("Shelf", "main").await.unwrap().unwrap()["books"],
+            1,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_that_fails_after_storing_rolls_back() {
+    for (name, database) in databases().await {
+        let tenant = format!("t-{}", uuid::Uuid::now_v7());
+        let engine = |write: manifest_runtime::WritePath| {
+            Engine::builder(Ir::from_json_str(BOOK).unwrap())
+                .tenant(tenant.as_str())
+                .database(database.clone())
+                .write_path(write)
+                .build()
+                .unwrap()
+        };
+        let plain = engine(manifest_runtime::WritePath::default());
+        {
+            let _one = PREPARE.lock().await;
+            plain.prepare().await.unwrap();
+        }
+        plain
+            .create_instance("Shelf", object(json!({"id": "main", "capacity": 0})))
+            .await
+            .unwrap();
+        let strict = engine(
+            manifest_runtime::WritePath::builder()
+                .reaction_failures_fail(true)
+                .build(),
+        );
+        let input = || object(json!({"id": "c9", "title": "Full", "copies": 1}));
+        let failed = strict
+            .run_command("create", input(), CommandOptions::entity("Book"))
+            .await
+            .unwrap();
+        assert!(!failed.success, "{name}: the shelf is full");
+        assert!(
+            failed
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("Reaction to event 'BookAdded' failed"),
+            "{failed:?}"
+        );
+        assert_eq!(
+            plain.get_instance("Book", "c9").await.unwrap(),
+            None,
+            "{name}: the create rolled back"
+        );
+        // By default the reaction's failure leaves the create.
+        let kept = plain
+            .run_command("create", input(), CommandOptions::entity("Book"))
+            .await
+            .unwrap();
+        assert!(kept.success, "{name}: {kept:?}");
+        assert!(plain.get_instance("Book", "c9").await.unwrap().is_some());
     }
 }
