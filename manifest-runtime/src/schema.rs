@@ -65,7 +65,14 @@ pub fn mismatches(entity: &IrEntity, struct_name: &str, columns: &[Column]) -> V
                 || entity.version_at_property.as_deref() == Some(n)
                 || (entity.timestamps && matches!(n, "createdAt" | "updatedAt"))
         });
-        if !known && !matches!(column.role, ColumnRole::Id | ColumnRole::Tenant) {
+        // The id, the tenant and a version the typed store checks and bumps on its own (its
+        // `update_if` compares it, which keeps concurrent commands apart) are the store's.
+        if !known
+            && !matches!(
+                column.role,
+                ColumnRole::Id | ColumnRole::Tenant | ColumnRole::Version
+            )
+        {
             out.push(format!(
                 "{}: field `{}` of `{struct_name}` is not a property of the entity",
                 entity.name, column.field

@@ -258,10 +258,12 @@ impl Engine {
                 other => break other?,
             }
         };
+        // A `create`'s subject is the instance it made.
+        let created = created_id(&result);
         let subject = Subject {
             command: name,
             entity: options.entity_name.as_deref(),
-            instance: options.instance_id.as_deref(),
+            instance: options.instance_id.as_deref().or(created.as_deref()),
             correlation: options.correlation_id.as_deref(),
             causation: None,
         };
@@ -483,4 +485,14 @@ impl Engine {
         record.ir_hash = self.program.ir_hash.clone();
         record
     }
+}
+
+/// The id of the instance a `create` command made, if it made one.
+pub(super) fn created_id(result: &CommandResult) -> Option<String> {
+    result
+        .instance
+        .as_ref()?
+        .get("id")?
+        .as_str()
+        .map(str::to_owned)
 }

@@ -236,10 +236,11 @@ impl Engine {
             }
             Err(halt) => return Err(halt),
         };
+        let created = super::commit::created_id(&result);
         let subject = Subject {
             command: name,
             entity: options.entity_name.as_deref(),
-            instance: options.instance_id.as_deref(),
+            instance: options.instance_id.as_deref().or(created.as_deref()),
             correlation: parent.correlation,
             causation: Some(&event.name),
         };
