@@ -35,9 +35,18 @@ impl AsRef<Keys> for AppState {
     }
 }
 
+/// The page: no build step, one file.
+const PAGE: &str = include_str!("page.html");
+
+async fn openapi(State(state): State<AppState>) -> Json<Json_> {
+    Json(crate::openapi::document(state.0.program.ir()))
+}
+
 /// The service's routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(|| async { axum::response::Html(PAGE) }))
+        .route("/api/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/api/manifest/{entity}", get(list))

@@ -8,6 +8,7 @@
 mod api;
 mod auth;
 mod error;
+mod openapi;
 mod store;
 
 use std::net::SocketAddr;

@@ -354,6 +354,22 @@ async fn scenario(database_url: &str) {
     let (_, book) = c.get("/api/manifest/Book/book-1", &member).await;
     assert_eq!(book["data"]["status"], "available");
 
+    // The OpenAPI document, from the IR: each command's route and parameters.
+    let (s, doc) = c
+        .send(reqwest::Method::GET, "/api/openapi.json", None, None, None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let checkout_op = &doc["paths"]["/api/manifest/Loan/commands/create"]["post"];
+    assert_eq!(checkout_op["operationId"], "Loan.create");
+    let body = &checkout_op["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(body["properties"]["bookId"]["type"], "string");
+    assert_eq!(body["required"], json!(["bookId", "memberId"]));
+    assert!(doc["paths"]["/api/manifest/Loan/{id}/commands/return"]["post"].is_object());
+    // The page.
+    let (s, page) = c.send(reqwest::Method::GET, "/", None, None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.as_str().is_some_and(|p| p.contains("Show the books")));
+
     // The outbox delivers every event to the webhook: the seed's, then these, in order.
     let deadline = Instant::now() + Duration::from_secs(20);
     let wanted = ["BookAdded", "BookCheckedOut", "LoanClosed", "BookReturned"];
