@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Load on the example service, beside the reference peer, in one run: requests per second and
+# p50/p99 latency of a read route (GET one book) and a command route (create a member) at 1, 16
+# and 64 concurrent clients, from the repository's own load generator
+# (examples/library-service/src/bin/load.rs), against
+#   - library-service on a SQLite file,
+#   - library-service on a throwaway PostgreSQL server (synchronous_commit=off),
+#   - the reference runtime behind node:http with its PostgresStore on the same server
+#     (scripts/reference-bench/peer-service.mjs), when node is installed.
+# Env: BENCH_SECONDS (per measurement; 5), PEER_DIR (the reference package; installed there with
+# npm when missing). Nothing is pinned: the server, the database and the load share the machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_EACH=${BENCH_SECONDS:-5}
+cargo build --release -p library-service --bins
+BIN=target/release
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then BIN=$CARGO_TARGET_DIR/release; fi
+# shellcheck source=scripts/pg.sh
+source scripts/pg.sh
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/manifest-bench-service.XXXXXX")
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    pg_stop
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+pg_start -c synchronous_commit=off -c max_connections=300 >/dev/null
+export LIBRARY_SECRET=bench-secret PEER_SECRET=bench-secret
+TOKEN=$("$BIN/library-service" token --tenant branch-1 --user librarian-1 --role librarian)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ready() { for _ in $(seq 1 300); do curl -sf "$1/readyz" >/dev/null 2>&1 && return 0; curl -sf "$1/api/manifest/Book" -H "Authorization: Bearer $TOKEN" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "not ready: $1" >&2; return 1; }
+
+measure() { # label base
+    for route in read command; do
+        for clients in 1 16 64; do
+            printf '| %s ' "$1"
+            "$BIN/load" "$2" "$TOKEN" "$route" "$clients" "$SECONDS_EACH"
+        done
+    done
+}
+
+echo "| server | route | clients | requests/s | p50 ms | p99 ms | errors |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+PORT=$(free_port)
+RUST_LOG=error "$BIN/library-service" --listen "127.0.0.1:$PORT" --database-url "sqlite://$WORK/library.db" >/dev/null &
+PIDS+=($!)
+wait_ready "http://127.0.0.1:$PORT"
+measure "library-service, SQLite" "http://127.0.0.1:$PORT"
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+
+PORT=$(free_port)
+RUST_LOG=error "$BIN/library-service" --listen "127.0.0.1:$PORT" --database-url "$MANIFEST_PG_URL" >/dev/null &
+PIDS+=($!)
+wait_ready "http://127.0.0.1:$PORT"
+measure "library-service, PostgreSQL" "http://127.0.0.1:$PORT"
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+
+if command -v node >/dev/null 2>&1; then
+    PEER_DIR=${PEER_DIR:-$(node -p 'require("os").tmpdir()')/manifest-reference}
+    export PEER_DIR
+    mkdir -p "$PEER_DIR"
+    (
+        cd "$PEER_DIR"
+        [ -f package.json ] || npm init -y >/dev/null
+        [ -f node_modules/@angriff36/manifest/package.json ] || npm install --no-audit --no-fund @angriff36/manifest@3.4.23 >&2
+        node -e 'require.resolve("pg")' >/dev/null 2>&1 || npm install --no-audit --no-fund pg >&2
+    )
+    PORT=$(free_port)
+    PEER_PORT=$PORT node scripts/reference-bench/peer-service.mjs >"$WORK/peer.log" 2>&1 &
+    PIDS+=($!)
+    wait_ready "http://127.0.0.1:$PORT"
+    measure "reference (node:http + PostgresStore)" "http://127.0.0.1:$PORT"
+else
+    echo "scripts/bench-service.sh: node is not installed: the reference peer is left out" >&2
+fi
