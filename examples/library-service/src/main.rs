@@ -234,7 +234,8 @@ fn print_welcome(keys: &Keys, address: SocketAddr) {
     };
     let librarian = token("librarian-1", "librarian");
     println!("library-service listening on http://{address}");
-    println!("a librarian token of branch-1 (24 h):\n  TOKEN={librarian}");
+    println!("a librarian token of branch-1 (24 h); paste these lines into a shell:");
+    println!("  export TOKEN={librarian}");
     println!("try:");
     println!("  curl -s -H \"Authorization: Bearer $TOKEN\" http://{address}/api/manifest/Book");
     println!(
