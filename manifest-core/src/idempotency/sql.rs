@@ -9,7 +9,7 @@ use sqlx::Database;
 use super::{IdempotencyRecord, IdempotencyStore};
 use crate::error::{Error, Result};
 use crate::store::sql::{
-    Args, Backend, Decoder, Source, SqlDb, check_shape, db_error, quoted_table, to_text,
+    Args, Backend, Decoder, Source, SqlDb, create_checked, db_error, quoted_table, to_text,
 };
 use crate::tx::Tx;
 use crate::types::{Binder, RowDecoder};
@@ -165,13 +165,17 @@ impl<DB: Backend> SqlIdempotency<DB> {
     /// ([`Error::TableShape`] otherwise).
     pub async fn create_table(&self) -> Result<()> {
         let mut guard = self.source.acquire().await?;
-        let conn = guard.conn()?;
-        for sql in [&self.sql.create_table, &self.sql.create_index] {
-            DB::execute(&mut *conn, sql, Default::default())
-                .await
-                .map_err(Error::database)?;
-        }
-        check_shape::<DB>(conn, OWNER, &self.sql.table, COLUMNS).await
+        let sql = &self.sql;
+        let indexes = [sql.create_index.as_str()];
+        create_checked::<DB>(
+            guard.conn()?,
+            &sql.create_table,
+            &indexes,
+            OWNER,
+            &sql.table,
+            COLUMNS,
+        )
+        .await
     }
 
     fn decode(tenant: &str, key: &str, row: &DB::Row) -> Result<IdempotencyRecord> {

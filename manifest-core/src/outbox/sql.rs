@@ -13,7 +13,7 @@ use sqlx::{Database, Pool, Transaction};
 use super::{OutboxEntry, OutboxEvent, OutboxStatus, OutboxStore};
 use crate::SqlDb;
 use crate::error::{BoxDynError, Error, Result};
-use crate::store::sql::{Backend, Source, check_shape};
+use crate::store::sql::{Backend, Source, create_checked};
 use crate::tx::Tx;
 use crate::types::FieldType;
 
@@ -164,15 +164,19 @@ impl<DB: Backend> SqlOutbox<DB> {
     /// ([`Error::TableShape`] otherwise).
     pub async fn create_table(&self) -> Result<()> {
         let mut conn = self.pool.acquire().await.map_err(Error::database)?;
-        for statement in &self.sql.create {
-            DB::execute(&mut conn, statement, Default::default())
-                .await
-                .map_err(|e| self.error(e))?;
-            if statement.starts_with("CREATE TABLE") {
-                check_shape::<DB>(&mut conn, "outbox", &self.sql.table, COLUMNS).await?;
-            }
-        }
-        Ok(())
+        let Some((create, indexes)) = self.sql.create.split_first() else {
+            return Ok(());
+        };
+        let indexes: Vec<&str> = indexes.iter().map(String::as_str).collect();
+        create_checked::<DB>(
+            &mut conn,
+            create,
+            &indexes,
+            "outbox",
+            &self.sql.table,
+            COLUMNS,
+        )
+        .await
     }
 
     fn error(&self, e: sqlx::Error) -> Error {

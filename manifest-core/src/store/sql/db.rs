@@ -208,11 +208,8 @@ impl<DB: Backend> SqlDb<DB> {
     pub async fn create_table<T: ManifestEntity>(&self) -> Result<()> {
         let sql = Self::create_table_sql::<T>();
         let mut conn = self.pool.acquire().await.map_err(Error::database)?;
-        DB::execute(&mut conn, &sql, Default::default())
-            .await
-            .map_err(Error::database)?;
         let columns: Vec<&str> = T::COLUMNS.iter().map(|c| c.name).collect();
-        check_shape::<DB>(&mut conn, T::ENTITY, T::TABLE, &columns).await
+        create_checked::<DB>(&mut conn, &sql, &[], T::ENTITY, T::TABLE, &columns).await
     }
 
     /// Create, if it does not exist yet, the index `(tenant, <column>, id)` of `T`'s table that
@@ -292,10 +289,16 @@ impl<DB: Backend> SqlDb<DB> {
     async fn create_document_table_at(&self, entity: &str, table: Option<&str>) -> Result<()> {
         let sql = self.documents.get::<DB>(entity, table)?;
         let mut conn = self.pool.acquire().await.map_err(Error::database)?;
-        DB::execute(&mut conn, sql.create_table(), Default::default())
-            .await
-            .map_err(Error::database)?;
-        check_shape::<DB>(&mut conn, sql.entity(), sql.table(), document::COLUMNS).await
+        let (entity, table) = (sql.entity(), sql.table());
+        create_checked::<DB>(
+            &mut conn,
+            sql.create_table(),
+            &[],
+            entity,
+            table,
+            document::COLUMNS,
+        )
+        .await
     }
 
     /// Create, if it does not exist yet, the index on `(tenant_id, data.<field>)` of the
@@ -393,6 +396,28 @@ impl<DB: Backend> SqlDb<DB> {
             .map_err(Error::database)?;
         Ok(SqlTransaction(Shared::new(Held::Transaction(tx), self)))
     }
+}
+
+/// Run `create` (a `CREATE TABLE IF NOT EXISTS` of `table`), check the table's shape
+/// ([`check_shape`]), then run `indexes`: what every store's `create_table` does.
+pub(crate) async fn create_checked<DB: Backend>(
+    conn: &mut DB::Connection,
+    create: &str,
+    indexes: &[&str],
+    entity: &str,
+    table: &str,
+    expected: &[&str],
+) -> Result<()> {
+    DB::execute(&mut *conn, create, Default::default())
+        .await
+        .map_err(Error::database)?;
+    check_shape::<DB>(&mut *conn, entity, table, expected).await?;
+    for index in indexes {
+        DB::execute(&mut *conn, index, Default::default())
+            .await
+            .map_err(Error::database)?;
+    }
+    Ok(())
 }
 
 /// Check that `table` has the columns `expected`, no more and no fewer, in any order: `CREATE

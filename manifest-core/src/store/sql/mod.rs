@@ -24,7 +24,7 @@ mod db;
 mod document;
 mod held;
 pub use db::SqlDb;
-pub(crate) use db::{Source, check_shape};
+pub(crate) use db::{Source, create_checked};
 #[doc(hidden)]
 pub use document::DocumentDialect;
 pub use document::DocumentStore;
