@@ -26,6 +26,40 @@ impl Engine {
         }
     }
 
+    /// Run a command in `unit` until it has every row of the relationships it reads: after a
+    /// run that missed some, they are fetched and it runs again, whatever it decided without
+    /// them dropped (see `relations`). A miss after a `persist` wrote ends it with
+    /// `Changed { written: true }`, which rolls the attempt back. Rate limits are counted on
+    /// the first run only (`first` is cleared).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn run_resolved(
+        &self,
+        unit: &Unit,
+        name: &str,
+        input: &Object,
+        options: &CommandOptions,
+        index: Option<usize>,
+        first: &mut bool,
+        related: &mut Related,
+    ) -> Result<CommandResult, Halt> {
+        loop {
+            let outcome = self
+                .run_command_once(unit, name, input, options, index, *first, related)
+                .await;
+            *first = false;
+            if related.fetch(self, unit).await? {
+                if let Err(Halt::Changed { written: true }) = outcome {
+                    return Err(Halt::Changed { written: true });
+                }
+                continue;
+            }
+            match outcome {
+                Err(Halt::Refetch) => continue,
+                other => return other,
+            }
+        }
+    }
+
     /// One run of a command in `unit` (an attempt runs it again when it missed rows of a
     /// relationship).
     #[allow(clippy::too_many_arguments)]

@@ -240,24 +240,9 @@ impl Engine {
                 return Ok(Step::Replay(Box::new(result)));
             }
         }
-        let mut result = loop {
-            let outcome = self
-                .run_command_once(unit, name, input, options, index, *first, related)
-                .await;
-            *first = false;
-            // An evaluation that missed rows of a relationship runs again with them (see
-            // `relations`); whatever it decided without them is dropped.
-            if related.fetch(self, unit).await? {
-                if let Err(Halt::Changed { written: true }) = outcome {
-                    return Err(Halt::Changed { written: true });
-                }
-                continue;
-            }
-            match outcome {
-                Err(Halt::Refetch) => continue,
-                other => break other?,
-            }
-        };
+        let mut result = self
+            .run_resolved(unit, name, input, options, index, first, related)
+            .await?;
         // A `create`'s subject is the instance it made.
         let created = created_id(&result);
         let subject = Subject {

@@ -197,21 +197,9 @@ impl Engine {
             .copied();
         let name = reaction.target_command.as_str();
         let mut related = Related::default();
-        let outcome = loop {
-            let outcome = self
-                .run_command_once(unit, name, input, &options, index, true, &mut related)
-                .await;
-            if related.fetch(self, unit).await? {
-                if let Err(Halt::Changed { written: true }) = outcome {
-                    return Err(Halt::Changed { written: true });
-                }
-                continue;
-            }
-            match outcome {
-                Err(Halt::Refetch) => continue,
-                other => break other,
-            }
-        };
+        let outcome = self
+            .run_resolved(unit, name, input, &options, index, &mut true, &mut related)
+            .await;
         let mut result = match outcome {
             Ok(result) => result,
             Err(Halt::Result(failed)) => {
