@@ -65,48 +65,22 @@ cleanup() {
 }
 trap cleanup EXIT
 if pg_start -c synchronous_commit=off; then
-    if [ "${BENCH_PIN:-1}" != 0 ] && command -v taskset >/dev/null 2>&1; then
-        # The server and its helper processes; backends forked later inherit the affinity.
-        postmaster=$(head -n 1 "$PG_TMP/data/postmaster.pid")
-        for pid in "$postmaster" $(pgrep -P "$postmaster"); do
-            taskset -a -p -c 0 "$pid" >/dev/null
-        done
-    fi
+    pg_pin
 else
     echo "scripts/bench-runtime.sh: no PostgreSQL binaries found (PG_BIN): PostgreSQL left out" >&2
     unset MANIFEST_PG_URL
 fi
 
 # The reference.
-REFERENCE_VERSION=3.4.23
+# shellcheck source=scripts/reference.sh
+source scripts/reference.sh
 if command -v node >/dev/null 2>&1; then
-    PEER_DIR=${PEER_DIR:-$(node -p 'require("os").tmpdir()')/manifest-reference}
-    export PEER_DIR
-    if [ ! -f "$PEER_DIR/node_modules/@angriff36/manifest/package.json" ]; then
-        if command -v npm >/dev/null 2>&1; then
-            echo "scripts/bench-runtime.sh: installing @angriff36/manifest@$REFERENCE_VERSION into $PEER_DIR" >&2
-            mkdir -p "$PEER_DIR"
-            (
-                cd "$PEER_DIR"
-                [ -f package.json ] || npm init -y >/dev/null
-                npm install --no-audit --no-fund "@angriff36/manifest@$REFERENCE_VERSION" >&2
-            )
-        else
-            echo "scripts/bench-runtime.sh: npm is not installed, so the reference runtime" \
-                "(@angriff36/manifest@$REFERENCE_VERSION) cannot be installed into $PEER_DIR;" \
-                "install npm (with node >= 20), or install the package there yourself" >&2
-            exit 1
-        fi
-    fi
+    reference_install ${MANIFEST_PG_URL:+pg} || exit 1
     echo "== reference runtime (scripts/reference-bench/bench.mjs, memory store)"
     BENCH_JSON="$WORK/reference.json" pin "${REF_PIN:-0}" \
         node scripts/reference-bench/bench.mjs "$BENCH_RT_N" "$BENCH_RT_ROUNDS" "$BENCH_RT_WARMUP"
     export BENCH_REFERENCE="$WORK/reference.json"
     if [ -n "${MANIFEST_PG_URL:-}" ]; then
-        if ! (cd "$PEER_DIR" && node -e 'require.resolve("pg")') >/dev/null 2>&1; then
-            echo "scripts/bench-runtime.sh: installing pg (the reference's PostgresStore needs it) into $PEER_DIR" >&2
-            (cd "$PEER_DIR" && npm install --no-audit --no-fund pg >&2)
-        fi
         echo
         echo "== reference runtime (scripts/reference-bench/bench-pg.mjs, its PostgresStore)"
         BENCH_JSON="$WORK/reference-pg.json" pin "${REF_PIN:-0}" \

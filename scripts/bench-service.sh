@@ -57,21 +57,14 @@ wait_ready "http://127.0.0.1:$PORT"
 measure "library-service, PostgreSQL" "http://127.0.0.1:$PORT"
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
-if command -v node >/dev/null 2>&1; then
-    PEER_DIR=${PEER_DIR:-$(node -p 'require("os").tmpdir()')/manifest-reference}
-    export PEER_DIR
-    mkdir -p "$PEER_DIR"
-    (
-        cd "$PEER_DIR"
-        [ -f package.json ] || npm init -y >/dev/null
-        [ -f node_modules/@angriff36/manifest/package.json ] || npm install --no-audit --no-fund @angriff36/manifest@3.4.23 >&2
-        node -e 'require.resolve("pg")' >/dev/null 2>&1 || npm install --no-audit --no-fund pg >&2
-    )
+# shellcheck source=scripts/reference.sh
+source scripts/reference.sh
+if reference_install pg; then
     PORT=$(free_port)
     PEER_PORT=$PORT node scripts/reference-bench/peer-service.mjs >"$WORK/peer.log" 2>&1 &
     PIDS+=($!)
     wait_ready "http://127.0.0.1:$PORT"
     measure "reference (node:http + PostgresStore)" "http://127.0.0.1:$PORT"
 else
-    echo "scripts/bench-service.sh: node is not installed: the reference peer is left out" >&2
+    echo "scripts/bench-service.sh: the reference peer is left out" >&2
 fi

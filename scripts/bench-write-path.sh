@@ -37,29 +37,15 @@ cleanup() {
 }
 trap cleanup EXIT
 if pg_start -c synchronous_commit=off; then
-    if [ "${BENCH_PIN:-1}" != 0 ] && command -v taskset >/dev/null 2>&1; then
-        postmaster=$(head -n 1 "$PG_TMP/data/postmaster.pid")
-        for pid in "$postmaster" $(pgrep -P "$postmaster"); do
-            taskset -a -p -c 0 "$pid" >/dev/null
-        done
-    fi
+    pg_pin
 else
     echo "scripts/bench-write-path.sh: no PostgreSQL binaries found (PG_BIN): PostgreSQL left out" >&2
     unset MANIFEST_PG_URL
 fi
 
-REFERENCE_VERSION=3.4.23
-if [ -n "${MANIFEST_PG_URL:-}" ] && command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
-    PEER_DIR=${PEER_DIR:-$(node -p 'require("os").tmpdir()')/manifest-reference}
-    export PEER_DIR
-    mkdir -p "$PEER_DIR"
-    (
-        cd "$PEER_DIR"
-        [ -f package.json ] || npm init -y >/dev/null
-        [ -f node_modules/@angriff36/manifest/package.json ] \
-            || npm install --no-audit --no-fund "@angriff36/manifest@$REFERENCE_VERSION" >&2
-        node -e 'require.resolve("pg")' >/dev/null 2>&1 || npm install --no-audit --no-fund pg >&2
-    )
+# shellcheck source=scripts/reference.sh
+source scripts/reference.sh
+if [ -n "${MANIFEST_PG_URL:-}" ] && reference_install pg; then
     echo "== reference runtime (scripts/reference-bench/bench-write-path.mjs)"
     BENCH_JSON="$WORK/reference-wp.json" node scripts/reference-bench/bench-write-path.mjs \
         "$BENCH_WP_N" "$BENCH_WP_ROUNDS" "$BENCH_WP_WARMUP"

@@ -60,3 +60,15 @@ pg_stop() {
         rm -rf "$PG_TMP"
     fi
 }
+
+# pg_pin: unless BENCH_PIN=0 (or without taskset), pin the server and its helper processes to
+# CPU 0; backends forked later inherit it. For the benchmarks.
+pg_pin() {
+    if [ "${BENCH_PIN:-1}" != 0 ] && command -v taskset >/dev/null 2>&1; then
+        local postmaster pid
+        postmaster=$(head -n 1 "$PG_TMP/data/postmaster.pid")
+        for pid in "$postmaster" $(pgrep -P "$postmaster"); do
+            taskset -a -p -c 0 "$pid" >/dev/null
+        done
+    fi
+}
