@@ -1,8 +1,12 @@
 //! The audit-sink contract on `MemoryAudit`, and `SqlAudit` on SQLite (a WAL file) and on a real
 //! PostgreSQL server (`MANIFEST_PG_URL`; skipped without it unless `CI=true`).
 
+#[path = "common/pg.rs"]
+mod pg;
 #[path = "common/audit.rs"]
 mod suite;
+
+use pg::connect;
 
 use manifest_core::audit::{AuditSink, MemoryAudit, SqlAudit};
 use manifest_core::sqlx::{Postgres, Sqlite};
@@ -31,21 +35,6 @@ async fn sqlite() -> Option<SqlAudit<Sqlite>> {
 /// Whether this process has created the table (concurrent `CREATE TABLE IF NOT EXISTS` of one
 /// table can fail on PostgreSQL).
 static CREATED: tokio::sync::Mutex<bool> = tokio::sync::Mutex::const_new(false);
-
-async fn connect() -> Option<PgDb> {
-    let Ok(url) = std::env::var("MANIFEST_PG_URL") else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("CI=true but MANIFEST_PG_URL is not set: run the tests with scripts/test.sh");
-        }
-        eprintln!("skipped: MANIFEST_PG_URL is not set (scripts/test.sh sets it)");
-        return None;
-    };
-    Some(
-        PgDb::connect(&url)
-            .await
-            .expect("connect to MANIFEST_PG_URL"),
-    )
-}
 
 async fn postgres_db() -> Option<(PgDb, SqlAudit<Postgres>)> {
     let db = connect().await?;

@@ -6,9 +6,10 @@
 mod common;
 
 use common::document::{DocBackend, ENTITY};
+use common::pg::connect;
 use common::sql::SqlBackend;
+use manifest_core::Store;
 use manifest_core::sqlx::Postgres;
-use manifest_core::{PgDb, Store};
 
 /// Which schemas this process has created. Tests run in parallel against one database, and
 /// concurrent `CREATE TABLE IF NOT EXISTS` of one table can fail on PostgreSQL, so each schema
@@ -23,21 +24,6 @@ static SCHEMA: tokio::sync::Mutex<Created> = tokio::sync::Mutex::const_new(Creat
     sql: false,
     documents: false,
 });
-
-async fn connect() -> Option<PgDb> {
-    let Ok(url) = std::env::var("MANIFEST_PG_URL") else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("CI=true but MANIFEST_PG_URL is not set: run the tests with scripts/test.sh");
-        }
-        eprintln!("skipped: MANIFEST_PG_URL is not set (scripts/test.sh sets it)");
-        return None;
-    };
-    Some(
-        PgDb::connect(&url)
-            .await
-            .expect("connect to MANIFEST_PG_URL"),
-    )
-}
 
 async fn postgres() -> Option<SqlBackend<Postgres>> {
     let db = connect().await?;

@@ -8,6 +8,7 @@ pub mod document;
 pub mod document_data;
 pub mod document_model;
 pub mod model;
+pub mod pg;
 pub mod sql;
 
 use std::sync::Arc;
