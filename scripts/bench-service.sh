@@ -8,7 +8,9 @@
 #   - the reference runtime behind node:http with its PostgresStore on the same server
 #     (scripts/reference-bench/peer-service.mjs), when node is installed.
 # Env: BENCH_SECONDS (per measurement; 5), PEER_DIR (the reference package; installed there with
-# npm when missing). Nothing is pinned: the server, the database and the load share the machine.
+# npm when missing), BENCH_PIN (1, the default: the server under test and the database server
+# run on CPU 0 and the load generator on CPU 1, so the load does not take the server's CPU;
+# 0: nothing is pinned, all of them share the machine's cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${BENCH_SECONDS:-5}
@@ -26,6 +28,13 @@ cleanup() {
 }
 trap cleanup EXIT
 pg_start -c synchronous_commit=off -c max_connections=300 >/dev/null
+PIN=
+if [ "${BENCH_PIN:-1}" != 0 ] && command -v taskset >/dev/null 2>&1; then PIN=1; fi
+pg_pin
+# server CMD... &: run the server under test in the background (on CPU 0 when pinned); `exec`,
+# so that $! is the server's pid. load CMD...: run the load (on CPU 1).
+server() { if [ -n "$PIN" ]; then exec taskset -c 0 "$@"; else exec "$@"; fi; }
+load() { if [ -n "$PIN" ]; then taskset -c 1 "$@"; else "$@"; fi; }
 export LIBRARY_SECRET=bench-secret PEER_SECRET=bench-secret
 TOKEN=$("$BIN/library-service" token --tenant branch-1 --user librarian-1 --role librarian)
 
@@ -36,7 +45,7 @@ measure() { # label base
     for route in read command; do
         for clients in 1 16 64; do
             printf '| %s ' "$1"
-            "$BIN/load" "$2" "$TOKEN" "$route" "$clients" "$SECONDS_EACH"
+            load "$BIN/load" "$2" "$TOKEN" "$route" "$clients" "$SECONDS_EACH"
         done
     done
 }
@@ -44,14 +53,14 @@ measure() { # label base
 echo "| server | route | clients | requests/s | p50 ms | p99 ms | errors |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 PORT=$(free_port)
-RUST_LOG=error "$BIN/library-service" --listen "127.0.0.1:$PORT" --database-url "sqlite://$WORK/library.db" >/dev/null &
+server env RUST_LOG=error "$BIN/library-service" --listen "127.0.0.1:$PORT" --database-url "sqlite://$WORK/library.db" >/dev/null &
 PIDS+=($!)
 wait_ready "http://127.0.0.1:$PORT"
 measure "library-service, SQLite" "http://127.0.0.1:$PORT"
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
 PORT=$(free_port)
-RUST_LOG=error "$BIN/library-service" --listen "127.0.0.1:$PORT" --database-url "$MANIFEST_PG_URL" >/dev/null &
+server env RUST_LOG=error "$BIN/library-service" --listen "127.0.0.1:$PORT" --database-url "$MANIFEST_PG_URL" >/dev/null &
 PIDS+=($!)
 wait_ready "http://127.0.0.1:$PORT"
 measure "library-service, PostgreSQL" "http://127.0.0.1:$PORT"
@@ -61,7 +70,7 @@ kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 source scripts/reference.sh
 if reference_install pg; then
     PORT=$(free_port)
-    PEER_PORT=$PORT node scripts/reference-bench/peer-service.mjs >"$WORK/peer.log" 2>&1 &
+    server env PEER_PORT="$PORT" node scripts/reference-bench/peer-service.mjs >"$WORK/peer.log" 2>&1 &
     PIDS+=($!)
     wait_ready "http://127.0.0.1:$PORT"
     measure "reference (node:http + PostgresStore)" "http://127.0.0.1:$PORT"

@@ -42,7 +42,8 @@ impl SqlDb<Sqlite> {
     ///   durable across application crashes (a power loss can lose the last commits, never
     ///   corrupt the file);
     /// - a 5 s busy timeout: a writer waits that long for another connection's write lock
-    ///   before failing with "database is locked";
+    ///   before failing with "database is locked"; the database's own transactions queue for
+    ///   it in the process, first come first served, and never wait in SQLite;
     /// - the pool: at most 10 connections, no ping before each acquire, a 5 s acquire timeout,
     ///   connections closed after 10 minutes idle and 30 minutes of age.
     ///
