@@ -77,11 +77,14 @@ impl CommandRecords<'_> {
     /// unexpired record): the caller must then roll the transaction back, since the other
     /// records may have been written in it.
     pub async fn write(&self, tx: Option<&Tx>) -> Result<bool, RecordsError> {
-        let parts = usize::from(self.outbox.is_some_and(|(_, e)| !e.is_empty()))
-            + usize::from(self.idempotency.is_some())
-            + usize::from(self.audit.is_some_and(|(_, r)| !r.is_empty()));
-        if parts > 1
-            && let Some(tx) = tx
+        #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+        let _ = tx;
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Some(tx) = tx
+            && usize::from(self.outbox.is_some_and(|(_, e)| !e.is_empty()))
+                + usize::from(self.idempotency.is_some())
+                + usize::from(self.audit.is_some_and(|(_, r)| !r.is_empty()))
+                > 1
         {
             #[cfg(feature = "sqlite")]
             if let Some(written) = sql::together::<sqlx::Sqlite>(self, tx).await {
@@ -120,6 +123,7 @@ impl CommandRecords<'_> {
 }
 
 /// Statements combined so far, by their parts' statement texts.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 type Combined = Mutex<HashMap<Vec<String>, Arc<str>>>;
 
 /// `sql` with each parameter `<sigil><n>` numbered `n + offset`.

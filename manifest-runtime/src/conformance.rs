@@ -385,6 +385,8 @@ impl Backend {
     /// [`deterministic_engine`] on this backend's database, for `tenant`.
     fn builder(&self, program: &Arc<Program>, context: &Json, tenant: &str) -> EngineBuilder {
         let builder = deterministic_engine(program, context);
+        // Memory engines need no tenant; without a SQL feature no backend takes it.
+        let _ = tenant;
         match self {
             Backend::Memory => builder,
             #[cfg(feature = "sqlite")]

@@ -35,7 +35,9 @@ pub struct Program {
     command_prefetch: Vec<Vec<String>>,
     /// Per entity: whether its reads are gated or masked.
     pub(super) projects_reads: Vec<bool>,
-    /// `(entity, field)`: the fields `hasMany`/`hasOne` relationships look children up by.
+    /// `(entity, field)`: the fields `hasMany`/`hasOne` relationships look children up by
+    /// (indexed in the SQL databases' document tables).
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub(super) lookup_fields: Vec<(String, String)>,
     pub(super) rate_limiter: RateLimiter,
 }

@@ -29,11 +29,13 @@ pub(super) enum Txn {
 
 impl Txn {
     fn tx(&self) -> Tx {
-        match self {
+        // `*self`: without a SQL feature the enum is empty, and a match on a reference to it
+        // is not exhaustive with no arms.
+        match *self {
             #[cfg(feature = "sqlite")]
-            Txn::Sqlite(tx) => tx.tx(),
+            Txn::Sqlite(ref tx) => tx.tx(),
             #[cfg(feature = "postgres")]
-            Txn::Postgres(tx) => tx.tx(),
+            Txn::Postgres(ref tx) => tx.tx(),
         }
     }
 

@@ -149,6 +149,13 @@ pub(super) const POSTGRES: OutboxDialect = OutboxDialect {
 };
 
 /// The dialect of `DB` (sealed: SQLite or PostgreSQL).
+#[cfg_attr(
+    not(feature = "postgres"),
+    expect(
+        clippy::extra_unused_type_parameters,
+        reason = "SQLite is the only dialect then"
+    )
+)]
 fn dialect<DB: Backend>() -> &'static OutboxDialect {
     #[cfg(feature = "postgres")]
     if <DB as sqlx::Database>::NAME == "PostgreSQL" {
