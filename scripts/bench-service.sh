@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load on the example service, beside the reference peer, in one run: requests per second and
 # p50/p99 latency of a read route (GET one book) and a command route (create a member) at 1, 16
-# and 64 concurrent clients, from the repository's own load generator
+# and 64 concurrent clients, and of the list route (the first page of members) with 1,000 and
+# 10,000 members, from the repository's own load generator
 # (examples/library-service/src/bin/load.rs), against
 #   - library-service on a SQLite file,
 #   - library-service on a throwaway PostgreSQL server (synchronous_commit=off),
@@ -50,12 +51,26 @@ measure() { # label base
     done
 }
 
+# measure_list label base: the first page of the members (limit 50) at 16 clients, with 1,000
+# and then 10,000 members created first (and the seeded one): how a page's cost grows with the
+# table. Rows go to $WORK/list.md, printed as a table of their own at the end.
+measure_list() {
+    local have=0 size
+    for size in 1000 10000; do
+        load "$BIN/load" "$2" "$TOKEN" seed 16 $((size - have)) >/dev/null
+        have=$size
+        printf '| %s | %s ' "$1" "$size" >>"$WORK/list.md"
+        load "$BIN/load" "$2" "$TOKEN" list 16 "$SECONDS_EACH" >>"$WORK/list.md"
+    done
+}
+
 echo "| server | route | clients | requests/s | p50 ms | p99 ms | errors |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 PORT=$(free_port)
 server env RUST_LOG=error "$BIN/library-service" --listen "127.0.0.1:$PORT" --database-url "sqlite://$WORK/library.db" >/dev/null &
 PIDS+=($!)
 wait_ready "http://127.0.0.1:$PORT"
+measure_list "library-service, SQLite" "http://127.0.0.1:$PORT"
 measure "library-service, SQLite" "http://127.0.0.1:$PORT"
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
@@ -63,6 +78,7 @@ PORT=$(free_port)
 server env RUST_LOG=error "$BIN/library-service" --listen "127.0.0.1:$PORT" --database-url "$MANIFEST_PG_URL" >/dev/null &
 PIDS+=($!)
 wait_ready "http://127.0.0.1:$PORT"
+measure_list "library-service, PostgreSQL" "http://127.0.0.1:$PORT"
 measure "library-service, PostgreSQL" "http://127.0.0.1:$PORT"
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
@@ -73,7 +89,13 @@ if reference_install pg; then
     server env PEER_PORT="$PORT" node scripts/reference-bench/peer-service.mjs >"$WORK/peer.log" 2>&1 &
     PIDS+=($!)
     wait_ready "http://127.0.0.1:$PORT"
+    measure_list "reference (node:http + PostgresStore)" "http://127.0.0.1:$PORT"
     measure "reference (node:http + PostgresStore)" "http://127.0.0.1:$PORT"
 else
     echo "scripts/bench-service.sh: the reference peer is left out" >&2
 fi
+
+echo
+echo "| server | members | route | clients | requests/s | p50 ms | p99 ms | errors |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|"
+cat "$WORK/list.md"

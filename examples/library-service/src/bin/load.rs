@@ -1,11 +1,15 @@
 //! A small load generator for the service's routes (and the reference peer's, which serves
-//! the same routes): `load <base-url> <token> <read|command> <clients> <seconds>`. Each client
-//! sends requests one after the other for the given time; it prints one Markdown table row:
-//! requests per second, p50 and p99 latency, and how many responses were not 200.
+//! the same routes): `load <base-url> <token> <read|list|command> <clients> <seconds>`. Each
+//! client sends requests one after the other for the given time; it prints one Markdown table
+//! row: requests per second, p50 and p99 latency, and how many responses were not 200.
 //!
 //! - `read`: `GET /api/manifest/Book/book-1`;
+//! - `list`: `GET /api/manifest/Member?limit=50`, the first page of the members;
 //! - `command`: `POST /api/manifest/Member/commands/create` with a fresh id and name each
 //!   time (a write, its event enqueued and audited).
+//!
+//! `load <base-url> <token> seed <clients> <count>` creates `count` members (as `command`
+//! does), prints how many failed, and exits 1 if any did.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,9 +24,12 @@ async fn main() {
     };
     let clients: usize = clients.parse().expect("clients");
     let seconds: u64 = seconds.parse().expect("seconds");
-    let command = match route.as_str() {
-        "read" => false,
-        "command" => true,
+    let (route_path, command, seed) = match route.as_str() {
+        "read" => ("/api/manifest/Book/book-1", false, None),
+        "list" => ("/api/manifest/Member?limit=50", false, None),
+        "command" => ("/api/manifest/Member/commands/create", true, None),
+        // `seconds` is the count here.
+        "seed" => ("/api/manifest/Member/commands/create", true, Some(seconds)),
         other => {
             eprintln!("load: unknown route {other}");
             std::process::exit(2);
@@ -48,16 +55,22 @@ async fn main() {
         );
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            while Instant::now() < end {
+            loop {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
+                let more = match seed {
+                    Some(count) => n < count,
+                    None => Instant::now() < end,
+                };
+                if !more {
+                    break;
+                }
                 let request = if command {
                     let id = format!("m-{run}-{n}");
-                    http.post(format!("{base}/api/manifest/Member/commands/create"))
+                    http.post(format!("{base}{route_path}"))
                         .bearer_auth(&token)
                         .json(&serde_json::json!({"id": id, "name": format!("Member {n}")}))
                 } else {
-                    http.get(format!("{base}/api/manifest/Book/book-1"))
-                        .bearer_auth(&token)
+                    http.get(format!("{base}{route_path}")).bearer_auth(&token)
                 };
                 let start = Instant::now();
                 let ok = match request.send().await {
@@ -81,6 +94,11 @@ async fn main() {
     for task in tasks {
         all.extend(task.await.expect("client"));
     }
+    let failed = errors.load(Ordering::Relaxed);
+    if seed.is_some() {
+        println!("seeded {} members, {failed} failed", all.len());
+        std::process::exit(i32::from(failed > 0));
+    }
     let elapsed = started.elapsed().as_secs_f64().max(seconds as f64);
     all.sort();
     let pct = |p: f64| {
@@ -92,6 +110,6 @@ async fn main() {
         all.len() as f64 / elapsed,
         pct(0.50),
         pct(0.99),
-        errors.load(Ordering::Relaxed)
+        failed
     );
 }
