@@ -48,8 +48,35 @@ pub fn compile(source: &str) -> Result<Compiled, Diagnostics> {
     compile_with(source, &Options::default())
 }
 
+/// The stack the compiler runs on: the parser and lowering recurse (within
+/// [`MAX_NESTING`] and [`MAX_EXPR_DEPTH`]), so they get a stack of their own,
+/// whatever the caller's thread has.
+const STACK_BYTES: usize = 32 * 1024 * 1024;
+
 /// Compiles `source` with `options` (a fixed `compiled_at` makes output reproducible).
 pub fn compile_with(source: &str, options: &Options) -> Result<Compiled, Diagnostics> {
+    let outcome = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("manifest-compiler".into())
+            .stack_size(STACK_BYTES)
+            .spawn_scoped(scope, || compile_here(source, options))
+            .map(|handle| handle.join())
+    });
+    match outcome {
+        Ok(Ok(result)) => result,
+        // A panic is a bug; report it rather than propagate it.
+        Ok(Err(_)) => Err(Diagnostics(vec![Diagnostic::error(format!(
+            "{INTERNAL_ERROR}: the compiler panicked; please report this input"
+        ))])),
+        // No thread available: compile on the caller's stack.
+        Err(_) => compile_here(source, options),
+    }
+}
+
+/// The start of the message of a diagnostic reporting a compiler bug.
+pub const INTERNAL_ERROR: &str = "internal compiler error";
+
+fn compile_here(source: &str, options: &Options) -> Result<Compiled, Diagnostics> {
     let normalized = lexer::normalize_newlines(source);
     let (mut program, mut diagnostics) = parser::parse(&normalized);
     if diagnostics.iter().any(Diagnostic::is_error) {

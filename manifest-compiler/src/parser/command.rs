@@ -1,7 +1,7 @@
 //! Commands, their actions, and the declarations that wire them: policies,
 //! stores, events, reactions and entity behaviors.
 
-use super::entity::js_number;
+use super::numbers::js_number;
 use super::{Fail, PResult, Parser};
 use crate::ast::*;
 use crate::lexer::TokenKind;

@@ -1,7 +1,7 @@
 //! Expressions (upstream's precedence: ternary, or, and, equality, comparison,
 //! additive, multiplicative, unary, postfix, primary) and type annotations.
 
-use super::entity::js_parse_float;
+use super::numbers::js_parse_float;
 use super::{Fail, MAX_EXPR_DEPTH, PResult, Parser};
 use crate::ast::*;
 use crate::lexer::TokenKind;
@@ -173,7 +173,6 @@ impl Parser {
         }
         if self.punct("[") {
             self.advance();
-            self.enter()?;
             let mut items = Vec::new();
             let result = (|| {
                 while !self.punct("]") && !self.is_end() {
@@ -184,14 +183,12 @@ impl Parser {
                 }
                 self.expect_punct("]").map(drop)
             })();
-            self.leave();
             result?;
             return self.checked(Expr::new(ExprKind::Array(items)));
         }
         if self.punct("{") {
             self.advance();
             self.skip_nl();
-            self.enter()?;
             let mut props: Vec<(String, Expr)> = Vec::new();
             let result = (|| {
                 while !self.punct("}") && !self.is_end() {
@@ -213,7 +210,6 @@ impl Parser {
                 }
                 self.expect_punct("}").map(drop)
             })();
-            self.leave();
             result?;
             return self.checked(Expr::new(ExprKind::Object(props)));
         }

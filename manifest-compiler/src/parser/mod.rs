@@ -4,19 +4,21 @@
 //! stopped, and the parser skips to the next declaration keyword (as upstream
 //! does). Nesting is capped so that no input can exhaust the stack.
 
+mod approval;
 mod command;
 mod decls;
 mod entity;
 mod expr;
+mod numbers;
 
 use crate::ast::{Decls, Program};
 use crate::diagnostic::Diagnostic;
 use crate::lexer::{Pos, Token, TokenKind, tokenize};
 
 /// How deep parentheses, blocks and unary chains may nest.
-pub const MAX_NESTING: u32 = 96;
+pub const MAX_NESTING: u32 = 64;
 /// How deep an expression tree may be (long operator chains grow it without recursion).
-pub const MAX_EXPR_DEPTH: u32 = 400;
+pub const MAX_EXPR_DEPTH: u32 = 256;
 
 /// A failed declaration: the message; the position is the current token's.
 #[derive(Debug)]
