@@ -386,11 +386,14 @@ impl Lexer<'_> {
         OPERATORS.contains(&c.to_string().as_str()) || OPERATORS.contains(&two.as_str())
     }
 
+    /// Upstream tries the two characters from here first; at the very end of
+    /// the source those are one character, which then counts as two: the
+    /// following end-of-file sits one column further (kept, as positions are compared).
     fn read_operator(&mut self, start: usize) {
         let pos = self.pos();
         let c = self.peek(0).unwrap_or_default();
         let two: String = [Some(c), self.peek(1)].into_iter().flatten().collect();
-        if two.chars().count() == 2 && OPERATORS.contains(&two.as_str()) {
+        if OPERATORS.contains(&two.as_str()) {
             self.advance();
             self.advance();
             self.push(TokenKind::Operator, two, pos, start);
@@ -420,6 +423,14 @@ mod tests {
         let amp = toks.iter().find(|t| t.value == "&").map(|t| t.pos);
         assert_eq!(amp, Some(Pos { line: 2, column: 7 }));
         assert_eq!(toks.last().map(|t| t.kind), Some(TokenKind::Eof));
+    }
+
+    #[test]
+    fn a_final_operator_pushes_end_of_file_one_column_further() {
+        let eof = |src: &str| tokenize(src).last().map(|t| t.pos);
+        assert_eq!(eof("a:"), Some(Pos { line: 1, column: 4 }));
+        assert_eq!(eof("a: "), Some(Pos { line: 1, column: 4 }));
+        assert_eq!(eof("a"), Some(Pos { line: 1, column: 2 }));
     }
 
     #[test]

@@ -23,6 +23,12 @@ fn check_ir(source: &str, expected: &Value) -> Result<(), String> {
         let errors: Vec<String> = d.errors().map(|e| e.to_string()).collect();
         format!("failed to compile: {}", errors.join(" | "))
     })?;
+    // Deterministic: a second compilation gives the very same document (hashes included).
+    let again =
+        compile_with(source, &options()).map_err(|_| "second compile failed".to_string())?;
+    if again.ir != compiled.ir {
+        return Err("a second compilation gave a different IR".into());
+    }
     let (mut ours, mut theirs) = (compiled.ir, expected.clone());
     normalize(&mut ours);
     normalize(&mut theirs);

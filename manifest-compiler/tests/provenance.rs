@@ -84,3 +84,14 @@ fn our_own_stamp_is_reproducible_and_tracks_content() {
         "{stamp}"
     );
 }
+
+#[test]
+fn parse_errors_carry_the_offending_tokens_span() {
+    let source = "entity entity {\n  property name string\n}\n";
+    let err = compile_with(source, &Options::default()).expect_err("reserved word");
+    let first = &err.all()[0];
+    assert_eq!((first.line, first.column), (Some(1), Some(14)));
+    let span = first.span.clone().expect("a span");
+    assert_eq!(&source[span], "entity");
+    assert!(err.to_string().contains("Reserved word 'entity'"), "{err}");
+}

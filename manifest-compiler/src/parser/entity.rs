@@ -174,7 +174,13 @@ impl Parser {
                 self.advance();
                 e.realtime = true;
             }
-            "schedule" if !is_kw => {
+            "schedule"
+                if !is_kw
+                    && self.nth(1).is_some_and(|t| t.kind == TokenKind::Identifier)
+                    && self.nth(2).is_some_and(|t| {
+                        matches!(t.value.as_str(), "cron" | "interval" | "every")
+                    }) =>
+            {
                 let pos = self.cur_pos();
                 let s = self.schedule()?;
                 self.warning(

@@ -178,11 +178,25 @@ impl Parser {
     }
 
     pub(crate) fn error(&mut self, message: String, pos: Pos) {
-        self.diagnostics.push(Diagnostic::error(message).at(pos));
+        let d = Diagnostic::error(message).at(pos);
+        self.push_near(d, pos);
     }
 
     pub(crate) fn warning(&mut self, message: String, pos: Pos) {
-        self.diagnostics.push(Diagnostic::warning(message).at(pos));
+        let d = Diagnostic::warning(message).at(pos);
+        self.push_near(d, pos);
+    }
+
+    /// Adds `d` with the span of the token at `pos` (one of the last few read).
+    fn push_near(&mut self, mut d: Diagnostic, pos: Pos) {
+        let from = self.pos.saturating_sub(64);
+        let to = (self.pos + 2).min(self.tokens.len());
+        d.span = self.tokens[from..to]
+            .iter()
+            .rev()
+            .find(|t| t.pos == pos)
+            .map(|t| t.span.clone());
+        self.diagnostics.push(d);
     }
 
     /// Enters one level of nesting, failing past [`MAX_NESTING`].
