@@ -203,7 +203,13 @@ pub(crate) fn lower(program: &mut Program, diagnostics: &mut Vec<Diagnostic>) ->
         tenant.as_ref(),
         &mut lw.diagnostics,
     );
-    checks::reactions::check(&commands, &reactions, &mut lw.diagnostics);
+    checks::reactions::check(
+        &entities,
+        &commands,
+        &reactions,
+        &events,
+        &mut lw.diagnostics,
+    );
     let mut ir = Map::new();
     ir.insert("version".into(), json!("1.0"));
     put(&mut ir, "tenant", tenant);
