@@ -1,6 +1,5 @@
 //! The remaining declarations: enums, value objects, tenant,
-//! sagas, roles, webhooks, schedules, and the parsed-but-unlowered flow,
-//! effect, expose and compose.
+//! sagas, roles, webhooks and schedules.
 
 use super::numbers::{js_number, js_parse_float};
 use super::{Fail, PResult, Parser};
@@ -395,76 +394,5 @@ impl Parser {
             target_command,
             params,
         })
-    }
-
-    /// Skips a `{ … }` block with balanced braces (the body of an unlowered declaration).
-    fn skip_braced(&mut self) -> PResult<()> {
-        if !self.punct("{") {
-            return Ok(());
-        }
-        let mut depth = 0usize;
-        loop {
-            if self.is_end() {
-                return Err(Fail("Expected }, got EOF".into()));
-            }
-            let t = self.advance();
-            if t.kind == TokenKind::Punctuation && t.value == "{" {
-                depth += 1;
-            } else if t.kind == TokenKind::Punctuation && t.value == "}" {
-                depth -= 1;
-                if depth == 0 {
-                    return Ok(());
-                }
-            }
-        }
-    }
-
-    pub(crate) fn flow(&mut self) -> PResult<Unlowered> {
-        self.expect_kw("flow")?;
-        let name = self.identifier()?;
-        self.expect_punct("(")?;
-        self.type_ref()?;
-        self.expect_punct(")")?;
-        self.expect_op("->")?;
-        self.type_ref()?;
-        if !self.punct("{") {
-            self.expect_punct("{")?;
-        }
-        self.skip_braced()?;
-        Ok(Unlowered { name })
-    }
-
-    pub(crate) fn effect_decl(&mut self) -> PResult<Unlowered> {
-        self.expect_kw("effect")?;
-        let name = self.identifier()?;
-        self.expect_op(":")?;
-        self.advance();
-        self.skip_braced()?;
-        Ok(Unlowered { name })
-    }
-
-    pub(crate) fn expose(&mut self) -> PResult<Unlowered> {
-        self.expect_kw("expose")?;
-        let entity = self.identifier()?;
-        self.expect_kw("as")?;
-        self.advance();
-        if self.kw("server") {
-            self.advance();
-        }
-        if self.check_kind(TokenKind::Str) {
-            self.advance();
-        }
-        self.skip_braced()?;
-        Ok(Unlowered { name: entity })
-    }
-
-    pub(crate) fn composition(&mut self) -> PResult<Unlowered> {
-        self.expect_kw("compose")?;
-        let name = self.identifier()?;
-        if !self.punct("{") {
-            self.expect_punct("{")?;
-        }
-        self.skip_braced()?;
-        Ok(Unlowered { name })
     }
 }

@@ -10,6 +10,7 @@ mod decls;
 mod entity;
 mod expr;
 mod numbers;
+mod unlowered;
 
 use crate::ast::{Decls, Program};
 use crate::diagnostic::Diagnostic;
