@@ -52,9 +52,40 @@ pub fn locale_compare(a: &str, b: &str) -> Ordering {
 }
 
 /// `JSON.stringify(value)` with every object's keys sorted by [`locale_compare`].
+#[cfg(test)]
 pub fn canonical_string(value: &Value) -> String {
     let mut out = String::new();
     write_value(value, &mut out);
+    out
+}
+
+/// [`canonical_string`] of an IR document, leaving `provenance.irHash` out.
+pub fn canonical_string_without_ir_hash(ir: &Value) -> String {
+    let mut out = String::new();
+    match ir {
+        Value::Object(top) => {
+            let mut keys: Vec<&String> = top.keys().collect();
+            keys.sort_by(|a, b| locale_compare(a, b));
+            out.push('{');
+            for (i, key) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(key, &mut out);
+                out.push(':');
+                match &top[key.as_str()] {
+                    Value::Object(p) if key.as_str() == "provenance" => {
+                        let mut p = p.clone();
+                        p.remove("irHash");
+                        write_object(&p, &mut out);
+                    }
+                    v => write_value(v, &mut out),
+                }
+            }
+            out.push('}');
+        }
+        other => write_value(other, &mut out),
+    }
     out
 }
 

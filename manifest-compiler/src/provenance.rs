@@ -4,7 +4,7 @@
 //! - `irHash` = SHA-256 (hex) of `JSON.stringify` of the whole IR with `irHash`
 //!   left out of `provenance` and every object's keys sorted (`localeCompare`).
 
-use crate::jsjson::canonical_string;
+use crate::jsjson::canonical_string_without_ir_hash;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -32,11 +32,7 @@ pub fn provenance(source: &str, compiled_at: &str) -> Value {
 
 /// `irHash` of an IR document: any `irHash` already in its provenance is left out.
 pub fn ir_hash(ir: &Value) -> String {
-    let mut copy = ir.clone();
-    if let Some(p) = copy.get_mut("provenance").and_then(Value::as_object_mut) {
-        p.remove("irHash");
-    }
-    sha256_hex(canonical_string(&copy).as_bytes())
+    sha256_hex(canonical_string_without_ir_hash(ir).as_bytes())
 }
 
 /// Computes `irHash` over `ir` and stamps it into its provenance.

@@ -4,7 +4,7 @@
 
 use crate::diagnostic::Diagnostic;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 const CONTEXT_INJECTED: &[&str] = &[
     "tenantId",
@@ -69,15 +69,14 @@ fn camel(name: &str) -> String {
     }
 }
 
-fn entity_for_fk(field: &str, names: &[&str]) -> Option<String> {
+/// Entity names by their camelCase form (the first declared wins).
+type Stems<'a> = HashMap<String, &'a str>;
+
+fn entity_for_fk(field: &str, stems: &Stems) -> Option<String> {
     if !field.ends_with("Id") || field.len() <= 2 || GLOBAL_FK.contains(&field) {
         return None;
     }
-    let stem = &field[..field.len() - 2];
-    names
-        .iter()
-        .find(|n| camel(n) == stem)
-        .map(|n| n.to_string())
+    stems.get(&field[..field.len() - 2]).map(|n| n.to_string())
 }
 
 fn fk_fields(r: &Value) -> Vec<String> {
@@ -98,8 +97,9 @@ fn scalar(t: &Value) -> Option<&str> {
 
 fn collect_fk_fields(e: &Value, create: Option<&Value>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut add = |n: &str| {
-        if !out.iter().any(|x| x == n) {
+        if seen.insert(n.to_string()) {
             out.push(n.to_string());
         }
     };
@@ -127,32 +127,39 @@ pub(crate) fn check(
     tenant: Option<&Value>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let names: Vec<&str> = {
-        let mut seen = HashSet::new();
-        entities
-            .iter()
-            .map(|e| s(&e["name"]))
-            .filter(|n| seen.insert(*n))
-            .collect()
-    };
-    let same_entity =
-        |c: &Value, e: &Value| c["entity"] == e["name"] && c.get("module") == e.get("module");
+    let mut names: Stems = HashMap::new();
+    for e in entities {
+        names.entry(camel(s(&e["name"]))).or_insert(s(&e["name"]));
+    }
+    let stored: HashSet<&str> = stores.iter().map(|st| s(&st["entity"])).collect();
+    let targeted: HashSet<&str> = entities
+        .iter()
+        .flat_map(|o| arr(&o["relationships"]))
+        .map(|r| s(&r["target"]))
+        .collect();
+    let mut by_entity: HashMap<&str, Vec<&Value>> = HashMap::new();
+    for c in commands {
+        if let Some(e) = c["entity"].as_str() {
+            by_entity.entry(e).or_default().push(c);
+        }
+    }
+    let none = Vec::new();
     for e in entities {
         if e["external"] == true {
             continue;
         }
         let name = s(&e["name"]);
         let q = qualify(e);
-        let create = commands
+        let own = by_entity.get(name).unwrap_or(&none);
+        let create = own
             .iter()
-            .find(|c| c["name"] == "create" && same_entity(c, e));
+            .copied()
+            .find(|c| c["name"] == "create" && c.get("module") == e.get("module"));
         // Reachability.
-        let has_store = stores.iter().any(|st| st["entity"] == name);
-        let targeted = entities
-            .iter()
-            .any(|o| arr(&o["relationships"]).any(|r| r["target"] == name));
-        let has_commands = commands.iter().any(|c| c["entity"] == name);
-        let unused = !has_commands && !targeted && arr(&e["computedProperties"]).next().is_none();
+        let has_store = stored.contains(name);
+        let unused = own.is_empty()
+            && !targeted.contains(name)
+            && arr(&e["computedProperties"]).next().is_none();
         if has_store && unused {
             let wiring = arr(&e["relationships"]).any(is_ref)
                 || collect_fk_fields(e, create)
@@ -173,7 +180,7 @@ pub(crate) fn check(
         if let Some(c) = create {
             create_params(e, c, entities, tenant, diags);
         }
-        fk_wiring(e, create, entities, commands, reactions, &names, diags);
+        fk_wiring(e, create, entities, &by_entity, reactions, &names, diags);
     }
 }
 
@@ -241,9 +248,9 @@ fn fk_wiring(
     e: &Value,
     create: Option<&Value>,
     entities: &[Value],
-    commands: &[Value],
+    by_entity: &HashMap<&str, Vec<&Value>>,
     reactions: &[Value],
-    names: &[&str],
+    names: &Stems,
     diags: &mut Vec<Diagnostic>,
 ) {
     let q = qualify(e);
@@ -277,9 +284,11 @@ fn fk_wiring(
         let manual = create.is_some_and(|c| {
             arr(&c["parameters"]).any(|p| p["required"] == true && p["name"] == fk.as_str())
         });
-        let nested = commands.iter().any(|c| {
-            c["entity"] == parent["name"]
-                && c.get("module") == parent.get("module")
+        let parent_cmds = by_entity
+            .get(s(&parent["name"]))
+            .map_or(&[][..], Vec::as_slice);
+        let nested = parent_cmds.iter().any(|c| {
+            c.get("module") == parent.get("module")
                 && c["name"] != "create"
                 && arr(&c["actions"]).any(|a| {
                     (a["kind"] == "persist" || a["kind"] == "mutate")

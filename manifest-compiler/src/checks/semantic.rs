@@ -158,14 +158,22 @@ pub(crate) fn required_fields_on_create(
     tenant: Option<&Value>,
     diags: &mut Vec<Diagnostic>,
 ) {
+    let mut planned: HashMap<&str, Vec<&Value>> = HashMap::new();
+    for c in commands
+        .iter()
+        .filter(|c| c.get("initialization").is_some())
+    {
+        if let Some(e) = c["entity"].as_str() {
+            planned.entry(e).or_default().push(c);
+        }
+    }
     for entity in entities {
-        let inits: Vec<&Value> = commands
-            .iter()
-            .filter(|c| {
-                c["entity"] == entity["name"]
-                    && c.get("module") == entity.get("module")
-                    && c.get("initialization").is_some()
-            })
+        let inits: Vec<&Value> = planned
+            .get(entity["name"].as_str().unwrap_or_default())
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|c| c.get("module") == entity.get("module"))
             .collect();
         if inits.is_empty() {
             continue;

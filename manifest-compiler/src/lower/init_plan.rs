@@ -3,7 +3,7 @@
 
 use crate::jsjson::locale_compare;
 use serde_json::{Value, json};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 fn strs(v: &Value) -> impl Iterator<Item = &Value> {
     v.as_array().into_iter().flatten()
@@ -176,8 +176,9 @@ pub(crate) fn build(entity: &Value, cmd: &Value, tenant: Option<&Value>) -> Opti
         }
     }
     let mut draft: Vec<String> = vec!["id".into()];
-    let add = |d: &mut Vec<String>, n: &str| {
-        if !d.iter().any(|x| x == n) {
+    let mut in_draft: HashSet<String> = HashSet::from(["id".to_string()]);
+    let mut add = |d: &mut Vec<String>, n: &str| {
+        if in_draft.insert(n.to_string()) {
             d.push(n.to_string());
         }
     };
@@ -224,11 +225,13 @@ pub(crate) fn build(entity: &Value, cmd: &Value, tenant: Option<&Value>) -> Opti
 
 /// Attaches plans; an entity with a planned `create` keeps only that one.
 pub(crate) fn attach(entities: &[Value], commands: &mut [Value], tenant: Option<&Value>) {
+    // By name; a later declaration wins, as in upstream's Map.
+    let by_name: HashMap<&str, &Value> = entities
+        .iter()
+        .filter_map(|e| Some((e["name"].as_str()?, e)))
+        .collect();
     for cmd in commands.iter_mut() {
-        let Some(en) = cmd["entity"].as_str() else {
-            continue;
-        };
-        let Some(entity) = entities.iter().find(|e| e["name"] == en) else {
+        let Some(entity) = cmd["entity"].as_str().and_then(|n| by_name.get(n)) else {
             continue;
         };
         if let Some(plan) = build(entity, cmd, tenant)
@@ -237,22 +240,18 @@ pub(crate) fn attach(entities: &[Value], commands: &mut [Value], tenant: Option<
             m.insert("initialization".into(), plan);
         }
     }
-    for entity in entities {
-        let has_planned_create = commands.iter().any(|c| {
-            c["entity"] == entity["name"]
-                && c["name"] == "create"
-                && c.get("initialization").is_some()
-        });
-        if !has_planned_create {
-            continue;
-        }
-        for c in commands.iter_mut() {
-            if c["entity"] == entity["name"]
-                && c["name"] != "create"
-                && let Some(m) = c.as_object_mut()
-            {
-                m.remove("initialization");
-            }
+    let planned_create: HashSet<String> = commands
+        .iter()
+        .filter(|c| c["name"] == "create" && c.get("initialization").is_some())
+        .filter_map(|c| c["entity"].as_str().map(String::from))
+        .collect();
+    for c in commands.iter_mut() {
+        let drop = c["name"] != "create"
+            && c["entity"]
+                .as_str()
+                .is_some_and(|e| planned_create.contains(e));
+        if drop && let Some(m) = c.as_object_mut() {
+            m.remove("initialization");
         }
     }
 }

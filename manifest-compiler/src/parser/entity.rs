@@ -554,36 +554,40 @@ impl Parser {
     }
 }
 
-/// The names a computed property reads (upstream's dependency rule).
+/// The names a computed property reads (upstream's dependency rule), in first-seen order.
 pub(crate) fn dependencies(expr: &Expr) -> Vec<String> {
     let mut deps: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut stack = vec![expr];
     // Depth-first, left to right, as upstream's recursive walk.
     while let Some(e) = stack.pop() {
-        match &e.kind {
-            ExprKind::Identifier(name) => {
-                if !["self", "this", "user", "context"].contains(&name.as_str())
-                    && !deps.contains(name)
-                {
-                    deps.push(name.clone());
-                }
-                continue;
+        let found = match &e.kind {
+            ExprKind::Identifier(name)
+                if !["self", "this", "user", "context"].contains(&name.as_str()) =>
+            {
+                Some(name)
             }
+            ExprKind::Identifier(_)
+            | ExprKind::Count { .. }
+            | ExprKind::Sum { .. }
+            | ExprKind::Literal(_) => None,
             ExprKind::Member { object, property } => {
                 if e.self_member().is_some() {
-                    if !deps.contains(property) {
-                        deps.push(property.clone());
-                    }
+                    Some(property)
                 } else {
                     stack.push(object);
+                    None
                 }
-                continue;
             }
-            ExprKind::Count { .. } | ExprKind::Sum { .. } | ExprKind::Literal(_) => continue,
-            _ => {}
-        }
-        for child in e.children().into_iter().rev() {
-            stack.push(child);
+            _ => {
+                stack.extend(e.children().into_iter().rev());
+                None
+            }
+        };
+        if let Some(name) = found
+            && seen.insert(name)
+        {
+            deps.push(name.clone());
         }
     }
     deps
