@@ -34,6 +34,7 @@ mod reactions;
 mod reads;
 mod relations;
 mod rows;
+mod table;
 mod unit;
 mod working;
 mod write_path;
@@ -43,6 +44,7 @@ use convert::*;
 use host::EngineHost;
 pub use options::{CommandOptions, OverrideRequest, RuntimeError, StoreProvider};
 pub use program::Program;
+pub use reads::InstancePage;
 use relations::Related;
 pub(crate) use rows::row_json;
 use rows::{ENTITY_KEY, Read, Row, Rows, fields};
@@ -285,7 +287,7 @@ impl Engine {
             .create(entity_name, merged)
             .await?;
         unit.commit().await?;
-        Ok(Instance(created))
+        Ok(Instance(created.this))
     }
 
     /// `data` with a default for each absent property, then the managed fields.

@@ -56,8 +56,9 @@ mod builtins;
 
 pub use audit_tracing::{AUDIT_TARGET, TracingAudit};
 pub use engine::{
-    CommandOptions, Database, Effect, EffectError, EffectHandler, Engine, EngineBuilder, Listener,
-    MemoryDb, OverrideRequest, Program, RuntimeError, StoreProvider, WritePath, WritePathBuilder,
+    CommandOptions, Database, Effect, EffectError, EffectHandler, Engine, EngineBuilder,
+    InstancePage, Listener, MemoryDb, OverrideRequest, Program, RuntimeError, StoreProvider,
+    WritePath, WritePathBuilder,
 };
 pub use instance::Instance;
 pub use ir::{Ir, IrError};

@@ -56,7 +56,44 @@ enum Pool {
     Postgres(manifest_core::sqlx::PgPool),
 }
 
+/// The `application_name` of the child's PostgreSQL connections.
+const CHILD_APPLICATION: &str = "manifest_crash_child";
+
 impl Backend {
+    /// The URL the child connects to: on PostgreSQL, naming its connections.
+    fn child_url(&self) -> String {
+        match self.pool {
+            Pool::Sqlite(_) => self.url.clone(),
+            Pool::Postgres(_) => {
+                let sep = if self.url.contains('?') { '&' } else { '?' };
+                format!("{}{sep}application_name={CHILD_APPLICATION}", self.url)
+            }
+        }
+    }
+
+    /// Wait until the killed child's PostgreSQL backends are gone. A `COMMIT` the child sent
+    /// just before the kill still completes on the server after the child is dead, so until
+    /// then the database can change under the check (a commit landing between its reads).
+    async fn settle(&self) {
+        let Pool::Postgres(pool) = &self.pool else {
+            return;
+        };
+        for _ in 0..500 {
+            let left: i64 = manifest_core::sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+            )
+            .bind(CHILD_APPLICATION)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            if left == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the killed child's PostgreSQL connections did not end within 5 s");
+    }
+
     /// The idempotency keys recorded for `tenant`.
     async fn keys(&self, tenant: &str) -> Vec<String> {
         match &self.pool {
@@ -172,7 +209,12 @@ async fn crash_test(backend: Backend) -> Tally {
     for kill in 0..KILLS {
         let first = acked.last().map_or(0, |n| n + 1);
         let mut child = Command::new(env!("CARGO_BIN_EXE_crash_child"))
-            .args([backend.name, &backend.url, &tenant, &first.to_string()])
+            .args([
+                backend.name,
+                &backend.child_url(),
+                &tenant,
+                &first.to_string(),
+            ])
             .arg(&delivered)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -203,6 +245,7 @@ async fn crash_test(backend: Backend) -> Tally {
             acked.insert(n);
         }
         tally.kills = kill + 1;
+        backend.settle().await;
         check(&backend, &engine, &tenant, &acked, &mut tally).await;
     }
     // Drain: a worker whose clock is past every lease delivers what the killed ones left.

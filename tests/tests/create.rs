@@ -6,14 +6,13 @@
 //! it fails after the create (its reaction `Shelf.count` refusing, with reaction failures
 //! failing the parent): the create rolls back with it.
 
-use manifest_runtime::{CommandOptions, Database, Engine, Ir, MemoryDb, PgDb, SqliteDb};
+mod databases;
+
+use databases::{PREPARE, databases};
+use manifest_runtime::{CommandOptions, Engine, Ir};
 use serde_json::{Map, Value as Json, json};
 
 const BOOK: &str = include_str!("../write-path/book.ir.json");
-
-/// Concurrent `CREATE TABLE IF NOT EXISTS` of one table can fail on PostgreSQL: the tests
-/// prepare their tables one at a time.
-static PREPARE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn object(v: Json) -> Map<String, Json> {
     match v {
@@ -22,25 +21,9 @@ fn object(v: Json) -> Map<String, Json> {
     }
 }
 
-async fn databases() -> Vec<(&'static str, Database)> {
-    let path = std::env::temp_dir().join(format!("manifest-create-{}.db", uuid::Uuid::now_v7()));
-    let mut all = vec![
-        ("memory", Database::from(MemoryDb::new())),
-        ("sqlite", SqliteDb::open(&path).await.unwrap().into()),
-    ];
-    match std::env::var("MANIFEST_PG_URL") {
-        Ok(url) => all.push(("postgres", PgDb::connect(&url).await.unwrap().into())),
-        Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true but MANIFEST_PG_URL is not set")
-        }
-        Err(_) => eprintln!("PostgreSQL skipped: MANIFEST_PG_URL is not set"),
-    }
-    all
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_without_an_instance_creates_one() {
-    for (name, database) in databases().await {
+    for (name, database) in databases("create").await {
         let n = std::sync::atomic::AtomicU64::new(0);
         let engine = Engine::builder(Ir::from_json_str(BOOK).unwrap())
             .tenant(format!("t-{}", uuid::Uuid::now_v7()))
@@ -137,7 +120,7 @@ async fn create_without_an_instance_creates_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_that_fails_after_storing_rolls_back() {
-    for (name, database) in databases().await {
+    for (name, database) in databases("create").await {
         let tenant = format!("t-{}", uuid::Uuid::now_v7());
         let engine = |write: manifest_runtime::WritePath| {
             Engine::builder(Ir::from_json_str(BOOK).unwrap())

@@ -4,14 +4,14 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use manifest_runtime::{CommandOptions, Engine, Program, WritePath};
 use serde::Deserialize;
-use serde_json::{Map, Value as Json_, json};
+use serde_json::{Value as Json_, json};
 
 use crate::auth::{Caller, Keys};
 use crate::error::ApiError;
@@ -94,35 +94,29 @@ async fn ready(State(state): State<AppState>) -> Response {
 /// `?limit=&cursor=`: a page of instances after `cursor` (an id), in id order.
 #[derive(Debug, Deserialize)]
 struct Page {
-    limit: Option<usize>,
+    limit: Option<u32>,
     cursor: Option<String>,
 }
 
+/// One keyset page, read by the engine as one range of the store (`limit` rows from
+/// `cursor`), so a page costs the same on a table of any size. `nextCursor` is where the
+/// next page starts, `null` at the end.
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(entity): Path<String>,
-    Query(page): Query<Page>,
+    page: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<Json_>, ApiError> {
     state.0.known(&entity)?;
+    let Query(page) = page.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
     let limit = page.limit.unwrap_or(50).clamp(1, 500);
     let engine = state.0.engine(&caller)?;
-    let all = engine.get_all_instances(&entity).await?;
-    let after = |m: &Map<String, Json_>| match (&page.cursor, m.get("id").and_then(Json_::as_str)) {
-        (Some(cursor), Some(id)) => id > cursor.as_str(),
-        (None, _) => true,
-        _ => false,
-    };
-    let data: Vec<Json_> = all
-        .into_iter()
-        .filter(after)
-        .take(limit)
-        .map(Json_::Object)
-        .collect();
-    let next = (data.len() == limit)
-        .then(|| data.last().and_then(|m| m.get("id").cloned()))
-        .flatten();
-    Ok(Json(json!({"data": data, "nextCursor": next})))
+    let page = engine
+        .list_instances(&entity, page.cursor.as_deref(), limit)
+        .await?;
+    Ok(Json(
+        json!({"data": page.instances, "nextCursor": page.next}),
+    ))
 }
 
 async fn one(
@@ -175,13 +169,9 @@ async fn run(
     };
     let engine = state.0.engine(&caller)?;
     let mut options = match &id {
-        Some(id) => {
-            // A command on an instance the caller's tenant does not have is a 404.
-            if engine.get_instance(&entity, id).await?.is_none() {
-                return Err(ApiError::not_found(format!("no `{entity}` with id `{id}`")));
-            }
-            CommandOptions::on(entity.as_str(), id.as_str())
-        }
+        // A command on an instance the caller's tenant does not have is a 404, found by the
+        // command's own read, in its transaction.
+        Some(id) => CommandOptions::on(entity.as_str(), id.as_str()).require_instance(),
         None => CommandOptions::entity(entity.as_str()),
     }
     .source("http");

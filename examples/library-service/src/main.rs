@@ -75,6 +75,13 @@ struct Serve {
     /// Deliver outbox events to this URL (an HTTP POST each); to the log when unset.
     #[arg(long, env = "WEBHOOK_URL")]
     webhook_url: Option<String>,
+    /// PostgreSQL: the tables' owner, a role that bypasses row-level security (a superuser or
+    /// `BYPASSRLS`). With it the service makes the tables and runs the outbox worker as this
+    /// role, puts every table under row-level security, and serves requests as
+    /// `DATABASE_URL`'s role (one that neither owns the tables nor bypasses it), whose
+    /// statements then see and write only their tenant's rows.
+    #[arg(long, env = "ADMIN_DATABASE_URL")]
+    admin_database_url: Option<String>,
     /// Do not seed the demo branch.
     #[arg(long)]
     no_seed: bool,
@@ -164,10 +171,26 @@ async fn serve_api(serve: Serve) -> Result<(), String> {
     let db = store::Db::open(&serve.database_url)
         .await
         .map_err(|e| e.to_string())?;
-    let parts = db.prepare(&program).await.map_err(|e| e.to_string())?;
+    let admin = match &serve.admin_database_url {
+        Some(url) => Some(store::Db::open(url).await.map_err(|e| e.to_string())?),
+        None => None,
+    };
+    // The tables and the worker are the owner's; requests run as `db`'s role.
+    let owner = admin.as_ref().unwrap_or(&db);
+    owner.prepare(&program).await.map_err(|e| e.to_string())?;
+    if let Some(admin) = &admin {
+        let (store::Db::Postgres(admin), store::Db::Postgres(app)) = (admin, &db) else {
+            return Err(
+                "--admin-database-url is for PostgreSQL, with a postgres:// DATABASE_URL".into(),
+            );
+        };
+        let role = store::secure(admin, app).await.map_err(|e| e.to_string())?;
+        tracing::info!(%role, "row-level security on every table; requests run as this role");
+    }
+    let parts = db.parts();
     let keys = Keys::new(serve.secret.as_bytes());
     if !serve.no_seed {
-        let seeded = store::seed(&program, &db, &parts)
+        let seeded = store::seed(&program, &db)
             .await
             .map_err(|e| e.to_string())?;
         if seeded {
@@ -185,7 +208,7 @@ async fn serve_api(serve: Serve) -> Result<(), String> {
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     print_welcome(&keys, address);
     let worker = OutboxWorker::builder(
-        parts.outbox.clone(),
+        owner.parts().outbox,
         Arc::new(Delivery {
             url: serve.webhook_url.clone(),
             client: reqwest::Client::new(),

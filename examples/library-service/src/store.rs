@@ -114,30 +114,38 @@ impl Db {
         }
     }
 
+    /// The write path's stores on this database (their tables made by
+    /// [`prepare`](Self::prepare)).
+    pub fn parts(&self) -> Parts {
+        fn parts<DB: Backend>(db: &SqlDb<DB>) -> Parts {
+            Parts {
+                outbox: Arc::new(SqlOutbox::new(db)),
+                idempotency: Arc::new(SqlIdempotency::new(db)),
+                audit: Arc::new(SqlAudit::new(db)),
+            }
+        }
+        match self {
+            Db::Sqlite(db) => parts(db),
+            Db::Postgres(db) => parts(db),
+        }
+    }
+
     /// Create every table the service uses, if missing: the typed tables and their lookup
     /// indexes, the document tables, the outbox, idempotency and audit tables.
-    pub async fn prepare(&self, program: &Arc<Program>) -> manifest_core::Result<Parts> {
-        async fn tables<DB: Backend>(db: &SqlDb<DB>) -> manifest_core::Result<Parts> {
+    pub async fn prepare(&self, program: &Arc<Program>) -> manifest_core::Result<()> {
+        async fn tables<DB: Backend>(db: &SqlDb<DB>) -> manifest_core::Result<()> {
             db.create_table::<Book>().await?;
             db.create_table::<Loan>().await?;
             db.create_index::<Loan>("bookId").await?;
             db.create_index::<Loan>("memberId").await?;
-            let outbox = SqlOutbox::new(db);
-            let idempotency = SqlIdempotency::new(db);
-            let audit = SqlAudit::new(db);
-            outbox.create_table().await?;
-            idempotency.create_table().await?;
-            audit.create_table().await?;
-            Ok(Parts {
-                outbox: Arc::new(outbox),
-                idempotency: Arc::new(idempotency),
-                audit: Arc::new(audit),
-            })
+            SqlOutbox::new(db).create_table().await?;
+            SqlIdempotency::new(db).create_table().await?;
+            SqlAudit::new(db).create_table().await
         }
-        let parts = match self {
+        match self {
             Db::Sqlite(db) => tables(db).await?,
             Db::Postgres(db) => tables(db).await?,
-        };
+        }
         let engine = Engine::builder(program.clone())
             .database(self.database())
             .store_provider_arc(self.provider())
@@ -146,9 +154,55 @@ impl Db {
         engine
             .prepare()
             .await
-            .map_err(|e| manifest_core::Error::Database(Box::new(e)))?;
-        Ok(parts)
+            .map_err(|e| manifest_core::Error::Database(Box::new(e)))
     }
+}
+
+/// Put every table of the service under PostgreSQL's row-level security and let `app`'s role
+/// use them: run by the tables' owner, after [`Db::prepare`]. Then a statement of `app` sees
+/// and writes only the rows of the tenant its transaction was begun for (the engine's
+/// `row_level_security()`), whatever the query says: a backstop under the stores' own tenant
+/// filters. The owner must bypass row-level security (a superuser, or `BYPASSRLS`): the outbox
+/// worker reads every tenant's entries through it.
+pub async fn secure(admin: &PgDb, app: &PgDb) -> Result<String, manifest_core::Error> {
+    use manifest_core::sqlx;
+    let role: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(app.pool())
+        .await
+        .map_err(manifest_core::Error::database)?;
+    admin.enable_row_level_security_for::<Book>().await?;
+    admin.enable_row_level_security_for::<Loan>().await?;
+    let member = admin.document_store("Member", "")?;
+    let outbox = SqlOutbox::new(admin);
+    let idempotency = SqlIdempotency::new(admin);
+    let audit = SqlAudit::new(admin);
+    // The library's own tables, by their `tenant_id` column.
+    for table in [
+        member.table(),
+        outbox.table(),
+        idempotency.table(),
+        audit.table(),
+    ] {
+        admin.enable_row_level_security(table).await?;
+    }
+    for table in [
+        Book::TABLE,
+        Loan::TABLE,
+        member.table(),
+        outbox.table(),
+        idempotency.table(),
+        audit.table(),
+    ] {
+        // Names the library made, checked plain by `enable_row_level_security`.
+        sqlx::query(&format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON \"{table}\" TO \"{}\"",
+            role.replace('"', "\"\"")
+        ))
+        .execute(admin.pool())
+        .await
+        .map_err(manifest_core::Error::database)?;
+    }
+    Ok(role)
 }
 
 fn object(value: Json) -> Map<String, Json> {
@@ -160,8 +214,9 @@ fn object(value: Json) -> Map<String, Json> {
 
 /// Seed the demo branch `branch-1` (a member and three books) if it has no book yet; whether
 /// it did.
-pub async fn seed(program: &Arc<Program>, db: &Db, _parts: &Parts) -> Result<bool, String> {
+pub async fn seed(program: &Arc<Program>, db: &Db) -> Result<bool, String> {
     let engine = Engine::builder(program.clone())
+        .row_level_security()
         .tenant("branch-1")
         .context(json!({"user": {"id": "librarian-1", "role": "librarian"}}))
         .database(db.database())

@@ -32,9 +32,15 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start(database_url: &str, webhook: &str) -> Service {
+/// The service on `database_url`; with `admin_url`, as a non-owner role under row-level
+/// security, the tables and the worker the admin's.
+async fn start(database_url: &str, admin_url: Option<&str>, webhook: &str) -> Service {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_library-service"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_library-service"));
+    if let Some(admin) = admin_url {
+        command.env("ADMIN_DATABASE_URL", admin);
+    }
+    let child = command
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", database_url)
         .env("LIBRARY_SECRET", SECRET)
@@ -150,9 +156,9 @@ impl Client {
     }
 }
 
-async fn scenario(database_url: &str) {
+async fn scenario(database_url: &str, admin_url: Option<&str>) {
     let (hook, seen) = webhook().await;
-    let service = start(database_url, &hook).await;
+    let service = start(database_url, admin_url, &hook).await;
     let c = Client {
         http: reqwest::Client::new(),
         base: service.base.clone(),
@@ -194,6 +200,14 @@ async fn scenario(database_url: &str) {
         .await;
     assert_eq!(body["data"][0]["id"], "book-3");
     assert_eq!(body["nextCursor"], Json::Null);
+    let (s, body) = c.get("/api/manifest/Book?limit=many", &librarian).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("Failed to deserialize query string: limit: invalid digit found in string")
+        )
+    );
 
     // 404s: an unknown entity, instance or command.
     assert_eq!(
@@ -345,8 +359,17 @@ async fn scenario(database_url: &str) {
         (s, body["data"].as_array().map(Vec::len)),
         (StatusCode::OK, Some(0))
     );
-    let (s, _) = c.post(&path, &branch2, json!({})).await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, body) = c.post(&path, &branch2, json!({})).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (
+            StatusCode::NOT_FOUND,
+            Some(format!("Loan `{loan}` not found").as_str())
+        )
+    );
+    // And it wrote nothing: the loan is still open for its own branch.
+    let (_, open) = c.get(&format!("/api/manifest/Loan/{loan}"), &member).await;
+    assert_eq!(open["data"]["status"], "active", "{open}");
 
     // The member returns the loan: the book is available again.
     let (s, body) = c.post(&path, &member, json!({})).await;
@@ -397,7 +420,7 @@ async fn scenario(database_url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_on_sqlite() {
     let path = std::env::temp_dir().join(format!("library-service-{}.db", uuid::Uuid::now_v7()));
-    scenario(&format!("sqlite://{}", path.display())).await;
+    scenario(&format!("sqlite://{}", path.display()), None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -409,5 +432,68 @@ async fn every_route_on_postgres() {
         eprintln!("skipped: MANIFEST_PG_URL is not set (scripts/test.sh sets it)");
         return;
     };
-    scenario(&url).await;
+    scenario(&url, None).await;
+}
+
+/// The same scenario with the service serving requests as a role that neither owns the
+/// tables nor bypasses row-level security, in a database of its own; then, as that role,
+/// a statement outside a tenant's transaction sees none of the rows the scenario wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_on_postgres_as_a_non_owner_under_row_level_security() {
+    use manifest_core::sqlx::{self, Connection, PgConnection};
+    let Ok(url) = std::env::var("MANIFEST_PG_URL") else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("CI=true but MANIFEST_PG_URL is not set: run the tests with scripts/test.sh");
+        }
+        eprintln!("skipped: MANIFEST_PG_URL is not set (scripts/test.sh sets it)");
+        return;
+    };
+    let run = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    let (database, role) = (format!("library_rls_{run}"), format!("library_app_{run}"));
+    let mut superuser = PgConnection::connect(&url).await.unwrap();
+    for sql in [
+        format!("CREATE DATABASE \"{database}\""),
+        format!("CREATE ROLE \"{role}\" LOGIN NOBYPASSRLS"),
+    ] {
+        sqlx::query(&sql).execute(&mut superuser).await.unwrap();
+    }
+    // The throwaway server's URL is `postgres://postgres@host:port/postgres`, trust auth.
+    let (base, _) = url.rsplit_once('/').unwrap();
+    let admin_url = format!("{base}/{database}");
+    let app_url = admin_url.replacen("postgres@", &format!("{role}@"), 1);
+    assert_ne!(app_url, admin_url);
+
+    scenario(&app_url, Some(&admin_url)).await;
+
+    // As the application role, with no tenant set: nothing, though the owner sees the rows.
+    let mut app = PgConnection::connect(&app_url).await.unwrap();
+    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+    for table in ["library_book", "library_loan", "member", "manifest_outbox"] {
+        let count = format!("SELECT count(*) FROM \"{table}\"");
+        let seen: i64 = sqlx::query_scalar(&count)
+            .fetch_one(&mut app)
+            .await
+            .unwrap();
+        let all: i64 = sqlx::query_scalar(&count)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        assert_eq!(
+            seen, 0,
+            "{table}: the application role sees no row outside a tenant"
+        );
+        assert!(all > 0, "{table}: the scenario wrote rows");
+    }
+    // And it cannot make tables: the schema is the owner's.
+    let create = sqlx::query("CREATE TABLE intruder (id text)")
+        .execute(&mut app)
+        .await;
+    assert!(create.is_err(), "the application role made a table");
+    drop((app, admin));
+    for sql in [
+        format!("DROP DATABASE \"{database}\" WITH (FORCE)"),
+        format!("DROP ROLE \"{role}\""),
+    ] {
+        sqlx::query(&sql).execute(&mut superuser).await.unwrap();
+    }
 }

@@ -13,7 +13,7 @@ use sqlx::{Database, Pool, Transaction};
 use super::{OutboxEntry, OutboxEvent, OutboxStatus, OutboxStore};
 use crate::SqlDb;
 use crate::error::{BoxDynError, Error, Result};
-use crate::store::sql::{Backend, Source, create_checked};
+use crate::store::sql::{Backend, GatePass, Source, WriteGate, create_checked};
 use crate::tx::Tx;
 use crate::types::FieldType;
 
@@ -51,6 +51,7 @@ use statements::{COLUMNS, DEFAULT_TABLE, OutboxSql};
 /// policies.
 pub struct SqlOutbox<DB: Backend> {
     pool: Pool<DB>,
+    gate: WriteGate,
     source: Source<DB>,
     sql: Arc<OutboxSql>,
 }
@@ -59,6 +60,7 @@ impl<DB: Backend> Clone for SqlOutbox<DB> {
     fn clone(&self) -> Self {
         SqlOutbox {
             pool: self.pool.clone(),
+            gate: self.gate.clone(),
             source: self.source.clone(),
             sql: self.sql.clone(),
         }
@@ -142,6 +144,7 @@ impl<DB: Backend> SqlOutbox<DB> {
     fn build(db: &SqlDb<DB>, sql: OutboxSql) -> Self {
         SqlOutbox {
             pool: db.pool().clone(),
+            gate: db.gate().clone(),
             source: db.source(),
             sql: Arc::new(sql),
         }
@@ -190,40 +193,50 @@ impl<DB: Backend> SqlOutbox<DB> {
     }
 
     /// A connection for one operation: with `locked` and a dialect that locks, a transaction
-    /// holding the table's advisory lock; else one from the pool.
-    async fn conn(&self, locked: bool) -> Result<Conn<DB>> {
+    /// holding the table's advisory lock; else one from the pool. An operation that writes
+    /// takes the database's write gate first (SQLite's, see [`WriteGate`]).
+    async fn conn(&self, locked: bool, writes: bool) -> Result<Conn<DB>> {
+        let pass = if writes {
+            self.gate.enter().await?
+        } else {
+            None
+        };
         Ok(match &self.sql.lock {
             Some(lock) if locked => Conn::Locked(
                 self.pool
                     .begin_with(lock.clone())
                     .await
                     .map_err(Error::database)?,
+                pass,
             ),
-            _ => Conn::Pooled(self.pool.acquire().await.map_err(Error::database)?),
+            _ => Conn::Pooled(self.pool.acquire().await.map_err(Error::database)?, pass),
         })
     }
 }
 
-/// The connection of one operation (see [`SqlOutbox::conn`]).
+/// The connection of one operation (see [`SqlOutbox::conn`]), and the write gate it holds.
 enum Conn<DB: Database> {
-    Pooled(PoolConnection<DB>),
-    Locked(Transaction<'static, DB>),
+    Pooled(
+        PoolConnection<DB>,
+        #[allow(dead_code, reason = "held, not read: the gate opens when it drops")] GatePass,
+    ),
+    Locked(Transaction<'static, DB>, GatePass),
 }
 
 impl<DB: Database> Conn<DB> {
     fn get(&mut self) -> &mut DB::Connection {
         match self {
-            Conn::Pooled(conn) => conn,
-            Conn::Locked(tx) => tx,
+            Conn::Pooled(conn, _) => conn,
+            Conn::Locked(tx, _) => tx,
         }
     }
 
     /// End the operation: commit its transaction, if it has one (dropped on an error instead,
-    /// it rolls back).
+    /// it rolls back), then open the gate.
     async fn done(self) -> Result<()> {
         match self {
-            Conn::Pooled(_) => Ok(()),
-            Conn::Locked(tx) => tx.commit().await.map_err(Error::database),
+            Conn::Pooled(..) => Ok(()),
+            Conn::Locked(tx, _pass) => tx.commit().await.map_err(Error::database),
         }
     }
 }
@@ -379,7 +392,7 @@ impl<DB: Backend> OutboxStore for SqlOutbox<DB> {
         let table = self.sql.table.as_str();
         let (worker, until) = (worker.to_owned(), now.saturating_add(lease_ms));
         let limit = i64::from(limit);
-        let mut conn = self.conn(true).await?;
+        let mut conn = self.conn(true, true).await?;
         let args = Bind::<DB>::new()
             .push(&worker)
             .push(&now)
@@ -401,7 +414,7 @@ impl<DB: Backend> OutboxStore for SqlOutbox<DB> {
             return Ok(0);
         }
         let (worker, ids) = (worker.to_owned(), id_list(ids));
-        let mut conn = self.conn(false).await?;
+        let mut conn = self.conn(false, true).await?;
         let args = Bind::<DB>::new()
             .push(&worker)
             .push(&ids)
@@ -419,7 +432,7 @@ impl<DB: Backend> OutboxStore for SqlOutbox<DB> {
         retry_at: Option<i64>,
     ) -> Result<bool> {
         let (worker, id, error) = (worker.to_owned(), id.to_owned(), error.to_owned());
-        let mut conn = self.conn(true).await?;
+        let mut conn = self.conn(true, true).await?;
         let args = Bind::<DB>::new()
             .push(&worker)
             .push(&id)
@@ -438,7 +451,7 @@ impl<DB: Backend> OutboxStore for SqlOutbox<DB> {
             return Ok(0);
         }
         let (worker, ids) = (worker.to_owned(), id_list(ids));
-        let mut conn = self.conn(true).await?;
+        let mut conn = self.conn(true, true).await?;
         let args = Bind::<DB>::new()
             .push(&worker)
             .push(&ids)
@@ -453,7 +466,7 @@ impl<DB: Backend> OutboxStore for SqlOutbox<DB> {
     async fn dead_letters(&self, tenant: &str, limit: u32) -> Result<Vec<OutboxEntry>> {
         let table = self.sql.table.as_str();
         let (tenant, limit) = (tenant.to_owned(), i64::from(limit));
-        let mut conn = self.conn(false).await?;
+        let mut conn = self.conn(false, false).await?;
         let args = Bind::<DB>::new().push(&tenant).push(&limit).finish(table)?;
         DB::fetch_all(conn.get(), &self.sql.dead_letters, args, |row| {
             decode::<DB>(table, row)
@@ -467,7 +480,7 @@ impl<DB: Backend> OutboxStore for SqlOutbox<DB> {
             return Ok(0);
         }
         let (tenant, ids) = (tenant.to_owned(), id_list(ids));
-        let mut conn = self.conn(false).await?;
+        let mut conn = self.conn(false, true).await?;
         let args = Bind::<DB>::new()
             .push(&tenant)
             .push(&ids)
@@ -481,7 +494,7 @@ impl<DB: Backend> OutboxStore for SqlOutbox<DB> {
     async fn entries(&self, tenant: &str) -> Result<Vec<OutboxEntry>> {
         let table = self.sql.table.as_str();
         let tenant = tenant.to_owned();
-        let mut conn = self.conn(false).await?;
+        let mut conn = self.conn(false, false).await?;
         let args = Bind::<DB>::new().push(&tenant).finish(table)?;
         DB::fetch_all(conn.get(), &self.sql.entries, args, |row| {
             decode::<DB>(table, row)
@@ -491,7 +504,7 @@ impl<DB: Backend> OutboxStore for SqlOutbox<DB> {
     }
 
     async fn purge_delivered(&self, before: i64) -> Result<u64> {
-        let mut conn = self.conn(false).await?;
+        let mut conn = self.conn(false, true).await?;
         let args = Bind::<DB>::new().push(&before).finish(&self.sql.table)?;
         DB::execute(conn.get(), &self.sql.purge, args)
             .await

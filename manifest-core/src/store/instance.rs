@@ -124,7 +124,8 @@ fn check_keys(entity: &str, fields: &Map<String, Value>) -> Result<()> {
 }
 
 /// Serves a typed `Store<T>` as a `Store<EntityInstance>`, converting rows through serde, so a
-/// runtime can hold a typed store for every entity behind one type.
+/// runtime can hold a typed store for every entity behind one type. Its instances carry the
+/// row's fields but the tenant, which is the store's (as a document store's instances do).
 ///
 /// The JSON field names are `T`'s serde names; the id, tenant and version fields must keep their
 /// Rust names in serde (do not `#[serde(rename)]` them). An update reads the row, merges the
@@ -193,10 +194,14 @@ where
         }
     }
 
+    /// `row` as an instance: its id, and its fields but the id and the tenant (the store's
+    /// own, as a document store's instances have no tenant field either; writes fill it in).
     fn to_instance(&self, row: T) -> Result<EntityInstance> {
         let mut fields = self.to_map(&row)?;
-        if let Some(id_field) = Self::field(ColumnRole::Id) {
-            fields.remove(id_field);
+        for role in [ColumnRole::Id, ColumnRole::Tenant] {
+            if let Some(field) = Self::field(role) {
+                fields.remove(field);
+            }
         }
         Ok(EntityInstance {
             id: row.id().to_string(),

@@ -239,7 +239,7 @@ impl EngineBuilder {
     /// row-level-security policies of
     /// [`PgDb::enable_row_level_security`](manifest_core::PgDb::enable_row_level_security),
     /// which let nothing through outside such a transaction. It costs each of them a `BEGIN`
-    /// and a `COMMIT`. Nothing changes on memory.
+    /// and a `COMMIT`. Nothing changes on memory or SQLite, which have no row-level security.
     pub fn row_level_security(mut self) -> Self {
         self.row_level_security = true;
         self
@@ -314,6 +314,9 @@ impl EngineBuilder {
         let now = self
             .clock
             .unwrap_or_else(|| Arc::new(|| chrono::Utc::now().timestamp_millis() as f64));
+        // Only PostgreSQL has row-level security: on SQLite a transaction per read would only
+        // queue reads behind the one writer.
+        let row_level_security = self.row_level_security && database.has_row_level_security();
         Ok(Engine {
             program,
             rows,
@@ -327,8 +330,19 @@ impl EngineBuilder {
             ids: self.ids,
             limits: self.limits,
             write: self.write,
-            row_level_security: self.row_level_security,
+            row_level_security,
         })
+    }
+}
+
+impl Database {
+    /// Whether it is PostgreSQL, the one with row-level security.
+    fn has_row_level_security(&self) -> bool {
+        #[cfg(feature = "postgres")]
+        if matches!(self, Database::Postgres(_)) {
+            return true;
+        }
+        false
     }
 }
 

@@ -127,6 +127,16 @@ impl Engine {
             }
             _ => None,
         };
+        if read.is_none()
+            && options.require_instance
+            && let (Some(entity), Some(id)) = (entity_name, &options.instance_id)
+        {
+            return Err(RuntimeError::NotFound {
+                entity: entity.to_owned(),
+                id: id.clone(),
+            }
+            .into());
+        }
         // The relationships the command names, fetched before it first runs (once per
         // attempt; whatever else it reads is fetched on demand).
         if let (Some(i), Some(read)) = (index, &read)
@@ -573,10 +583,7 @@ impl Engine {
         data.remove(ENTITY_KEY);
         let id = data.get("id").map(Value::to_js_string).unwrap_or_default();
         let rows = self.rows_in(unit, index);
-        rows.create(&entity.name, data).await?;
-        let Some(read) = rows.get(&entity.name, &id).await? else {
-            return Err(Halt::Changed { written: true });
-        };
+        let read = rows.create(&entity.name, data).await?;
         unit.created(index, &id, read.clone());
         Ok((read, id))
     }

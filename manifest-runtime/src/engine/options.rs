@@ -46,6 +46,9 @@ pub struct CommandOptions {
     pub correlation_id: Option<String>,
     /// Where the call comes from (`"http"`, `"cli"`, ...), for the audit trail.
     pub source: Option<String>,
+    /// Fail with [`RuntimeError::NotFound`] when the instance does not exist, before anything
+    /// runs; by default the command runs on no instance, as the reference's does.
+    pub require_instance: bool,
 }
 
 impl CommandOptions {
@@ -87,6 +90,15 @@ impl CommandOptions {
     /// With the source `source` (audit trail).
     pub fn source(mut self, source: impl Into<String>) -> Self {
         self.source = Some(source.into());
+        self
+    }
+
+    /// Fail with [`RuntimeError::NotFound`] if the instance does not exist (in the tenant's
+    /// store, read in the command's own transaction), rather than run the command on no
+    /// instance as the reference does: what an API answering 404 wants, with no read of its
+    /// own before the command.
+    pub fn require_instance(mut self) -> Self {
+        self.require_instance = true;
         self
     }
 

@@ -9,7 +9,7 @@
 use serde_json::{Map, Value as Json};
 
 use super::relations::Related;
-use super::rows::{Row, row_json};
+use super::rows::{Row, row_id, row_json};
 use super::{EMPTY, Engine, RuntimeError, Unit};
 use crate::ir::{Ir, IrEntity, IrMaskStrategy, IrPolicy, MaskKind, PolicyAction};
 use crate::value::Value;
@@ -33,7 +33,50 @@ fn read_policies<'a>(ir: &'a Ir, entity: &'a IrEntity) -> impl Iterator<Item = &
     })
 }
 
+/// One page of [`Engine::list_instances`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct InstancePage {
+    /// The instances the caller may see, as [`Engine::get_instance`] shows each, by id.
+    pub instances: Vec<Map<String, Json>>,
+    /// Where the next page starts (pass it as `after`): the last id this page read, or `None`
+    /// when the store has no more. A page the read policies thinned can hold fewer than
+    /// `limit` instances, or none, and still have a next page.
+    pub next: Option<String>,
+}
+
 impl Engine {
+    /// A page of the entity's instances: the store's next `limit` (at least 1) ids after
+    /// `after`, read as one keyset range (`WHERE tenant = ? AND id > ? ORDER BY id LIMIT ?` on
+    /// SQL), then gated and masked as [`get_all_instances`](Self::get_all_instances) does.
+    /// The cost is the page's, whatever the size of the table.
+    pub async fn list_instances(
+        &self,
+        entity_name: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<InstancePage, RuntimeError> {
+        let index = self.index_of(entity_name)?;
+        let entity = &self.program.ir.entities[index];
+        let limit = limit.max(1);
+        let unit = self.operation().await?;
+        let rows = self
+            .rows_in(&unit, index)
+            .page(entity_name, after, limit)
+            .await?;
+        let next = match rows.last() {
+            Some(last) if rows.len() == limit as usize => row_id(last),
+            _ => None,
+        };
+        let instances = if self.program.projects_reads[index] {
+            self.project_all(&unit, entity, &rows).await?
+        } else {
+            rows.iter().map(|row| row_json(row)).collect()
+        };
+        unit.commit().await?;
+        Ok(InstancePage { instances, next })
+    }
+
     /// `row` as a read returns it: `None` when a read policy denies it (fail-closed: a policy
     /// that is false or cannot be evaluated denies), else its fields without `private`
     /// properties and with `masked` ones masked.

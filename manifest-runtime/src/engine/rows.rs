@@ -9,16 +9,17 @@
 //! the way. A provided store ([`Store<EntityInstance>`]) is read and written through its trait,
 //! converting rows between JSON and [`Value`] at the boundary.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use serde_json::{Map, Value as Json};
 
 use super::{Object, apply_patch, instance_object, to_instance};
 use crate::value::json_object;
 use crate::value::{Value, insert_all};
-use manifest_core::{Conditional, Entity, EntityInstance, Store};
+use manifest_core::{Conditional, Entity, EntityInstance, List, Store};
+
+pub(super) use super::table::{MemoryRows, TenantRows, shared};
 
 /// An instance as expressions see it: a [`Value::Object`] of its fields, `id` and `_entity`.
 pub(super) type Row = Arc<Value>;
@@ -41,155 +42,6 @@ pub(super) enum Rows {
         /// `Unsupported`, after which matching rows are found by a scan).
         finds: AtomicBool,
     },
-}
-
-/// The engine's memory store of one entity: each tenant's rows by id, and an index of each
-/// field the engine's relationships look rows up by. A B-tree rather than a hash table:
-/// `get_all` is in id order with no sort, time-ordered ids (UUIDv7) are appended at its right
-/// edge, and ids chosen by clients cannot be picked to collide (measured: as fast as `HashMap`
-/// with SipHash for 100,000 creates and for commands).
-#[derive(Default)]
-pub(super) struct MemoryRows {
-    tenants: Mutex<HashMap<String, Arc<TenantRows>>>,
-}
-
-/// One tenant's rows of one entity, behind their lock.
-#[derive(Default)]
-pub(super) struct TenantRows(RwLock<Table>);
-
-impl TenantRows {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
-        // Nothing panics while holding the lock, and every write replaces whole rows, so a
-        // poisoned table is still consistent.
-        self.0.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
-        self.0.write().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// One tenant's rows of one entity.
-#[derive(Default)]
-pub(super) struct Table {
-    rows: BTreeMap<String, Row>,
-    /// For each field `find_by` was asked about: the ids of the rows holding each string
-    /// value in it. Built on the first lookup of the field, kept up to date by every write.
-    indexes: HashMap<String, HashMap<String, BTreeSet<String>>>,
-}
-
-impl Table {
-    fn get(&self, id: &str) -> Option<&Row> {
-        self.rows.get(id)
-    }
-
-    /// Unindex the row `id` (before it is changed or removed).
-    fn unindex(&mut self, id: &str) {
-        let Some(row) = self.rows.get(id) else {
-            return;
-        };
-        for (field, index) in &mut self.indexes {
-            if let Some(Value::String(key)) = fields(row).get(field)
-                && let Some(ids) = index.get_mut(key)
-            {
-                ids.remove(id);
-                if ids.is_empty() {
-                    index.remove(key);
-                }
-            }
-        }
-    }
-
-    /// Index the row `id` (after it was stored).
-    fn reindex(&mut self, id: &str) {
-        let Some(row) = self.rows.get(id) else {
-            return;
-        };
-        for (field, index) in &mut self.indexes {
-            if let Some(Value::String(key)) = fields(row).get(field) {
-                index.entry(key.clone()).or_default().insert(id.to_owned());
-            }
-        }
-    }
-
-    /// Store a new row; `false` (and nothing stored) when the id is taken.
-    fn insert_new(&mut self, id: String, row: Row) -> bool {
-        if self.indexes.is_empty() {
-            // One search of the tree, not two: the common case of an entity nobody looks up
-            // by a field.
-            return match self.rows.entry(id) {
-                std::collections::btree_map::Entry::Occupied(_) => false,
-                std::collections::btree_map::Entry::Vacant(slot) => {
-                    slot.insert(row);
-                    true
-                }
-            };
-        }
-        if self.rows.contains_key(&id) {
-            return false;
-        }
-        self.rows.insert(id.clone(), row);
-        self.reindex(&id);
-        true
-    }
-
-    fn remove(&mut self, id: &str) -> Option<Row> {
-        if !self.indexes.is_empty() {
-            self.unindex(id);
-        }
-        self.rows.remove(id)
-    }
-
-    /// The rows whose `field` is the string `value`, in id order, if the field is indexed.
-    fn lookup(&self, field: &str, value: &str) -> Option<Vec<Row>> {
-        let index = self.indexes.get(field)?;
-        Some(
-            index
-                .get(value)
-                .into_iter()
-                .flatten()
-                .filter_map(|id| self.rows.get(id).cloned())
-                .collect(),
-        )
-    }
-
-    /// The rows whose `field` is the string `value`, in id order, from the field's index
-    /// (built now if this is the first lookup of the field).
-    fn find(&mut self, field: &str, value: &str) -> Vec<Row> {
-        if !self.indexes.contains_key(field) {
-            let mut index: HashMap<String, BTreeSet<String>> = HashMap::new();
-            for (id, row) in &self.rows {
-                if let Some(Value::String(key)) = fields(row).get(field) {
-                    index.entry(key.clone()).or_default().insert(id.clone());
-                }
-            }
-            self.indexes.insert(field.to_owned(), index);
-        }
-        self.indexes[field]
-            .get(value)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.rows.get(id).cloned())
-            .collect()
-    }
-}
-
-impl MemoryRows {
-    /// The rows of `tenant` (created empty on first use).
-    fn tenant(&self, tenant: &str) -> Arc<TenantRows> {
-        shared(&self.tenants, tenant)
-    }
-}
-
-/// The value of `key` in `map`, created empty on first use (the key copied only then).
-pub(super) fn shared<V: Default>(map: &Mutex<HashMap<String, Arc<V>>>, key: &str) -> Arc<V> {
-    // Never poisoned in practice (nothing below panics), and a map of whole entries stays
-    // consistent even if it were.
-    let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(value) = map.get(key) {
-        return value.clone();
-    }
-    map.entry(key.to_owned()).or_default().clone()
 }
 
 /// An instance as a command or an update read it (or last wrote it): what its expressions see,
@@ -414,13 +266,47 @@ impl Rows {
         }
     }
 
-    /// Store a new instance (`object` has its `id`); the instance as stored.
+    /// At most `limit` instances whose id is greater than `after`, by id: the store's keyset
+    /// page ([`List::Page`]), a range of the memory table.
+    pub(super) async fn page(
+        &self,
+        entity: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> manifest_core::Result<Vec<Row>> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        match self {
+            Rows::Memory(rows) => {
+                let from = after.map_or(Unbounded, |id| Excluded(id.to_owned()));
+                let table = rows.read();
+                let range = table.rows.range::<String, _>((from, Unbounded));
+                Ok(range
+                    .take(limit as usize)
+                    .map(|(_, row)| row.clone())
+                    .collect())
+            }
+            Rows::Provided { store, .. } => {
+                let after = after.map(str::to_owned);
+                Ok(store
+                    .list(List::Page { after, limit })
+                    .await?
+                    .iter()
+                    .map(|stored| Arc::new(row_of(stored, entity)))
+                    .collect())
+            }
+        }
+    }
+
+    /// Store a new instance (`object` has its `id`); the instance as stored, as a [`get`]
+    /// would read it.
+    ///
+    /// [`get`]: Self::get
     /// [`Error::DuplicateId`](manifest_core::Error::DuplicateId) when the id is taken.
     pub(super) async fn create(
         &self,
         entity: &str,
         mut object: Object,
-    ) -> manifest_core::Result<Row> {
+    ) -> manifest_core::Result<Read> {
         match self {
             Rows::Memory(rows) => {
                 let id = match object.get("id") {
@@ -442,11 +328,16 @@ impl Rows {
                         id,
                     });
                 }
-                Ok(row)
+                Ok(Read::new(row))
             }
             Rows::Provided { store, .. } => {
+                // The row as the store wrote it (`INSERT .. RETURNING` on SQL): what a later
+                // conditional write of the same command compares, with no read back.
                 let created = store.create(to_instance(&object)).await?;
-                Ok(Arc::new(row_of(&created, entity)))
+                Ok(Read {
+                    this: Arc::new(row_of(&created, entity)),
+                    stored: Some(created),
+                })
             }
         }
     }
@@ -587,6 +478,15 @@ fn instance_json(instance: EntityInstance) -> Map<String, Json> {
     map.insert("id".to_owned(), Json::String(instance.id));
     map.extend(instance.fields);
     map
+}
+
+/// A row's id, as the memory table keys it (a string as it is, anything else as JavaScript
+/// prints it).
+pub(super) fn row_id(row: &Value) -> Option<String> {
+    match fields(row).get("id")? {
+        Value::String(id) => Some(id.clone()),
+        other => Some(other.to_js_string()),
+    }
 }
 
 /// The fields of a row (a [`Value::Object`]).

@@ -12,7 +12,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use super::document::{self, DocumentCache, DocumentStore};
 use super::held::{Shared, SqlSession, SqlTransaction};
-use super::{Args, Backend, SqlStore, db_error};
+use super::{Args, Backend, GatePass, SqlStore, WriteGate, db_error};
 use crate::entity::{ColumnRole, ManifestEntity};
 use crate::error::{Error, Result};
 use crate::id::IdGenerator;
@@ -38,7 +38,8 @@ pub(super) fn pool_options<DB: Database>() -> PoolOptions<DB> {
 /// What a held connection or transaction is in.
 pub(crate) enum Held<DB: Database> {
     Connection(PoolConnection<DB>),
-    Transaction(Transaction<'static, DB>),
+    /// A transaction, and the database's write gate while it lasts.
+    Transaction(Transaction<'static, DB>, GatePass),
     Closed,
 }
 
@@ -120,7 +121,7 @@ impl<DB: Database> Guard<'_, DB> {
             Guard::Pooled(conn) => Ok(&mut **conn),
             Guard::Held(held) => match &mut **held {
                 Held::Connection(conn) => Ok(&mut **conn),
-                Held::Transaction(tx) => Ok(&mut **tx),
+                Held::Transaction(tx, _) => Ok(&mut **tx),
                 Held::Closed => Err(Error::Closed),
             },
         }
@@ -131,6 +132,7 @@ impl<DB: Database> Guard<'_, DB> {
 /// generator those stores use. Cloning is cheap (the pool is reference-counted).
 pub struct SqlDb<DB: Backend> {
     pool: Pool<DB>,
+    gate: WriteGate,
     pub(super) db: DbId,
     pub(super) ids: IdGenerator,
     pub(super) documents: DocumentCache,
@@ -140,6 +142,7 @@ impl<DB: Backend> Clone for SqlDb<DB> {
     fn clone(&self) -> Self {
         SqlDb {
             pool: self.pool.clone(),
+            gate: self.gate.clone(),
             db: self.db,
             ids: self.ids.clone(),
             documents: self.documents.clone(),
@@ -162,6 +165,7 @@ impl<DB: Backend> SqlDb<DB> {
     pub fn from_pool(pool: Pool<DB>) -> Self {
         SqlDb {
             pool,
+            gate: WriteGate::new(DB::ONE_WRITER),
             db: DbId::next(),
             ids: IdGenerator::default(),
             documents: DocumentCache::default(),
@@ -177,6 +181,11 @@ impl<DB: Backend> SqlDb<DB> {
     /// The pool.
     pub fn pool(&self) -> &Pool<DB> {
         &self.pool
+    }
+
+    /// The write gate its transactions take (see [`WriteGate`]).
+    pub(crate) fn gate(&self) -> &WriteGate {
+        &self.gate
     }
 
     /// The source of a store of this database that takes a connection from the pool per
@@ -389,12 +398,17 @@ impl<DB: Backend> SqlDb<DB> {
         &self,
         statement: std::borrow::Cow<'static, str>,
     ) -> Result<SqlTransaction<DB>> {
+        // The gate first: a writer queued for it holds no connection.
+        let pass = self.gate.enter().await?;
         let tx = self
             .pool
             .begin_with(statement)
             .await
             .map_err(Error::database)?;
-        Ok(SqlTransaction(Shared::new(Held::Transaction(tx), self)))
+        Ok(SqlTransaction(Shared::new(
+            Held::Transaction(tx, pass),
+            self,
+        )))
     }
 }
 

@@ -11,7 +11,7 @@ use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use super::db::{DbId, Held, Source};
 use super::document::{DocumentCache, DocumentStore};
-use super::{Backend, SqlDb, SqlStore};
+use super::{Backend, GatePass, SqlDb, SqlStore};
 use crate::entity::ManifestEntity;
 use crate::error::{Error, Result};
 use crate::id::IdGenerator;
@@ -58,7 +58,7 @@ impl<DB: Backend> Shared<DB> {
     async fn connection(&self) -> Result<SqlConnection<'_, DB>> {
         MutexGuard::try_map(self.held.lock().await, |held| match held {
             Held::Connection(conn) => Some(&mut **conn),
-            Held::Transaction(tx) => Some(&mut **tx),
+            Held::Transaction(tx, _) => Some(&mut **tx),
             Held::Closed => None,
         })
         .map(SqlConnection)
@@ -203,22 +203,23 @@ impl<DB: Backend> SqlTransaction<DB> {
         Tx::new(self.0.clone())
     }
 
-    async fn take(&self) -> Result<Transaction<'static, DB>> {
+    /// The transaction, and the write gate it holds until it has ended.
+    async fn take(&self) -> Result<(Transaction<'static, DB>, GatePass)> {
         match std::mem::replace(&mut *self.0.held.lock().await, Held::Closed) {
-            Held::Transaction(tx) => Ok(tx),
+            Held::Transaction(tx, pass) => Ok((tx, pass)),
             _ => Err(Error::Closed),
         }
     }
 
     /// Commit every write made through this transaction's stores.
     pub async fn commit(self) -> Result<()> {
-        let tx = self.take().await?;
+        let (tx, _pass) = self.take().await?;
         tx.commit().await.map_err(Error::database)
     }
 
     /// Undo every write made through this transaction's stores.
     pub async fn rollback(self) -> Result<()> {
-        let tx = self.take().await?;
+        let (tx, _pass) = self.take().await?;
         tx.rollback().await.map_err(Error::database)
     }
 }

@@ -22,6 +22,7 @@ use crate::types::{Binder, FieldType, RowDecoder};
 
 mod db;
 mod document;
+mod gate;
 mod held;
 pub use db::SqlDb;
 pub(crate) use db::{Source, create_checked};
@@ -29,6 +30,7 @@ pub(crate) use db::{Source, create_checked};
 pub use document::DocumentDialect;
 pub use document::DocumentStore;
 pub(crate) use document::to_text;
+pub(crate) use gate::{GatePass, WriteGate};
 pub use held::{SqlConnection, SqlSession, SqlTransaction};
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
@@ -52,6 +54,10 @@ pub trait Backend: Database + sealed::Sealed {
     /// The names of a table's columns, in order; `1` is the table name, unquoted.
     #[doc(hidden)]
     const TABLE_COLUMNS: &'static str;
+    /// Whether one connection writes at a time (SQLite), so the database's transactions
+    /// queue in the process ([`WriteGate`]).
+    #[doc(hidden)]
+    const ONE_WRITER: bool;
     /// The statement beginning a transaction, for `tenant` (see
     /// [`SqlDb::begin_for`]).
     #[doc(hidden)]
@@ -106,6 +112,7 @@ macro_rules! backend {
         $suffix:literal,
         $document:path,
         $columns:literal,
+        $one_writer:literal,
         $begin:path,
         $stmts:ident,
         $col_type:ident,
@@ -118,6 +125,7 @@ macro_rules! backend {
             const TABLE_SUFFIX: &'static str = $suffix;
             const DOCUMENT: $crate::store::sql::DocumentDialect = $document;
             const TABLE_COLUMNS: &'static str = $columns;
+            const ONE_WRITER: bool = $one_writer;
 
             fn begin_statement(tenant: Option<&str>) -> std::borrow::Cow<'static, str> {
                 $begin(tenant)

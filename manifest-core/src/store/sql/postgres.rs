@@ -15,6 +15,7 @@ backend!(
     // The columns of the table an unqualified name resolves to (by the search path), as in
     // every statement.
     r#"SELECT "attname"::text FROM pg_catalog.pg_attribute WHERE "attrelid" = to_regclass(quote_ident($1)) AND "attnum" > 0 AND NOT "attisdropped" ORDER BY "attnum""#,
+    false,
     begin_statement,
     POSTGRES,
     postgres_type,

@@ -16,6 +16,7 @@ backend!(
     " STRICT",
     super::document::SQLITE,
     r#"SELECT "name" FROM pragma_table_info(?1) ORDER BY "cid""#,
+    true,
     begin_statement,
     SQLITE,
     sqlite_type,
