@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Number, Value};
 use std::cmp::Ordering;
+use std::fmt::Write;
 
 /// A JS number as an IR JSON number: integral values stay integers (`6`, not `6.0`).
 pub fn num(n: f64) -> Value {
@@ -61,7 +62,7 @@ pub fn canonical_string(value: &Value) -> String {
 
 /// [`canonical_string`] of an IR document, leaving `provenance.irHash` out.
 pub fn canonical_string_without_ir_hash(ir: &Value) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(1 << 16);
     match ir {
         Value::Object(top) => {
             let mut keys: Vec<&String> = top.keys().collect();
@@ -94,10 +95,19 @@ fn write_value(value: &Value, out: &mut String) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() => out.push_str(&number_to_string(f)),
-            _ => out.push_str(&n.to_string()),
-        },
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                let _ = write!(out, "{i}");
+            } else if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
+                if f.is_finite() {
+                    out.push_str(ryu_js::Buffer::new().format(f));
+                } else {
+                    out.push_str(&number_to_string(f));
+                }
+            } else {
+                let _ = write!(out, "{n}");
+            }
+        }
         Value::String(s) => write_string(s, out),
         Value::Array(items) => {
             out.push('[');
@@ -114,22 +124,44 @@ fn write_value(value: &Value, out: &mut String) {
 }
 
 fn write_object(map: &Map<String, Value>, out: &mut String) {
-    let mut keys: Vec<&String> = map.keys().collect();
-    keys.sort_by(|a, b| locale_compare(a, b));
     out.push('{');
-    for (i, key) in keys.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+    // serde_json's maps iterate in byte order, which for the IR's keys is
+    // nearly always `localeCompare` order already: sort only when it is not.
+    let in_order = map
+        .keys()
+        .zip(map.keys().skip(1))
+        .all(|(a, b)| locale_compare(a, b) != Ordering::Greater);
+    if in_order {
+        for (i, (key, value)) in map.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_string(key, out);
+            out.push(':');
+            write_value(value, out);
         }
-        write_string(key, out);
-        out.push(':');
-        write_value(&map[key.as_str()], out);
+    } else {
+        let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+        entries.sort_by(|a, b| locale_compare(a.0, b.0));
+        for (i, (key, value)) in entries.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_string(key, out);
+            out.push(':');
+            write_value(value, out);
+        }
     }
     out.push('}');
 }
 
 fn write_string(s: &str, out: &mut String) {
     out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -140,6 +140,14 @@ pub const KEYWORDS: &[&str] = &[
     "transform",
 ];
 
+/// Whether `word` is one of [`KEYWORDS`].
+pub fn is_keyword(word: &str) -> bool {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    SET.get_or_init(|| KEYWORDS.iter().copied().collect())
+        .contains(word)
+}
+
 const OPERATORS: &[&str] = &[
     "+", "-", "*", "/", "%", "=", "==", "!=", "<", ">", "<=", ">=", "&&", "||", "!", "?", ":",
     "->", "=>", "|", "&", ".", "..", "?.",
@@ -199,8 +207,8 @@ pub fn normalize_newlines(source: &str) -> String {
 
 struct Lexer<'a> {
     src: &'a str,
-    chars: Vec<(usize, char)>,
-    i: usize,
+    /// The byte offset of the next character.
+    b: usize,
     line: u32,
     col: u32,
     tokens: Vec<Token>,
@@ -210,11 +218,10 @@ struct Lexer<'a> {
 pub fn tokenize(src: &str) -> Vec<Token> {
     let mut lx = Lexer {
         src,
-        chars: src.char_indices().collect(),
-        i: 0,
+        b: 0,
         line: 1,
         col: 1,
-        tokens: Vec::new(),
+        tokens: Vec::with_capacity(src.len() / 4),
     };
     lx.run();
     lx.tokens
@@ -222,20 +229,30 @@ pub fn tokenize(src: &str) -> Vec<Token> {
 
 impl Lexer<'_> {
     fn peek(&self, ahead: usize) -> Option<char> {
-        self.chars.get(self.i + ahead).map(|&(_, c)| c)
+        let mut rest = self.src.get(self.b..)?.chars();
+        if ahead == 0 {
+            rest.next()
+        } else {
+            rest.nth(ahead)
+        }
     }
 
     fn byte(&self) -> usize {
-        self.chars.get(self.i).map_or(self.src.len(), |&(b, _)| b)
+        self.b
     }
 
+    fn at_end(&self) -> bool {
+        self.b >= self.src.len()
+    }
+
+    /// Moves past one character (past the end: one column further).
     fn advance(&mut self) {
-        if let Some(&(_, c)) = self.chars.get(self.i) {
+        if let Some(c) = self.peek(0) {
             self.col += c.len_utf16() as u32;
+            self.b += c.len_utf8();
         } else {
             self.col += 1;
         }
-        self.i += 1;
     }
 
     fn pos(&self) -> Pos {
@@ -256,7 +273,7 @@ impl Lexer<'_> {
     }
 
     fn run(&mut self) {
-        while self.i < self.chars.len() {
+        while !self.at_end() {
             self.skip_whitespace();
             let Some(c) = self.peek(0) else { break };
             let start = self.byte();
@@ -276,7 +293,7 @@ impl Lexer<'_> {
                 self.push(TokenKind::Number, value, pos, start);
             } else if c.is_ascii_alphabetic() || c == '_' {
                 let value = self.take_while(|c| c.is_ascii_alphanumeric() || c == '_');
-                let kind = if KEYWORDS.contains(&value.as_str()) {
+                let kind = if is_keyword(&value) {
                     TokenKind::Keyword
                 } else {
                     TokenKind::Identifier
@@ -303,13 +320,15 @@ impl Lexer<'_> {
         });
     }
 
+    /// The ASCII run from here that `keep` accepts (columns move one a byte).
     fn take_while(&mut self, keep: impl Fn(char) -> bool) -> String {
-        let mut value = String::new();
-        while let Some(c) = self.peek(0).filter(|&c| keep(c)) {
-            value.push(c);
-            self.advance();
+        let start = self.b;
+        let bytes = self.src.as_bytes();
+        while self.b < bytes.len() && bytes[self.b].is_ascii() && keep(bytes[self.b] as char) {
+            self.b += 1;
+            self.col += 1;
         }
-        value
+        self.src[start..self.b].to_string()
     }
 
     fn skip_whitespace(&mut self) {
@@ -323,9 +342,7 @@ impl Lexer<'_> {
             } else if c == '/' && self.peek(1) == Some('*') {
                 self.advance();
                 self.advance();
-                while self.i < self.chars.len()
-                    && !(self.peek(0) == Some('*') && self.peek(1) == Some('/'))
-                {
+                while !(self.at_end() || self.peek(0) == Some('*') && self.peek(1) == Some('/')) {
                     if self.peek(0) == Some('\n') {
                         self.line += 1;
                         self.col = 0;
@@ -379,11 +396,13 @@ impl Lexer<'_> {
     }
 
     fn is_op_start(&self, c: char) -> bool {
-        let mut two = c.to_string();
-        if let Some(n) = self.peek(1) {
-            two.push(n);
-        }
-        OPERATORS.contains(&c.to_string().as_str()) || OPERATORS.contains(&two.as_str())
+        let mut buf = [0u8; 8];
+        let one = c.encode_utf8(&mut buf).len();
+        let two = self
+            .peek(1)
+            .map_or(one, |n| one + n.encode_utf8(&mut buf[one..]).len());
+        let text = |n: usize| std::str::from_utf8(&buf[..n]).unwrap_or_default();
+        OPERATORS.contains(&text(one)) || OPERATORS.contains(&text(two))
     }
 
     /// Upstream tries the two characters from here first; at the very end of

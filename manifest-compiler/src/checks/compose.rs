@@ -36,11 +36,25 @@ fn merge<T: Clone>(inherited: &[T], own: &mut Vec<T>, name: impl Fn(&T) -> &str)
 }
 
 pub(crate) fn expand_generics(program: &mut Program, diags: &mut Vec<Diagnostic>) {
-    let index: HashMap<String, Entity> = entity_lists(program)
-        .iter()
-        .flat_map(|l| l.iter())
-        .map(|e| (e.name.clone(), e.clone()))
-        .collect();
+    // Only the generic entities are cloned (templates); the rest are named.
+    let mut names: HashSet<String> = HashSet::new();
+    let mut index: HashMap<String, Entity> = HashMap::new();
+    let mut generic = false;
+    for list in entity_lists(program) {
+        for e in list.iter() {
+            generic |= e.type_args.is_some() || !e.type_params.is_empty();
+            names.insert(e.name.clone());
+            // As in a map built in declaration order, the last declaration of a name wins.
+            if e.type_params.is_empty() {
+                index.remove(&e.name);
+            } else {
+                index.insert(e.name.clone(), e.clone());
+            }
+        }
+    }
+    if !generic {
+        return;
+    }
     for list in entity_lists(program) {
         for e in list.iter_mut() {
             let Some((template_name, args)) = e.type_args.take() else {
@@ -54,19 +68,20 @@ pub(crate) fn expand_generics(program: &mut Program, diags: &mut Vec<Diagnostic>
                 continue;
             }
             let Some(template) = index.get(&template_name) else {
-                diags.push(Diagnostic::error(format!(
-                    "Entity '{}' instantiates unknown entity '{template_name}'",
-                    e.name
-                )));
+                let message = if names.contains(&template_name) {
+                    format!(
+                        "Entity '{}' instantiates '{template_name}' which is not a generic entity",
+                        e.name
+                    )
+                } else {
+                    format!(
+                        "Entity '{}' instantiates unknown entity '{template_name}'",
+                        e.name
+                    )
+                };
+                diags.push(Diagnostic::error(message));
                 continue;
             };
-            if template.type_params.is_empty() {
-                diags.push(Diagnostic::error(format!(
-                    "Entity '{}' instantiates '{template_name}' which is not a generic entity",
-                    e.name
-                )));
-                continue;
-            }
             if args.len() != template.type_params.len() {
                 diags.push(Diagnostic::error(format!(
                     "Entity '{}' instantiation of '{template_name}' expects {} type argument(s), got {}",
@@ -131,9 +146,10 @@ pub(crate) fn expand_generics(program: &mut Program, diags: &mut Vec<Diagnostic>
 
 pub(crate) fn expand_composition(program: &mut Program, diags: &mut Vec<Diagnostic>) {
     let mut names: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for list in entity_lists(program) {
         for e in list.iter() {
-            if names.contains(&e.name) {
+            if !seen.insert(e.name.clone()) {
                 diags.push(Diagnostic::error(format!(
                     "Duplicate entity declaration '{}'",
                     e.name
@@ -159,8 +175,20 @@ pub(crate) fn expand_composition(program: &mut Program, diags: &mut Vec<Diagnost
         validate(name, &index, &mut validated, &mut Vec::new(), diags);
     }
     // Expand in declaration order; each entity's bases are expanded first.
+    // Only entities with bases change; `expand` reaches their bases itself.
+    let mut composite: HashSet<String> = HashSet::new();
+    for list in entity_lists(program) {
+        for e in list.iter() {
+            if e.parent.is_some() || e.mixins.is_some() {
+                composite.insert(e.name.clone());
+            }
+        }
+    }
+    if composite.is_empty() {
+        return;
+    }
     let mut expanded: HashMap<String, Entity> = HashMap::new();
-    for name in &names {
+    for name in names.iter().filter(|n| composite.contains(n.as_str())) {
         expand(name, program, &index, &mut expanded, &mut HashSet::new());
     }
     for list in entity_lists(program) {

@@ -119,6 +119,9 @@ fn collect_fk_fields(e: &Value, create: Option<&Value>) -> Vec<String> {
     out
 }
 
+/// Entities outside modules, by name.
+type TopLevel<'a> = HashMap<&'a str, &'a Value>;
+
 pub(crate) fn check(
     entities: &[Value],
     commands: &[Value],
@@ -130,6 +133,13 @@ pub(crate) fn check(
     let mut names: Stems = HashMap::new();
     for e in entities {
         names.entry(camel(s(&e["name"]))).or_insert(s(&e["name"]));
+    }
+    // Top-level entities by name, the first declaration of a name (as `find` would).
+    let mut top: TopLevel = HashMap::new();
+    for e in entities.iter().filter(|e| e.get("module").is_none()) {
+        if let Some(n) = e["name"].as_str() {
+            top.entry(n).or_insert(e);
+        }
     }
     let stored: HashSet<&str> = stores.iter().map(|st| s(&st["entity"])).collect();
     let targeted: HashSet<&str> = entities
@@ -178,16 +188,16 @@ pub(crate) fn check(
             diags.push(Diagnostic::warning(format!("Entity '{q}' is declared but unused: no store, no entity-scoped commands, and not referenced by any relationship. Remove it or wire it into the domain.")));
         }
         if let Some(c) = create {
-            create_params(e, c, entities, tenant, diags);
+            create_params(e, c, &top, tenant, diags);
         }
-        fk_wiring(e, create, entities, &by_entity, reactions, &names, diags);
+        fk_wiring(e, create, &top, &by_entity, reactions, &names, diags);
     }
 }
 
 fn create_params(
     e: &Value,
     c: &Value,
-    entities: &[Value],
+    top: &TopLevel,
     tenant: Option<&Value>,
     diags: &mut Vec<Diagnostic>,
 ) {
@@ -210,10 +220,7 @@ fn create_params(
         .map(|p| (s(&p["name"]), scalar(&p["type"])))
         .collect();
     for r in arr(&e["relationships"]).filter(|r| is_ref(r)) {
-        let Some(parent) = entities
-            .iter()
-            .find(|x| x["name"] == r["target"] && x.get("module").is_none())
-        else {
+        let Some(&parent) = r["target"].as_str().and_then(|t| top.get(t)) else {
             continue;
         };
         if parent["name"] == e["name"] && parent.get("module") == e.get("module") {
@@ -247,7 +254,7 @@ fn create_params(
 fn fk_wiring(
     e: &Value,
     create: Option<&Value>,
-    entities: &[Value],
+    top: &TopLevel,
     by_entity: &HashMap<&str, Vec<&Value>>,
     reactions: &[Value],
     names: &Stems,
@@ -262,10 +269,7 @@ fn fk_wiring(
         if parent_name == name {
             continue;
         }
-        let Some(parent) = entities
-            .iter()
-            .find(|x| x["name"] == parent_name.as_str() && x.get("module").is_none())
-        else {
+        let Some(&parent) = top.get(parent_name.as_str()) else {
             continue;
         };
         let pq = qualify(parent);

@@ -46,7 +46,7 @@ impl Parser {
             } else if p.kw("timeout") {
                 p.advance();
                 p.expect_op(":")?;
-                let t = p.advance();
+                let t = p.take();
                 a.timeout = (t.kind == TokenKind::Number).then(|| js_parse_float(&t.value));
             } else if p.ident_is("on_timeout") {
                 p.advance();
@@ -72,7 +72,7 @@ impl Parser {
 
     fn on_timeout(&mut self) -> PResult<OnTimeout> {
         let pos = self.cur_pos();
-        let raw = self.advance().value;
+        let raw = self.take().value;
         if raw == "cancel" {
             return Ok(OnTimeout::Cancel);
         }
@@ -94,10 +94,10 @@ impl Parser {
         self.skip_nl();
         let (mut to, mut status, mut timeout) = (None, None, None);
         self.block_items(|p| {
-            let field = if p.check_kind(TokenKind::Str) { p.advance().value } else { p.word()? };
+            let field = if p.check_kind(TokenKind::Str) { p.take().value } else { p.word()? };
             p.expect_op(":")?;
             let text = |p: &mut Parser| -> PResult<String> {
-                if p.check_kind(TokenKind::Str) { Ok(p.advance().value) } else { p.word() }
+                if p.check_kind(TokenKind::Str) { Ok(p.take().value) } else { p.word() }
             };
             match field.as_str() {
                 "to" => to = Some(p.expr()?),
@@ -110,7 +110,7 @@ impl Parser {
                 }
                 "timeout" => {
                     if p.check_kind(TokenKind::Number) {
-                        timeout = Some(EscalateTimeout::Hours(js_parse_float(&p.advance().value)));
+                        timeout = Some(EscalateTimeout::Hours(js_parse_float(&p.take().value)));
                     } else {
                         let w = text(p)?;
                         if w != "none" && w != "reset" {
@@ -120,7 +120,7 @@ impl Parser {
                     }
                 }
                 "reset_timeout" => {
-                    if p.advance().value == "true" {
+                    if p.take().value == "true" {
                         timeout = Some(EscalateTimeout::Word("reset".into()));
                     }
                 }
@@ -152,7 +152,7 @@ impl Parser {
         let (mut policy, mut when, mut required) = (None, None, 1.0);
         self.block_items(|p| {
             if p.kw("policy") || p.kw("when") {
-                let which = p.advance().value;
+                let which = p.take().value;
                 p.expect_op(":")?;
                 let e = p.expr()?;
                 if which == "policy" {
@@ -163,7 +163,7 @@ impl Parser {
             } else if p.kw("required") {
                 p.advance();
                 p.expect_op(":")?;
-                let r = p.advance();
+                let r = p.take();
                 required = if r.kind == TokenKind::Number {
                     js_parse_float(&r.value)
                 } else {

@@ -103,9 +103,9 @@ impl Parser {
 
     /// `a.b.c` as written (the first part may be any token, as upstream).
     pub(crate) fn dotted_path(&mut self) -> PResult<String> {
-        let mut path = self.advance().value;
+        let mut path = self.take().value;
         while self.op(".") {
-            path.push_str(&self.advance().value);
+            path.push_str(&self.take().value);
             path.push_str(&self.word()?);
         }
         Ok(path)
@@ -126,7 +126,7 @@ impl Parser {
             target = Some(self.identifier()?);
             self.expect_op("=")?;
         } else if self.kw("emit") || self.kw("publish") {
-            kind = self.advance().value;
+            kind = self.take().value;
             if self.check_kind(TokenKind::Identifier) {
                 target = Some(self.identifier()?);
             }
@@ -172,7 +172,7 @@ impl Parser {
             .iter()
             .any(|a| self.kw(a))
         {
-            action = self.advance().value;
+            action = self.take().value;
         }
         self.expect_op(":")?;
         self.skip_nl();
@@ -183,7 +183,7 @@ impl Parser {
             None
         };
         let message = if self.check_kind(TokenKind::Str) {
-            Some(self.advance().value)
+            Some(self.take().value)
         } else {
             None
         };
@@ -201,7 +201,7 @@ impl Parser {
         self.expect_kw("store")?;
         let entity = self.identifier()?;
         self.expect_kw("in")?;
-        let target = self.advance().value;
+        let target = self.take().value;
         let mut config: Vec<(String, Expr)> = Vec::new();
         if self.punct("{") {
             self.advance();
@@ -232,7 +232,7 @@ impl Parser {
         let name = self.identifier()?;
         self.expect_op(":")?;
         let channel = if self.check_kind(TokenKind::Str) {
-            self.advance().value
+            self.take().value
         } else {
             name.clone()
         };
@@ -432,20 +432,20 @@ impl Parser {
             let field = p.identifier()?;
             p.expect_op(":")?;
             match field.as_str() {
-                "maxAttempts" => r.max_attempts = Some(js_number(&p.advance().value)),
+                "maxAttempts" => r.max_attempts = Some(js_number(&p.take().value)),
                 "backoff" => r.backoff = Some(p.word()?),
-                "delay" => r.delay = Some(js_number(&p.advance().value)),
-                "delayMs" => r.delay_ms = Some(js_number(&p.advance().value)),
+                "delay" => r.delay = Some(js_number(&p.take().value)),
+                "delayMs" => r.delay_ms = Some(js_number(&p.take().value)),
                 "jitter" => {
                     r.jitter = Some(if p.kw("true") || p.kw("false") {
-                        Jitter::Flag(p.advance().value == "true")
+                        Jitter::Flag(p.take().value == "true")
                     } else {
-                        Jitter::Amount(js_number(&p.advance().value))
+                        Jitter::Amount(js_number(&p.take().value))
                     })
                 }
                 "retryOn" => {
                     let code = if p.check_kind(TokenKind::Str) {
-                        p.advance().value
+                        p.take().value
                     } else {
                         p.word()?
                     };
@@ -472,10 +472,10 @@ impl Parser {
             let field = p.identifier()?;
             p.expect_op(":")?;
             match field.as_str() {
-                "maxRequests" => r.max_requests = Some(js_number(&p.advance().value)),
-                "windowMs" => r.window_ms = Some(js_number(&p.advance().value)),
+                "maxRequests" => r.max_requests = Some(js_number(&p.take().value)),
+                "windowMs" => r.window_ms = Some(js_number(&p.take().value)),
                 "scope" => r.scope = Some(p.word()?),
-                "burstAllowance" => r.burst = Some(js_number(&p.advance().value)),
+                "burstAllowance" => r.burst = Some(js_number(&p.take().value)),
                 _ => {}
             }
             if p.punct(",") {

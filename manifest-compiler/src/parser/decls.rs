@@ -22,13 +22,13 @@ impl Parser {
             if p.op("=") {
                 p.advance();
                 if p.check_kind(TokenKind::Str) {
-                    v.label = Some(p.advance().value);
+                    v.label = Some(p.take().value);
                 }
             }
             if p.punct("(") {
                 p.advance();
                 if p.check_kind(TokenKind::Number) {
-                    v.ordinal = Some(js_parse_float(&p.advance().value));
+                    v.ordinal = Some(js_parse_float(&p.take().value));
                 }
                 p.expect_punct(")")?;
             }
@@ -97,7 +97,7 @@ impl Parser {
             } else if p.ident_is("on_failure") {
                 p.advance();
                 p.expect_op(":")?;
-                let v = p.advance().value;
+                let v = p.take().value;
                 if v == "compensate" || v == "abort" {
                     s.on_failure = v;
                 }
@@ -132,7 +132,7 @@ impl Parser {
         };
         self.block_items(|p| {
             if p.kw("command") || p.ident_is("compensate") {
-                let which = p.advance().value;
+                let which = p.take().value;
                 p.expect_op(":")?;
                 let entity = p.identifier()?;
                 p.expect_op(".")?;
@@ -171,10 +171,10 @@ impl Parser {
         let mut permissions = Vec::new();
         self.block_items(|p| {
             if p.kw("allow") || p.kw("deny") {
-                let allow = p.advance().value == "allow";
-                let action = p.advance().value;
+                let allow = p.take().value == "allow";
+                let action = p.take().value;
                 let target = if p.check_kind(TokenKind::Identifier) {
-                    Some(p.advance().value)
+                    Some(p.take().value)
                 } else {
                     None
                 };
@@ -213,7 +213,7 @@ impl Parser {
         if !self.check_kind(TokenKind::Str) {
             return Err(Fail(format!("Expected path string after webhook '{name}'")));
         }
-        let path = self.advance().value;
+        let path = self.take().value;
         self.skip_nl();
         self.expect_kw("run")?;
         let (entity, command) = self.entity_command()?;
@@ -230,7 +230,7 @@ impl Parser {
         };
         loop {
             if self.ident_is("method") || self.kw("idempotencyHeader") {
-                let which = self.advance().value;
+                let which = self.take().value;
                 self.expect_op(":")?;
                 if !self.check_kind(TokenKind::Str) {
                     return Err(Fail(if which == "method" {
@@ -239,7 +239,7 @@ impl Parser {
                         "Expected string header name after 'idempotencyHeader:'".into()
                     }));
                 }
-                let v = self.advance().value;
+                let v = self.take().value;
                 if which == "method" {
                     w.method = Some(v);
                 } else {
@@ -293,7 +293,7 @@ impl Parser {
                             _ => "Expected string secret path in signature block".into(),
                         }));
                     }
-                    let v = self.advance().value;
+                    let v = self.take().value;
                     match field.as_str() {
                         "algorithm" => {
                             if v != "hmac-sha256" && v != "hmac-sha512" {
@@ -335,12 +335,12 @@ impl Parser {
             self.advance();
             if self.check_kind(TokenKind::Str) {
                 ScheduleKind::Interval {
-                    text: Some(self.advance().value),
+                    text: Some(self.take().value),
                     value: None,
                     unit: None,
                 }
             } else {
-                let value = js_number(&self.advance().value);
+                let value = js_number(&self.take().value);
                 ScheduleKind::Interval {
                     text: None,
                     value: Some(value),
@@ -349,7 +349,7 @@ impl Parser {
             }
         } else if self.ident_is("every") {
             self.advance();
-            let value = js_number(&self.advance().value);
+            let value = js_number(&self.take().value);
             ScheduleKind::Every {
                 value: Some(value),
                 unit: Some(self.word()?),

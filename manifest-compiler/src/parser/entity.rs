@@ -134,12 +134,12 @@ impl Parser {
                 if self.next_value_is(1, "in") {
                     self.advance();
                     self.advance();
-                    e.store = Some(self.advance().value);
+                    e.store = Some(self.take().value);
                 } else if self.next_value_is(2, "in") {
                     e.store = Some(self.store()?.target);
                 } else {
                     self.advance();
-                    e.store = Some(self.advance().value);
+                    e.store = Some(self.take().value);
                 }
             }
             "versionProperty" | "versionAtProperty" if is_kw => {
@@ -216,7 +216,7 @@ impl Parser {
         loop {
             let cur = self.current().clone();
             if PROPERTY_MODIFIERS.contains(&cur.value.as_str()) {
-                modifiers.push(self.advance().value);
+                modifiers.push(self.take().value);
                 continue;
             }
             if cur.kind == TokenKind::Identifier && cur.value == "masked" {
@@ -274,7 +274,7 @@ impl Parser {
         let mut strategy = "redact".to_string();
         let t = self.current().clone();
         if matches!(t.kind, TokenKind::Identifier | TokenKind::Keyword) {
-            strategy = self.advance().value;
+            strategy = self.take().value;
         } else {
             self.error(
                 "Expected a masking strategy name after 'masked('".into(),
@@ -287,7 +287,7 @@ impl Parser {
             self.skip_nl();
             let t = self.current().clone();
             if t.kind == TokenKind::Number {
-                params.push(js_parse_float(&self.advance().value));
+                params.push(js_parse_float(&self.take().value));
             } else {
                 let got = if t.kind == TokenKind::Eof {
                     "EOF".to_string()
@@ -319,10 +319,10 @@ impl Parser {
         if self.kw("cache") {
             self.advance();
             if self.kw("request") || self.kw("session") {
-                cache = Some((self.advance().value, None));
+                cache = Some((self.take().value, None));
             } else if self.kw("ttl") {
                 self.advance();
-                let t = self.advance();
+                let t = self.take();
                 if t.kind != TokenKind::Number {
                     return Err(Fail(format!(
                         "Expected TTL value in seconds after 'ttl', got '{}'",
@@ -360,7 +360,7 @@ impl Parser {
     }
 
     fn relationship(&mut self) -> PResult<Relationship> {
-        let kind = self.advance().value;
+        let kind = self.take().value;
         let name = self.word()?;
         self.expect_op(":")?;
         let target = self.word()?;
@@ -402,11 +402,11 @@ impl Parser {
         }
         if self.kw("onDelete") {
             self.advance();
-            r.on_delete = Some(self.advance().value);
+            r.on_delete = Some(self.take().value);
         }
         if self.kw("onUpdate") {
             self.advance();
-            r.on_update = Some(self.advance().value);
+            r.on_update = Some(self.take().value);
         }
         Ok(r)
     }
@@ -437,11 +437,11 @@ impl Parser {
         }
         self.expect_op(":")?;
         if self.kw("ok") || self.kw("warn") || self.kw("block") {
-            c.severity = self.advance().value;
+            c.severity = self.take().value;
         }
         c.expr = Some(self.expr()?);
         if self.check_kind(TokenKind::Str) {
-            c.message = Some(self.advance().value);
+            c.message = Some(self.take().value);
         }
         if self.punct("{") {
             self.constraint_block(&mut c, false)?;
@@ -465,7 +465,7 @@ impl Parser {
                 "code" => c.code = Some(self.identifier()?),
                 "message" | "messageTemplate" => {
                     let text = if self.check_kind(TokenKind::Str) {
-                        Some(self.advance().value)
+                        Some(self.take().value)
                     } else {
                         None
                     };
@@ -535,20 +535,20 @@ impl Parser {
         self.expect_kw("transition")?;
         let property = self.identifier()?;
         self.expect_kw("from")?;
-        let from = self.advance().value;
+        let from = self.take().value;
         self.expect_kw("to")?;
         let mut to = Vec::new();
         if self.punct("[") {
             self.advance();
             while !self.punct("]") && !self.is_end() {
-                to.push(self.advance().value);
+                to.push(self.take().value);
                 if self.punct(",") {
                     self.advance();
                 }
             }
             self.expect_punct("]")?;
         } else {
-            to.push(self.advance().value);
+            to.push(self.take().value);
         }
         Ok(Transition { property, from, to })
     }

@@ -63,7 +63,7 @@ impl Parser {
         };
         let mut left = operand(self)?;
         while self.at_level(level) {
-            let op = self.advance().value;
+            let op = self.take().value;
             let right = operand(self)?;
             left = self.checked(Expr::new(ExprKind::Binary {
                 op,
@@ -77,7 +77,7 @@ impl Parser {
     fn unary(&mut self) -> PResult<Expr> {
         let v = self.current().value.as_str();
         if v == "!" || v == "-" || self.kw("not") {
-            let op = self.advance().value;
+            let op = self.take().value;
             self.enter()?;
             let operand = self.unary();
             self.leave();
@@ -197,7 +197,7 @@ impl Parser {
                         break;
                     }
                     let key = if self.check_kind(TokenKind::Str) {
-                        self.advance().value
+                        self.take().value
                     } else {
                         self.word()?
                     };
@@ -218,7 +218,7 @@ impl Parser {
             let start = self.pos;
             let mut params = Vec::new();
             while self.check_kind(TokenKind::Identifier) {
-                params.push(self.advance().value);
+                params.push(self.take().value);
                 if self.punct(",") {
                     self.advance();
                 } else {
@@ -258,7 +258,7 @@ impl Parser {
 
     fn aggregate(&mut self) -> PResult<Expr> {
         let pos = self.cur_pos();
-        let op = self.advance().value;
+        let op = self.take().value;
         self.expect_punct("(")?;
         let entity = self.identifier()?;
         self.expect_kw("where")?;
@@ -323,17 +323,17 @@ impl Parser {
     }
 
     fn type_inner(&mut self) -> PResult<TypeRef> {
-        let name = self.advance().value;
+        let name = self.take().value;
         let mut ty = TypeRef {
             name: name.clone(),
             ..TypeRef::default()
         };
         if self.punct("(") && (name == "decimal" || name == "money") {
             self.advance();
-            let precision = parse_int(&self.advance().value);
+            let precision = parse_int(&self.take().value);
             self.expect_punct(",")?;
             self.skip_nl();
-            let scale = parse_int(&self.advance().value);
+            let scale = parse_int(&self.take().value);
             self.expect_punct(")")?;
             ty.params = Some((precision, scale));
         }

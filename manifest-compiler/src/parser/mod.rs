@@ -72,11 +72,16 @@ impl Parser {
     }
 
     /// Moves on and returns the token passed; at the end, returns the last real token.
-    pub(crate) fn advance(&mut self) -> Token {
+    pub(crate) fn advance(&mut self) -> &Token {
         if !self.is_end() {
             self.pos += 1;
         }
-        self.tokens[self.pos.saturating_sub(1)].clone()
+        &self.tokens[self.pos.saturating_sub(1)]
+    }
+
+    /// [`Parser::advance`], keeping the token passed.
+    pub(crate) fn take(&mut self) -> Token {
+        self.advance().clone()
     }
 
     pub(crate) fn check(&self, kind: TokenKind, value: &str) -> bool {
@@ -119,14 +124,14 @@ impl Parser {
 
     pub(crate) fn consume(&mut self, kind: TokenKind, value: &str) -> PResult<Token> {
         if self.check(kind, value) {
-            return Ok(self.advance());
+            return Ok(self.take());
         }
         Err(Fail(format!("Expected {value}, got {}", self.got())))
     }
 
     pub(crate) fn consume_kind(&mut self, kind: TokenKind) -> PResult<Token> {
         if self.check_kind(kind) {
-            return Ok(self.advance());
+            return Ok(self.take());
         }
         Err(Fail(format!(
             "Expected {}, got {}",
@@ -149,16 +154,17 @@ impl Parser {
 
     /// A declaration name: a reserved word is reported but accepted, to keep going.
     pub(crate) fn identifier(&mut self) -> PResult<String> {
-        let t = self.current().clone();
+        let t = self.current();
         if t.kind == TokenKind::Keyword {
-            self.error(
+            let (message, pos) = (
                 format!(
                     "Reserved word '{}' cannot be used as an identifier",
                     t.value
                 ),
                 t.pos,
             );
-            return Ok(self.advance().value);
+            self.error(message, pos);
+            return Ok(self.take().value);
         }
         Ok(self.consume_kind(TokenKind::Identifier)?.value)
     }
@@ -167,7 +173,7 @@ impl Parser {
     pub(crate) fn word(&mut self) -> PResult<String> {
         let t = self.current();
         if matches!(t.kind, TokenKind::Identifier | TokenKind::Keyword) {
-            return Ok(self.advance().value);
+            return Ok(self.take().value);
         }
         Err(Fail(format!("Expected identifier, got {}", self.got())))
     }
@@ -274,7 +280,7 @@ impl Parser {
         if !self.check_kind(TokenKind::Str) {
             return Err(Fail("Expected string path after 'use'".into()));
         }
-        let path = self.advance().value;
+        let path = self.take().value;
         if !path.starts_with("./") && !path.starts_with("../") {
             self.error(
                 format!("use path must be relative (start with './' or '../'), got '{path}'"),

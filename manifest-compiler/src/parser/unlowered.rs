@@ -70,7 +70,7 @@ impl Parser {
             self.advance();
             self.skip_nl();
             self.block_items(|p| {
-                if p.advance().value == "middleware" {
+                if p.take().value == "middleware" {
                     p.expect_op(":")?;
                     p.identifier()?;
                 }
