@@ -20,6 +20,8 @@ pub mod lexer;
 mod lower;
 mod parser;
 pub mod provenance;
+#[cfg(feature = "render")]
+pub mod render;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use parser::{MAX_EXPR_DEPTH, MAX_NESTING};
