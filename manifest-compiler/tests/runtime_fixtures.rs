@@ -75,15 +75,19 @@ fn checked_in_programs_match_the_reference_compilers_ir() {
         compiled_at: Some("2024-01-01T00:00:00.000Z".into()),
     };
     let mut plans = 0;
-    for name in [
-        "examples/benches/scaling/customers",
-        "examples/library-service/library",
-        "tests/write-path/bank",
-        "tests/write-path/book",
+    // The library service's IR is compiled by its build (manifest-build); the reference's
+    // compile of it is kept here, in tests/reference.
+    let library_ir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/library.ir.json");
+    for (name, stored) in [
+        ("examples/benches/scaling/customers", None),
+        ("examples/library-service/library", Some(library_ir)),
+        ("tests/write-path/bank", None),
+        ("tests/write-path/book", None),
     ] {
         let base = repo_root().join(name);
         let source = std::fs::read_to_string(base.with_extension("manifest")).expect("source");
-        let mut expected = read_json(&base.with_extension("ir.json")).expect("stored IR");
+        let stored = stored.unwrap_or_else(|| base.with_extension("ir.json"));
+        let mut expected = read_json(&stored).expect("stored IR");
         let compiled = compile_with(&source, &options).unwrap_or_else(|d| panic!("{name}: {d}"));
         assert!(
             compiled.warnings.is_empty(),
