@@ -1,20 +1,30 @@
 //! `manifest`: the Manifest command-line tool.
 //!
-//! `manifest test <program.ir.json> <cases.results.json>...` runs test cases through the
+//! `manifest compile <program.manifest> [-o <out.ir.json>]` writes the program's IR (to stdout
+//! without `-o`); `manifest check <program.manifest>` only reports. Both print diagnostics to
+//! stderr, rendered as rustc renders its own or, with `--message-format json`, as one JSON object
+//! a line, and exit with 0 when there is no error, 1 when there is one, and 2 on a usage error
+//! or an unreadable file.
+//!
+//! `manifest test <program.ir.json|program.manifest> <cases.results.json>...` runs test cases through the
 //! engine with the reference harness's rules (`manifest_runtime::conformance`), prints
 //! each failure with expected and actual side by side, ends with `N passed, M failed`, and
 //! exits with 0 when every case passed, 1 when one failed, and 2 on a usage, IR, cases-file or
-//! database error. Install it with `cargo install --path manifest-cli`.
+//! database error (a `.manifest` program is compiled first: with an error, its diagnostics are
+//! printed and the status is 2, as for IR that does not load). Install it with `cargo install --path manifest-cli`.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod compile;
+
 use clap::{Parser, Subcommand};
+use compile::MessageFormat;
 use manifest_runtime::conformance::{Backend, CaseKind, Cases};
 use manifest_runtime::{Ir, Program, RuntimeError};
 
-/// Run Manifest programs' test cases through the Rust engine.
+/// Compile and check Manifest programs, and run their test cases through the Rust engine.
 #[derive(Debug, Parser)]
 #[command(name = "manifest", version, about, long_about = None)]
 struct Cli {
@@ -24,6 +34,31 @@ struct Cli {
 
 #[derive(Debug, PartialEq, Subcommand)]
 enum Command {
+    /// Compile a program to IR JSON, printing its diagnostics to stderr.
+    ///
+    /// Exit status: 0 no error (warnings allowed), 1 an error, 2 usage error or unreadable file.
+    Compile {
+        /// The program's source.
+        #[arg(value_name = "PROGRAM.manifest")]
+        program: PathBuf,
+        /// Where to write the IR (stdout when left out).
+        #[arg(short, long, value_name = "OUT.ir.json")]
+        output: Option<PathBuf>,
+        /// How diagnostics are printed on stderr.
+        #[arg(long, value_enum, default_value_t)]
+        message_format: MessageFormat,
+    },
+    /// Report a program's diagnostics without writing anything.
+    ///
+    /// Exit status: 0 no error (warnings allowed), 1 an error, 2 usage error or unreadable file.
+    Check {
+        /// The program's source.
+        #[arg(value_name = "PROGRAM.manifest")]
+        program: PathBuf,
+        /// How diagnostics are printed on stderr.
+        #[arg(long, value_enum, default_value_t)]
+        message_format: MessageFormat,
+    },
     /// Run every case of each cases file against the program, as the reference harness does.
     ///
     /// A fresh engine per case, now() fixed at 1000000000000, ids test-id-1, test-id-2, ...
@@ -39,8 +74,8 @@ enum Command {
         /// rows are deleted when it ends.
         #[arg(long, value_name = "URL")]
         database_url: Option<String>,
-        /// The compiled program (IR JSON).
-        #[arg(value_name = "PROGRAM.ir.json")]
+        /// The program: IR JSON, or a `.manifest` source (compiled first).
+        #[arg(value_name = "PROGRAM.ir.json|PROGRAM.manifest")]
         program: PathBuf,
         /// Cases files ({"testCases": [...]}, the reference harness's `*.results.json`).
         #[arg(value_name = "CASES.results.json", required = true)]
@@ -58,6 +93,15 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Compile {
+            program,
+            output,
+            message_format,
+        } => return compile::compile(&program, output.as_ref(), message_format),
+        Command::Check {
+            program,
+            message_format,
+        } => return compile::check(&program, message_format),
         Command::Test {
             database_url,
             program,
@@ -92,12 +136,21 @@ async fn test(
     files: Vec<PathBuf>,
 ) -> io::Result<ExitCode> {
     let shown = program.display();
-    let ir = match std::fs::read_to_string(&program) {
-        Err(e) => return fail(format_args!("cannot read {shown}: {e}")),
-        Ok(text) => match Ir::from_json_str(&text) {
-            Err(e) => return fail(format_args!("{shown}: {e}")),
-            Ok(ir) => std::sync::Arc::new(Program::new(ir)),
-        },
+    let loaded = if compile::is_source(&program) {
+        match compile::compile_file(&program, MessageFormat::Human) {
+            Err(compile::Failure::Unreadable(message)) => return fail(message),
+            Err(compile::Failure::Invalid) => return Ok(ExitCode::from(2)),
+            Ok(compiled) => Ir::from_json(compiled.ir),
+        }
+    } else {
+        match std::fs::read_to_string(&program) {
+            Err(e) => return fail(format_args!("cannot read {shown}: {e}")),
+            Ok(text) => Ir::from_json_str(&text),
+        }
+    };
+    let ir = match loaded {
+        Err(e) => return fail(format_args!("{shown}: {e}")),
+        Ok(ir) => std::sync::Arc::new(Program::new(ir)),
     };
     let mut suites = Vec::new();
     for path in &files {

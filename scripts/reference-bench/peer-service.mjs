@@ -10,7 +10,8 @@
 // tables and exits.
 //
 // What it does:
-//   - loads ../../examples/library-service/library.ir.json (the IR the Rust service runs);
+//   - compiles ../../examples/library-service/library.manifest (the program the Rust service runs,
+//     whose IR its build compiles) with the reference's own compileToIR, or loads PEER_IR (IR JSON);
 //   - creates one PostgresStore per entity, table `peer_<entity>_<random>` (fresh per run, so runs
 //     never see each other's rows nor those of the Rust side);
 //   - seeds branch `branch-1` like the Rust service's store::seed: Member member-1 "Alice"; Books
@@ -70,7 +71,7 @@ if (!PG_URL || !SECRET) {
   process.exit(2);
 }
 
-const { RuntimeEngine, version } = await loadReference();
+const { RuntimeEngine, compileToIR, version } = await loadReference();
 const PKG = join(PEER_DIR, 'node_modules/@angriff36/manifest/dist/manifest');
 let PostgresStore, PostgresOutboxStore;
 try {
@@ -82,8 +83,17 @@ try {
   process.exit(2);
 }
 
-const IR_PATH = process.env.PEER_IR || join(HERE, '../../examples/library-service/library.ir.json');
-const ir = JSON.parse(readFileSync(IR_PATH, 'utf8'));
+async function loadIr() {
+  if (process.env.PEER_IR) return JSON.parse(readFileSync(process.env.PEER_IR, 'utf8'));
+  const source = readFileSync(join(HERE, '../../examples/library-service/library.manifest'), 'utf8');
+  const { ir, diagnostics } = await compileToIR(source);
+  if (!ir) {
+    console.error(`peer-service.mjs: library.manifest does not compile: ${JSON.stringify(diagnostics)}`);
+    process.exit(2);
+  }
+  return ir;
+}
+const ir = await loadIr();
 const ENTITIES = new Set(ir.entities.map((e) => e.name));
 
 // One PostgresStore (and so one pg.Pool) per entity, for the whole run; no tenant column (see above).

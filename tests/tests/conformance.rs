@@ -43,9 +43,25 @@ fn tiers() -> BTreeMap<String, u8> {
         .collect()
 }
 
+/// Where a fixture's IR comes from.
+#[derive(Clone, Copy, PartialEq)]
+enum IrFrom {
+    /// Its `.ir.json` (upstream's compile).
+    Stored,
+    /// Its `.manifest`, compiled by manifest-compiler.
+    OurCompiler,
+}
+
 /// Every case of every fixture on `backend`, through the library's runner; returns (counts
 /// per tier, failures by id with what failed).
 async fn run_suite(backend: &Backend) -> (BTreeMap<u8, (usize, usize)>, BTreeMap<String, String>) {
+    run_suite_from(backend, IrFrom::Stored).await
+}
+
+async fn run_suite_from(
+    backend: &Backend,
+    from: IrFrom,
+) -> (BTreeMap<u8, (usize, usize)>, BTreeMap<String, String>) {
     let dir = root().join("fixtures");
     let tiers = tiers();
     assert_all_listed(&dir, &tiers);
@@ -59,7 +75,16 @@ async fn run_suite(backend: &Backend) -> (BTreeMap<u8, (usize, usize)>, BTreeMap
     };
     let mut fixtures = Vec::new();
     for (fixture, tier) in tiers {
-        let ir_text = read(&dir.join(format!("{fixture}.ir.json")));
+        let ir_text = match from {
+            IrFrom::Stored => read(&dir.join(format!("{fixture}.ir.json"))),
+            IrFrom::OurCompiler => {
+                let source = read(&dir.join(format!("{fixture}.manifest")));
+                match manifest_compiler::compile(&source) {
+                    Ok(compiled) => compiled.ir.to_string(),
+                    Err(d) => panic!("{fixture}.manifest does not compile: {d}"),
+                }
+            }
+        };
         let cases_path = dir.join(format!("{fixture}.results.json"));
         let cases = Cases::from_json_str(&read(&cases_path))
             .unwrap_or_else(|e| panic!("{}: {e}", cases_path.display()));
@@ -224,4 +249,19 @@ async fn conformance_on_postgres() {
     let (counts, failures) = run_suite(&backend).await;
     assert_counts(&backend, &counts);
     assert_no_new_failures(&backend, &failures);
+}
+
+/// The same suite on IR that our compiler makes from each fixture's `.manifest`: the same cases
+/// run, and the same ones fail (none new, none fixed), as from the stored IR.
+#[tokio::test]
+async fn conformance_on_memory_from_our_compiler() {
+    let backend = Backend::Memory;
+    let (counts, failures) = run_suite_from(&backend, IrFrom::OurCompiler).await;
+    assert_counts(&backend, &counts);
+    let (stored_counts, stored_failures) = run_suite(&backend).await;
+    assert_eq!(counts, stored_counts, "passes and failures per tier");
+    assert_eq!(
+        failures.keys().collect::<Vec<_>>(),
+        stored_failures.keys().collect::<Vec<_>>()
+    );
 }

@@ -22,8 +22,8 @@ use manifest_runtime::{Program, WritePath};
 
 use crate::auth::{Claims, Keys};
 
-/// The program, compiled from `library.manifest` by the reference compiler.
-const IR: &str = include_str!("../library.ir.json");
+/// The program: library.manifest, compiled by build.rs (manifest-build).
+const IR: &str = include_str!(concat!(env!("OUT_DIR"), "/library.ir.json"));
 
 #[derive(Debug, Parser)]
 #[command(name = "library-service", version, about)]

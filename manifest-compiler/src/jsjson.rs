@@ -1,0 +1,201 @@
+//! JSON the way JavaScript writes it: `JSON.stringify` with keys sorted by
+//! `localeCompare` (upstream's irHash canonical form), and JS number text.
+
+use serde_json::{Map, Number, Value};
+use std::cmp::Ordering;
+use std::fmt::Write;
+
+/// A JS number as an IR JSON number: integral values stay integers (`6`, not `6.0`).
+pub fn num(n: f64) -> Value {
+    if n.is_finite() && n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+        if n == 0.0 {
+            return Value::Number(Number::from(0u64));
+        }
+        return Value::Number(Number::from(n as i64));
+    }
+    // JSON.stringify writes NaN and infinities as null.
+    Number::from_f64(n).map_or(Value::Null, Value::Number)
+}
+
+/// `String(n)` for a JS number.
+pub fn number_to_string(n: f64) -> String {
+    if n.is_nan() {
+        return "NaN".into();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
+    }
+    let mut buf = ryu_js::Buffer::new();
+    buf.format(n).to_string()
+}
+
+/// `a.localeCompare(b)` for the ASCII keys IR holds: case-insensitive first,
+/// punctuation before digits before letters, then lower case before upper.
+pub fn locale_compare(a: &str, b: &str) -> Ordering {
+    fn class(c: char) -> (u8, char) {
+        if c.is_ascii_digit() {
+            (1, c)
+        } else if c.is_alphabetic() {
+            (2, c.to_ascii_lowercase())
+        } else {
+            (0, c)
+        }
+    }
+    let primary = a.chars().map(class).cmp(b.chars().map(class));
+    primary.then_with(|| {
+        let tier = |c: char| (c.is_uppercase(), c);
+        a.chars().map(tier).cmp(b.chars().map(tier))
+    })
+}
+
+/// `JSON.stringify(value)` with every object's keys sorted by [`locale_compare`].
+#[cfg(test)]
+pub fn canonical_string(value: &Value) -> String {
+    let mut out = String::new();
+    write_value(value, &mut out);
+    out
+}
+
+/// [`canonical_string`] of an IR document, leaving `provenance.irHash` out.
+pub fn canonical_string_without_ir_hash(ir: &Value) -> String {
+    let mut out = String::with_capacity(1 << 16);
+    match ir {
+        Value::Object(top) => {
+            let mut keys: Vec<&String> = top.keys().collect();
+            keys.sort_by(|a, b| locale_compare(a, b));
+            out.push('{');
+            for (i, key) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(key, &mut out);
+                out.push(':');
+                match &top[key.as_str()] {
+                    Value::Object(p) if key.as_str() == "provenance" => {
+                        let mut p = p.clone();
+                        p.remove("irHash");
+                        write_object(&p, &mut out);
+                    }
+                    v => write_value(v, &mut out),
+                }
+            }
+            out.push('}');
+        }
+        other => write_value(other, &mut out),
+    }
+    out
+}
+
+fn write_value(value: &Value, out: &mut String) {
+    // Iterative over nesting would be nicer; IR depth is bounded by the parser.
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                let _ = write!(out, "{i}");
+            } else if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
+                if f.is_finite() {
+                    out.push_str(ryu_js::Buffer::new().format(f));
+                } else {
+                    out.push_str(&number_to_string(f));
+                }
+            } else {
+                let _ = write!(out, "{n}");
+            }
+        }
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => write_object(map, out),
+    }
+}
+
+fn write_object(map: &Map<String, Value>, out: &mut String) {
+    out.push('{');
+    // serde_json's maps iterate in byte order, which for the IR's keys is
+    // nearly always `localeCompare` order already: sort only when it is not.
+    let in_order = map
+        .keys()
+        .zip(map.keys().skip(1))
+        .all(|(a, b)| locale_compare(a, b) != Ordering::Greater);
+    if in_order {
+        for (i, (key, value)) in map.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_string(key, out);
+            out.push(':');
+            write_value(value, out);
+        }
+    } else {
+        let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+        entries.sort_by(|a, b| locale_compare(a.0, b.0));
+        for (i, (key, value)) in entries.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_string(key, out);
+            out.push(':');
+            write_value(value, out);
+        }
+    }
+    out.push('}');
+}
+
+fn write_string(s: &str, out: &mut String) {
+    out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_print_as_javascript_does() {
+        assert_eq!(number_to_string(6.0), "6");
+        assert_eq!(number_to_string(0.1), "0.1");
+        assert_eq!(number_to_string(1e21), "1e+21");
+        assert_eq!(num(3.0), serde_json::json!(3));
+    }
+
+    #[test]
+    fn keys_sort_case_insensitively() {
+        let v = serde_json::json!({"b": 1, "B": 2, "a": [1, "x\n"], "_z": null});
+        assert_eq!(
+            canonical_string(&v),
+            r#"{"_z":null,"a":[1,"x\n"],"b":1,"B":2}"#
+        );
+    }
+}

@@ -1,0 +1,113 @@
+//! `.manifest` to Manifest IR v1 (JSON).
+//!
+//! ```
+//! let compiled = manifest_compiler::compile("entity A {\n  property n: number = 0\n}\nstore A in memory\n");
+//! assert!(compiled.is_ok());
+//! ```
+//!
+//! [`compile`] returns the IR and its warnings, or [`Diagnostics`] (an error
+//! holding every diagnostic, errors and warnings, in upstream's order) when any
+//! error was reported; no input makes it panic. The IR is a
+//! [`serde_json::Value`]: its objects have sorted keys (serde_json's default
+//! map), so output is stable; upstream's key order is not kept, which deep
+//! equality does not need.
+
+mod ast;
+mod checks;
+pub mod diagnostic;
+mod jsjson;
+pub mod lexer;
+mod lower;
+mod parser;
+pub mod provenance;
+#[cfg(feature = "render")]
+pub mod render;
+
+pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use parser::{MAX_EXPR_DEPTH, MAX_NESTING};
+pub use provenance::COMPILER_VERSION;
+
+use serde_json::{Map, Value};
+
+/// A successful compilation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compiled {
+    /// The IR document.
+    pub ir: Value,
+    /// Warnings reported on the way (never errors).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Options for [`compile_with`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `provenance.compiledAt`; the current UTC time when `None`.
+    pub compiled_at: Option<String>,
+}
+
+/// Compiles `source`, stamping the current time into the provenance.
+pub fn compile(source: &str) -> Result<Compiled, Diagnostics> {
+    compile_with(source, &Options::default())
+}
+
+/// The stack the compiler runs on: the parser and lowering recurse (within
+/// [`MAX_NESTING`] and [`MAX_EXPR_DEPTH`]), so they get a stack of their own,
+/// whatever the caller's thread has.
+const STACK_BYTES: usize = 32 * 1024 * 1024;
+
+/// Compiles `source` with `options` (a fixed `compiled_at` makes output reproducible).
+pub fn compile_with(source: &str, options: &Options) -> Result<Compiled, Diagnostics> {
+    let outcome = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("manifest-compiler".into())
+            .stack_size(STACK_BYTES)
+            .spawn_scoped(scope, || compile_here(source, options))
+            .map(|handle| handle.join())
+    });
+    match outcome {
+        Ok(Ok(result)) => result,
+        // A panic is a bug; report it rather than propagate it.
+        Ok(Err(_)) => Err(Diagnostics(vec![Diagnostic::error(format!(
+            "{INTERNAL_ERROR}: the compiler panicked; please report this input"
+        ))])),
+        // No thread available: compile on the caller's stack.
+        Err(_) => compile_here(source, options),
+    }
+}
+
+/// The start of the message of a diagnostic reporting a compiler bug.
+pub const INTERNAL_ERROR: &str = "internal compiler error";
+
+fn compile_here(source: &str, options: &Options) -> Result<Compiled, Diagnostics> {
+    let normalized = lexer::normalize_newlines(source);
+    let (mut program, mut diagnostics) = parser::parse(&normalized);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(Diagnostics(diagnostics));
+    }
+    let body = lower::lower(&mut program, &mut diagnostics);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(Diagnostics(diagnostics));
+    }
+    let compiled_at = options
+        .compiled_at
+        .clone()
+        .unwrap_or_else(provenance::now_iso8601);
+    let mut ir = Map::new();
+    if let Value::Object(fields) = body {
+        ir.insert(
+            "version".into(),
+            fields.get("version").cloned().unwrap_or(Value::Null),
+        );
+        ir.insert(
+            "provenance".into(),
+            provenance::provenance(source, &compiled_at),
+        );
+        ir.extend(fields);
+    }
+    let mut ir = Value::Object(ir);
+    provenance::stamp_ir_hash(&mut ir);
+    Ok(Compiled {
+        ir,
+        warnings: diagnostics,
+    })
+}

@@ -1,0 +1,399 @@
+//! Expressions (upstream's precedence: ternary, or, and, equality, comparison,
+//! additive, multiplicative, unary, postfix, primary) and type annotations.
+
+use super::numbers::js_parse_float;
+use super::{Fail, MAX_EXPR_DEPTH, PResult, Parser};
+use crate::ast::*;
+use crate::lexer::TokenKind;
+
+impl Parser {
+    pub(crate) fn expr(&mut self) -> PResult<Expr> {
+        self.enter()?;
+        let result = self.ternary();
+        self.leave();
+        result
+    }
+
+    fn checked(&self, e: Expr) -> PResult<Expr> {
+        if e.depth > MAX_EXPR_DEPTH {
+            return Err(Fail(format!(
+                "Expression nested too deeply (more than {MAX_EXPR_DEPTH} levels)"
+            )));
+        }
+        Ok(e)
+    }
+
+    fn ternary(&mut self) -> PResult<Expr> {
+        let condition = self.binary_level(0)?;
+        if self.op("?") {
+            self.advance();
+            let consequent = self.expr()?;
+            self.expect_op(":")?;
+            let alternate = self.expr()?;
+            return self.checked(Expr::new(ExprKind::Conditional {
+                condition: Box::new(condition),
+                consequent: Box::new(consequent),
+                alternate: Box::new(alternate),
+            }));
+        }
+        Ok(condition)
+    }
+
+    /// Whether the current token is an operator of binary level `level`.
+    fn at_level(&self, level: usize) -> bool {
+        let t = self.current();
+        let v = t.value.as_str();
+        match level {
+            0 => (t.kind == TokenKind::Operator && v == "||") || self.kw("or"),
+            1 => (t.kind == TokenKind::Operator && v == "&&") || self.kw("and"),
+            2 => matches!(v, "==" | "!=" | "is" | "in" | "contains"),
+            3 => matches!(v, "<" | ">" | "<=" | ">="),
+            4 => matches!(v, "+" | "-"),
+            _ => matches!(v, "*" | "/" | "%"),
+        }
+    }
+
+    fn binary_level(&mut self, level: usize) -> PResult<Expr> {
+        let operand = |p: &mut Parser| {
+            if level >= 5 {
+                p.unary()
+            } else {
+                p.binary_level(level + 1)
+            }
+        };
+        let mut left = operand(self)?;
+        while self.at_level(level) {
+            let op = self.take().value;
+            let right = operand(self)?;
+            left = self.checked(Expr::new(ExprKind::Binary {
+                op,
+                left: Box::new(left),
+                right: Box::new(right),
+            }))?;
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> PResult<Expr> {
+        let v = self.current().value.as_str();
+        if v == "!" || v == "-" || self.kw("not") {
+            let op = self.take().value;
+            self.enter()?;
+            let operand = self.unary();
+            self.leave();
+            return self.checked(Expr::new(ExprKind::Unary {
+                op,
+                operand: Box::new(operand?),
+            }));
+        }
+        self.postfix()
+    }
+
+    fn postfix(&mut self) -> PResult<Expr> {
+        let mut e = self.primary()?;
+        loop {
+            if self.op(".") || self.op("?.") {
+                self.advance();
+                let property = self.word()?;
+                e = Expr::new(ExprKind::Member {
+                    object: Box::new(e),
+                    property,
+                });
+            } else if self.punct("(") {
+                self.advance();
+                let mut args = Vec::new();
+                while !self.punct(")") && !self.is_end() {
+                    args.push(self.expr()?);
+                    if self.punct(",") {
+                        self.advance();
+                    }
+                }
+                self.expect_punct(")")?;
+                e = Expr::new(ExprKind::Call {
+                    callee: Box::new(e),
+                    args,
+                });
+            } else if self.punct("[") {
+                self.advance();
+                let index = self.expr()?;
+                self.expect_punct("]")?;
+                let shown = match &index.kind {
+                    ExprKind::Literal(Lit::Str(s)) => s.clone(),
+                    ExprKind::Literal(Lit::Num(n)) => crate::jsjson::number_to_string(*n),
+                    ExprKind::Literal(Lit::Bool(b)) => b.to_string(),
+                    ExprKind::Literal(Lit::Null) => "null".into(),
+                    _ => String::new(),
+                };
+                e = Expr::new(ExprKind::Member {
+                    object: Box::new(e),
+                    property: format!("[{shown}]"),
+                });
+            } else {
+                break;
+            }
+            e = self.checked(e)?;
+        }
+        Ok(e)
+    }
+
+    fn aggregate_ahead(&self, word: &str) -> bool {
+        self.ident_is(word)
+            && self
+                .nth(1)
+                .is_some_and(|t| t.kind == TokenKind::Punctuation && t.value == "(")
+            && self.nth(2).is_some_and(|t| t.kind == TokenKind::Identifier)
+            && self
+                .nth(3)
+                .is_some_and(|t| t.kind == TokenKind::Keyword && t.value == "where")
+    }
+
+    pub(crate) fn primary(&mut self) -> PResult<Expr> {
+        let t = self.current().clone();
+        match t.kind {
+            TokenKind::Number => {
+                self.advance();
+                return Ok(Expr::lit(Lit::Num(js_parse_float(&t.value))));
+            }
+            TokenKind::Str => {
+                self.advance();
+                return Ok(Expr::lit(Lit::Str(t.value)));
+            }
+            TokenKind::Keyword if t.value == "true" || t.value == "false" => {
+                self.advance();
+                return Ok(Expr::lit(Lit::Bool(t.value == "true")));
+            }
+            TokenKind::Keyword if t.value == "null" => {
+                self.advance();
+                return Ok(Expr::lit(Lit::Null));
+            }
+            _ => {}
+        }
+        if self.aggregate_ahead("count") || self.aggregate_ahead("sum") {
+            return self.aggregate();
+        }
+        if self.punct("[") {
+            self.advance();
+            let mut items = Vec::new();
+            let result = (|| {
+                while !self.punct("]") && !self.is_end() {
+                    items.push(self.expr()?);
+                    if self.punct(",") {
+                        self.advance();
+                    }
+                }
+                self.expect_punct("]").map(drop)
+            })();
+            result?;
+            return self.checked(Expr::new(ExprKind::Array(items)));
+        }
+        if self.punct("{") {
+            self.advance();
+            self.skip_nl();
+            let mut props: Vec<(String, Expr)> = Vec::new();
+            let result = (|| {
+                while !self.punct("}") && !self.is_end() {
+                    self.skip_nl();
+                    if self.punct("}") {
+                        break;
+                    }
+                    let key = if self.check_kind(TokenKind::Str) {
+                        self.take().value
+                    } else {
+                        self.word()?
+                    };
+                    self.expect_op(":")?;
+                    props.push((key, self.expr()?));
+                    if self.punct(",") {
+                        self.advance();
+                    }
+                    self.skip_nl();
+                }
+                self.expect_punct("}").map(drop)
+            })();
+            result?;
+            return self.checked(Expr::new(ExprKind::Object(props)));
+        }
+        if self.punct("(") {
+            self.advance();
+            let start = self.pos;
+            let mut params = Vec::new();
+            while self.check_kind(TokenKind::Identifier) {
+                params.push(self.take().value);
+                if self.punct(",") {
+                    self.advance();
+                } else {
+                    break;
+                }
+            }
+            if self.punct(")") {
+                self.advance();
+                if self.op("=>") {
+                    self.advance();
+                    let body = self.expr()?;
+                    return self.checked(Expr::new(ExprKind::Lambda {
+                        params,
+                        body: Box::new(body),
+                    }));
+                }
+            }
+            self.pos = start;
+            let inner = self.expr()?;
+            self.expect_punct(")")?;
+            return Ok(inner);
+        }
+        if t.kind == TokenKind::Identifier
+            || (t.kind == TokenKind::Keyword
+                && matches!(t.value.as_str(), "user" | "self" | "context"))
+        {
+            self.advance();
+            return Ok(Expr::ident(&t.value));
+        }
+        let got = if t.kind == TokenKind::Eof {
+            "EOF".to_string()
+        } else {
+            t.value
+        };
+        Err(Fail(format!("Unexpected: {got}")))
+    }
+
+    fn aggregate(&mut self) -> PResult<Expr> {
+        let pos = self.cur_pos();
+        let op = self.take().value;
+        self.expect_punct("(")?;
+        let entity = self.identifier()?;
+        self.expect_kw("where")?;
+        let mut predicates = Vec::new();
+        self.skip_nl();
+        let is_sum = op == "sum";
+        while !self.is_end() {
+            self.skip_nl();
+            if self.punct(")") || (is_sum && self.ident_is("of")) {
+                break;
+            }
+            let field = self.identifier()?;
+            self.expect_op("==")?;
+            let value = self.expr()?;
+            predicates.push(Predicate { field, value });
+            if self.punct(",") {
+                self.advance();
+            }
+            self.skip_nl();
+        }
+        let mut of = String::new();
+        if is_sum {
+            if !self.ident_is("of") {
+                self.error(
+                    format!("sum({entity} where ...) requires 'of <field>' naming the numeric property to sum"),
+                    pos,
+                );
+                self.expect_punct(")")?;
+                return self.checked(Expr::new(ExprKind::Sum {
+                    entity,
+                    predicates,
+                    of,
+                }));
+            }
+            self.advance();
+            of = self.identifier()?;
+        }
+        self.expect_punct(")")?;
+        if predicates.is_empty() {
+            self.error(
+                format!("{op}({entity} where ...) requires at least one equality predicate (the foreign-key match)"),
+                pos,
+            );
+        }
+        let kind = if is_sum {
+            ExprKind::Sum {
+                entity,
+                predicates,
+                of,
+            }
+        } else {
+            ExprKind::Count { entity, predicates }
+        };
+        self.checked(Expr::new(kind))
+    }
+
+    pub(crate) fn type_ref(&mut self) -> PResult<TypeRef> {
+        self.enter()?;
+        let result = self.type_inner();
+        self.leave();
+        result
+    }
+
+    fn type_inner(&mut self) -> PResult<TypeRef> {
+        let name = self.take().value;
+        let mut ty = TypeRef {
+            name: name.clone(),
+            ..TypeRef::default()
+        };
+        if self.punct("(") && (name == "decimal" || name == "money") {
+            self.advance();
+            let precision = parse_int(&self.take().value);
+            self.expect_punct(",")?;
+            self.skip_nl();
+            let scale = parse_int(&self.take().value);
+            self.expect_punct(")")?;
+            ty.params = Some((precision, scale));
+        }
+        if self.op("<") {
+            self.advance();
+            let first = self.type_ref()?;
+            if name == "map" && self.punct(",") {
+                self.advance();
+                self.skip_nl();
+                let value = self.type_ref()?;
+                let key_ok = first.name == "string"
+                    && first.generic.is_none()
+                    && !first.nullable
+                    && first.params.is_none();
+                if !key_ok {
+                    let pos = self.cur_pos();
+                    self.error(
+                        format!(
+                            "map key type must be string (got {}); use map<V> or map<string, V>",
+                            first.name
+                        ),
+                        pos,
+                    );
+                }
+                ty.generic = Some(Box::new(value));
+            } else {
+                ty.generic = Some(Box::new(first));
+            }
+            self.expect_op(">")?;
+        }
+        if self.op("?") {
+            self.advance();
+            ty.nullable = true;
+        }
+        let is_array = self.punct("[")
+            && self
+                .nth(1)
+                .is_some_and(|t| t.kind == TokenKind::Punctuation && t.value == "]");
+        if is_array {
+            self.advance();
+            self.advance();
+            let element = TypeRef {
+                name,
+                generic: None,
+                nullable: false,
+                params: ty.params,
+            };
+            return Ok(TypeRef {
+                name: "array".into(),
+                generic: Some(Box::new(element)),
+                nullable: ty.nullable,
+                params: None,
+            });
+        }
+        Ok(ty)
+    }
+}
+
+/// `parseInt(text, 10)`: leading digits, or NaN (kept as `None`).
+fn parse_int(text: &str) -> Option<f64> {
+    let digits: String = text.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse::<f64>().ok()
+}

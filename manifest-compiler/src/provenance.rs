@@ -1,0 +1,95 @@
+//! Provenance: the hashes and stamps upstream puts in `provenance`.
+//!
+//! - `contentHash` = SHA-256 (hex) of the source text exactly as given (UTF-8).
+//! - `irHash` = SHA-256 (hex) of `JSON.stringify` of the whole IR with `irHash`
+//!   left out of `provenance` and every object's keys sorted (`localeCompare`).
+
+use crate::jsjson::canonical_string_without_ir_hash;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Our compiler's version, stamped into `provenance.compilerVersion`.
+pub const COMPILER_VERSION: &str = concat!("manifest-rs ", env!("CARGO_PKG_VERSION"));
+/// The IR schema version.
+pub const SCHEMA_VERSION: &str = "1.0";
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The provenance object without `irHash`.
+pub fn provenance(source: &str, compiled_at: &str) -> Value {
+    json!({
+        "contentHash": sha256_hex(source.as_bytes()),
+        "compilerVersion": COMPILER_VERSION,
+        "schemaVersion": SCHEMA_VERSION,
+        "compiledAt": compiled_at,
+    })
+}
+
+/// `irHash` of an IR document: any `irHash` already in its provenance is left out.
+pub fn ir_hash(ir: &Value) -> String {
+    sha256_hex(canonical_string_without_ir_hash(ir).as_bytes())
+}
+
+/// Computes `irHash` over `ir` and stamps it into its provenance.
+pub fn stamp_ir_hash(ir: &mut Value) {
+    let hash = ir_hash(ir);
+    if let Some(p) = ir.get_mut("provenance").and_then(Value::as_object_mut) {
+        p.insert("irHash".into(), Value::String(hash));
+    }
+}
+
+/// The current UTC time as ISO-8601 with milliseconds (`2024-01-01T00:00:00.000Z`).
+pub fn now_iso8601() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let (secs, millis) = (now.as_secs() as i64, now.subsec_millis());
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_convert() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(now_iso8601().len(), 24);
+    }
+
+    #[test]
+    fn content_hash_is_sha256_of_the_source() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
