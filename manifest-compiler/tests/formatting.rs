@@ -25,8 +25,11 @@ fn ir(source: &str) -> Result<Value, String> {
     })
 }
 
-/// The layouts tried, each a function of the original source.
-fn layouts() -> Vec<(&'static str, fn(&str) -> String)> {
+/// A layout: its name, and the source laid out so.
+type Layout = (&'static str, fn(&str) -> String);
+
+/// The layouts tried.
+fn layouts() -> Vec<Layout> {
     vec![
         ("CRLF line ends", |s| s.replace('\n', "\r\n")),
         ("indentation doubled, tabs for spaces", |s| {
