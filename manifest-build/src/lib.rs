@@ -177,9 +177,11 @@ impl Program {
         };
         let source = std::fs::read_to_string(&self.path).map_err(io(&self.path))?;
         let shown = self.path.display().to_string();
-        let compiled = manifest_compiler::compile(&source).map_err(|d| {
-            Error::Compile(manifest_compiler::render::render(d.all(), &shown, &source))
-        })?;
+        let compiled =
+            manifest_compiler::compile_with(&source, &manifest_compiler::Options::from_env())
+                .map_err(|d| {
+                    Error::Compile(manifest_compiler::render::render(d.all(), &shown, &source))
+                })?;
         let warnings = if compiled.warnings.is_empty() {
             String::new()
         } else {

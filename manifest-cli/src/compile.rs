@@ -39,13 +39,14 @@ pub fn compile_file(path: &Path, format: MessageFormat) -> Result<Compiled, Fail
     let shown = path.display().to_string();
     let source = std::fs::read_to_string(path)
         .map_err(|e| Failure::Unreadable(format!("cannot read {shown}: {e}")))?;
-    let (result, diagnostics) = match manifest_compiler::compile(&source) {
-        Ok(compiled) => {
-            let warnings = compiled.warnings.clone();
-            (Ok(compiled), warnings)
-        }
-        Err(d) => (Err(Failure::Invalid), d.0),
-    };
+    let (result, diagnostics) =
+        match manifest_compiler::compile_with(&source, &manifest_compiler::Options::from_env()) {
+            Ok(compiled) => {
+                let warnings = compiled.warnings.clone();
+                (Ok(compiled), warnings)
+            }
+            Err(d) => (Err(Failure::Invalid), d.0),
+        };
     print_diagnostics(&diagnostics, &shown, &source, format);
     result
 }

@@ -223,3 +223,34 @@ fn test_takes_a_manifest_program() {
     assert!(text(&out.stderr).contains(&format!("--> {bad}:4:12")));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn source_date_epoch_makes_the_output_reproducible() {
+    let dir = temp_dir();
+    let program = write(&dir, "counter.manifest", GOOD);
+    let run = |epoch: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_manifest"));
+        command.args(["compile", &program]);
+        match epoch {
+            Some(epoch) => command.env("SOURCE_DATE_EPOCH", epoch),
+            None => command.env_remove("SOURCE_DATE_EPOCH"),
+        };
+        let out = command.output().expect("run manifest");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("IR")
+    };
+    let first = run(Some("1704067200"));
+    assert_eq!(
+        first["provenance"]["compiledAt"],
+        "2024-01-01T00:00:00.000Z"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(run(Some("1704067200")), first, "the same bytes twice");
+    // Without it, the current time.
+    let now = run(None);
+    assert_ne!(
+        now["provenance"]["compiledAt"],
+        first["provenance"]["compiledAt"]
+    );
+    assert_ne!(now["provenance"]["irHash"], first["provenance"]["irHash"]);
+}

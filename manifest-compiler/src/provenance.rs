@@ -48,7 +48,25 @@ pub fn now_iso8601() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let (secs, millis) = (now.as_secs() as i64, now.subsec_millis());
+    iso8601(now.as_secs() as i64, now.subsec_millis())
+}
+
+impl crate::Options {
+    /// Options for a reproducible build: `compiled_at` is `SOURCE_DATE_EPOCH` (seconds since
+    /// the Unix epoch, the reproducible-builds convention) when it is set and a number, so the
+    /// same source compiles to the same bytes; else the current time, as [`Default`].
+    pub fn from_env() -> Self {
+        let epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
+        crate::Options {
+            compiled_at: epoch
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .map(|secs| iso8601(secs, 0)),
+        }
+    }
+}
+
+/// `secs` since the Unix epoch and `millis`, as ISO-8601 UTC with milliseconds.
+pub fn iso8601(secs: i64, millis: u32) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
@@ -77,6 +95,14 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_as_iso8601() {
+        assert_eq!(iso8601(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_704_067_200, 5), "2024-01-01T00:00:00.005Z");
+        assert_eq!(iso8601(951_782_400, 0), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso8601(-1, 999), "1969-12-31T23:59:59.999Z");
+    }
 
     #[test]
     fn dates_convert() {
