@@ -3,7 +3,23 @@
 
 use serde_json::{Map, Number, Value};
 use std::cmp::Ordering;
-use std::fmt::Write;
+
+/// Where canonical JSON text goes: a `String`, or a hasher fed in chunks.
+pub trait Sink {
+    fn push_str(&mut self, s: &str);
+    fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+}
+
+impl Sink for String {
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+    fn push(&mut self, c: char) {
+        String::push(self, c);
+    }
+}
 
 /// A JS number as an IR JSON number: integral values stay integers (`6`, not `6.0`).
 pub fn num(n: f64) -> Value {
@@ -60,9 +76,9 @@ pub fn canonical_string(value: &Value) -> String {
     out
 }
 
-/// [`canonical_string`] of an IR document, leaving `provenance.irHash` out.
-pub fn canonical_string_without_ir_hash(ir: &Value) -> String {
-    let mut out = String::with_capacity(1 << 16);
+/// [`canonical_string`] of an IR document, leaving `provenance.irHash` out,
+/// written to `out`.
+pub fn write_canonical_without_ir_hash(ir: &Value, out: &mut impl Sink) {
     match ir {
         Value::Object(top) => {
             let mut keys: Vec<&String> = top.keys().collect();
@@ -72,32 +88,31 @@ pub fn canonical_string_without_ir_hash(ir: &Value) -> String {
                 if i > 0 {
                     out.push(',');
                 }
-                write_string(key, &mut out);
+                write_string(key, out);
                 out.push(':');
                 match &top[key.as_str()] {
                     Value::Object(p) if key.as_str() == "provenance" => {
                         let mut p = p.clone();
                         p.remove("irHash");
-                        write_object(&p, &mut out);
+                        write_object(&p, out);
                     }
-                    v => write_value(v, &mut out),
+                    v => write_value(v, out),
                 }
             }
             out.push('}');
         }
-        other => write_value(other, &mut out),
+        other => write_value(other, out),
     }
-    out
 }
 
-fn write_value(value: &Value, out: &mut String) {
+fn write_value(value: &Value, out: &mut impl Sink) {
     // Iterative over nesting would be nicer; IR depth is bounded by the parser.
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
-                let _ = write!(out, "{i}");
+                out.push_str(itoa_i64(i, &mut [0; 20]));
             } else if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
                 if f.is_finite() {
                     out.push_str(ryu_js::Buffer::new().format(f));
@@ -105,7 +120,7 @@ fn write_value(value: &Value, out: &mut String) {
                     out.push_str(&number_to_string(f));
                 }
             } else {
-                let _ = write!(out, "{n}");
+                out.push_str(&n.to_string());
             }
         }
         Value::String(s) => write_string(s, out),
@@ -123,7 +138,7 @@ fn write_value(value: &Value, out: &mut String) {
     }
 }
 
-fn write_object(map: &Map<String, Value>, out: &mut String) {
+fn write_object(map: &Map<String, Value>, out: &mut impl Sink) {
     out.push('{');
     // serde_json's maps iterate in byte order, which for the IR's keys is
     // nearly always `localeCompare` order already: sort only when it is not.
@@ -155,7 +170,26 @@ fn write_object(map: &Map<String, Value>, out: &mut String) {
     out.push('}');
 }
 
-fn write_string(s: &str, out: &mut String) {
+/// The decimal text of `i`, in `buf`.
+fn itoa_i64(i: i64, buf: &mut [u8; 20]) -> &str {
+    let mut n = i.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
+}
+
+fn write_string(s: &str, out: &mut impl Sink) {
     out.push('"');
     if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
         out.push_str(s);
