@@ -52,6 +52,15 @@ pub fn number_to_string(n: f64) -> String {
 /// `a.localeCompare(b)` for the ASCII keys IR holds: case-insensitive first,
 /// punctuation before digits before letters, then lower case before upper.
 pub fn locale_compare(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        ascii_locale_compare(a.as_bytes(), b.as_bytes())
+    } else {
+        char_locale_compare(a, b)
+    }
+}
+
+/// [`locale_compare`] of any text, char by char.
+fn char_locale_compare(a: &str, b: &str) -> Ordering {
     fn class(c: char) -> (u8, char) {
         if c.is_ascii_digit() {
             (1, c)
@@ -66,6 +75,24 @@ pub fn locale_compare(a: &str, b: &str) -> Ordering {
         let tier = |c: char| (c.is_uppercase(), c);
         a.chars().map(tier).cmp(b.chars().map(tier))
     })
+}
+
+/// [`locale_compare`] of ASCII text, the same order by byte weights.
+fn ascii_locale_compare(a: &[u8], b: &[u8]) -> Ordering {
+    let primary = |&c: &u8| -> u16 {
+        if c.is_ascii_digit() {
+            256 + u16::from(c)
+        } else if c.is_ascii_alphabetic() {
+            512 + u16::from(c.to_ascii_lowercase())
+        } else {
+            u16::from(c)
+        }
+    };
+    let tier = |&c: &u8| (c.is_ascii_uppercase(), c);
+    a.iter()
+        .map(primary)
+        .cmp(b.iter().map(primary))
+        .then_with(|| a.iter().map(tier).cmp(b.iter().map(tier)))
 }
 
 /// `JSON.stringify(value)` with every object's keys sorted by [`locale_compare`].
@@ -222,6 +249,22 @@ mod tests {
         assert_eq!(number_to_string(0.1), "0.1");
         assert_eq!(number_to_string(1e21), "1e+21");
         assert_eq!(num(3.0), serde_json::json!(3));
+    }
+
+    #[test]
+    fn ascii_keys_sort_as_any_keys_do() {
+        let keys = [
+            "", "a", "A", "_a", "a_", "a1", "a_b", "aB", "ab", "Ab", "b", "B", "1", "-", "Z9", "z",
+        ];
+        for a in keys {
+            for b in keys {
+                let (fast, slow) = (locale_compare(a, b), char_locale_compare(a, b));
+                assert_eq!(fast, slow, "{a:?} vs {b:?}");
+            }
+        }
+        assert_eq!(locale_compare("b", "B"), Ordering::Less);
+        assert_eq!(locale_compare("_z", "a"), Ordering::Less);
+        assert_eq!(locale_compare("a9", "aa"), Ordering::Less);
     }
 
     #[test]

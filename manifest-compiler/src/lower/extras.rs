@@ -1,7 +1,7 @@
 //! Enums, events, reactions, approvals, sagas, roles, webhooks and schedules.
 
 use super::expr::type_value;
-use super::{Lowerer, put};
+use super::{Lowerer, obj, put};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::jsjson::{locale_compare, num};
@@ -36,12 +36,12 @@ pub(crate) fn event_value(e: &Event) -> Value {
         EventPayload::Fields(fields) => Value::Array(
             fields
                 .iter()
-                .map(|(n, t)| json!({"name": n, "type": type_value(t), "required": true}))
+                .map(|(n, t)| obj! {"name" => n.as_str(), "type" => type_value(t), "required" => true})
                 .collect(),
         ),
         EventPayload::Type(t) => type_value(t),
     };
-    json!({"name": e.name, "channel": e.channel, "payload": payload})
+    obj! {"name" => e.name.as_str(), "channel" => e.channel.as_str(), "payload" => payload}
 }
 
 pub(crate) fn saga_value(s: &Saga, module: Option<&str>) -> Value {
@@ -104,7 +104,7 @@ impl Lowerer {
         if let Some(matches) = &r.matches {
             let v: Vec<Value> = matches
                 .iter()
-                .map(|(f, e)| json!({"field": f, "source": self.expr(e)}))
+                .map(|(f, e)| obj! {"field" => f.as_str(), "source" => self.expr(e)})
                 .collect();
             m.insert("match".into(), Value::Array(v));
         }
@@ -125,7 +125,7 @@ impl Lowerer {
         if let Some(params) = r.params.as_ref().filter(|p| !p.is_empty()) {
             let v: Vec<Value> = params
                 .iter()
-                .map(|(n, e)| json!({"name": n, "expression": self.expr(e)}))
+                .map(|(n, e)| obj! {"name" => n.as_str(), "expression" => self.expr(e)})
                 .collect();
             m.insert("params".into(), Value::Array(v));
         }
@@ -417,7 +417,7 @@ impl Lowerer {
             let t: Vec<Value> = w
                 .transform
                 .iter()
-                .map(|(n, e)| json!({"name": n, "expression": self.expr(e)}))
+                .map(|(n, e)| obj! {"name" => n.as_str(), "expression" => self.expr(e)})
                 .collect();
             m.insert("transform".into(), Value::Array(t));
         }
@@ -467,7 +467,7 @@ impl Lowerer {
             let p: Vec<Value> = s
                 .params
                 .iter()
-                .map(|(n, e)| json!({"name": n, "expression": self.expr(e)}))
+                .map(|(n, e)| obj! {"name" => n.as_str(), "expression" => self.expr(e)})
                 .collect();
             m.insert("params".into(), Value::Array(p));
         }

@@ -1,6 +1,7 @@
 //! Initialization plans: which commands create an instance, and how
 //! (semantics.md § Initialization Commands), attached as `command.initialization`.
 
+use super::obj;
 use crate::jsjson::locale_compare;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -172,7 +173,7 @@ pub(crate) fn build(entity: &Value, cmd: &Value, tenant: Option<&Value>) -> Opti
         let name = p["name"].as_str().unwrap_or_default();
         let has_transition = strs(&entity["transitions"]).any(|t| t["property"] == name);
         if has_transition || name == "status" {
-            lifecycle.push(json!({"property": name, "value": dv}));
+            lifecycle.push(obj! {"property" => name, "value" => dv.clone()});
         }
     }
     let mut draft: Vec<String> = vec!["id".into()];
@@ -210,17 +211,17 @@ pub(crate) fn build(entity: &Value, cmd: &Value, tenant: Option<&Value>) -> Opti
             dynamic.push(i);
         }
     }
-    Some(json!({
-        "initializationInputs": inputs,
-        "authenticatedOwnershipFields": authenticated,
-        "declaredDefaults": defaults,
-        "initialLifecycleState": lifecycle,
-        "commandOwnedFields": owned,
-        "draftFields": sorted(draft),
-        "finalDocumentRequirements": requirements,
-        "dynamicGuardIndexes": dynamic,
-        "redundantGuardIndexes": redundant,
-    }))
+    Some(obj! {
+        "initializationInputs" => inputs,
+        "authenticatedOwnershipFields" => authenticated,
+        "declaredDefaults" => defaults,
+        "initialLifecycleState" => lifecycle,
+        "commandOwnedFields" => owned,
+        "draftFields" => sorted(draft),
+        "finalDocumentRequirements" => requirements,
+        "dynamicGuardIndexes" => dynamic,
+        "redundantGuardIndexes" => redundant,
+    })
 }
 
 /// Attaches plans; an entity with a planned `create` keeps only that one.
