@@ -79,20 +79,35 @@ fn char_locale_compare(a: &str, b: &str) -> Ordering {
 
 /// [`locale_compare`] of ASCII text, the same order by byte weights.
 fn ascii_locale_compare(a: &[u8], b: &[u8]) -> Ordering {
-    let primary = |&c: &u8| -> u16 {
-        if c.is_ascii_digit() {
-            256 + u16::from(c)
-        } else if c.is_ascii_alphabetic() {
-            512 + u16::from(c.to_ascii_lowercase())
-        } else {
-            u16::from(c)
+    // Past the common prefix, the first differing bytes decide when their
+    // primary weights differ (as they do unless only their case does).
+    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    match (a.get(common), b.get(common)) {
+        (None, None) => return Ordering::Equal,
+        (None, Some(_)) => return Ordering::Less,
+        (Some(_), None) => return Ordering::Greater,
+        (Some(x), Some(y)) if !x.eq_ignore_ascii_case(y) => {
+            return ascii_weight(*x).cmp(&ascii_weight(*y));
         }
-    };
+        _ => {}
+    }
+    let primary = |&c: &u8| ascii_weight(c);
     let tier = |&c: &u8| (c.is_ascii_uppercase(), c);
     a.iter()
         .map(primary)
         .cmp(b.iter().map(primary))
         .then_with(|| a.iter().map(tier).cmp(b.iter().map(tier)))
+}
+
+/// The primary weight of an ASCII byte: punctuation, then digits, then letters caselessly.
+fn ascii_weight(c: u8) -> u16 {
+    if c.is_ascii_digit() {
+        256 + u16::from(c)
+    } else if c.is_ascii_alphabetic() {
+        512 + u16::from(c.to_ascii_lowercase())
+    } else {
+        u16::from(c)
+    }
 }
 
 /// `JSON.stringify(value)` with every object's keys sorted by [`locale_compare`].
@@ -255,6 +270,7 @@ mod tests {
     fn ascii_keys_sort_as_any_keys_do() {
         let keys = [
             "", "a", "A", "_a", "a_", "a1", "a_b", "aB", "ab", "Ab", "b", "B", "1", "-", "Z9", "z",
+            "aBc", "abC", "abc", "Abd", "ab-", "ab9", "a~", "a B", "a b",
         ];
         for a in keys {
             for b in keys {
