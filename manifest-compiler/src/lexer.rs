@@ -142,7 +142,7 @@ pub const KEYWORDS: &[&str] = &[
 
 /// Whether `word` is one of [`KEYWORDS`].
 pub fn is_keyword(word: &str) -> bool {
-    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+    static SET: std::sync::OnceLock<rustc_hash::FxHashSet<&'static str>> =
         std::sync::OnceLock::new();
     SET.get_or_init(|| KEYWORDS.iter().copied().collect())
         .contains(word)

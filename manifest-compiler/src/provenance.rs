@@ -43,6 +43,7 @@ impl HashSink {
 }
 
 impl Sink for HashSink {
+    #[inline]
     fn push_str(&mut self, s: &str) {
         if self.buf.len() + s.len() > Self::CHUNK {
             self.hasher.update(&self.buf);

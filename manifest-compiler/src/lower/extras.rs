@@ -5,8 +5,9 @@ use super::{Lowerer, obj, put};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::jsjson::{locale_compare, num};
+use rustc_hash::FxHashMap as HashMap;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 pub(crate) fn enum_value(e: &Enum, module: Option<&str>) -> Value {
     let values: Vec<Value> = e
@@ -308,7 +309,7 @@ impl Lowerer {
         }
         // Cycle detection, in declaration order; reports the first cycle only.
         let parent_of = |n: &str| by_name.get(n).and_then(|r| r.role.parent.as_deref());
-        let mut color: HashMap<&str, u8> = HashMap::new();
+        let mut color: HashMap<&str, u8> = HashMap::default();
         'outer: for &start in &order {
             if color.get(start).copied().unwrap_or(0) != 0 {
                 continue;

@@ -3,8 +3,8 @@
 
 use super::obj;
 use crate::jsjson::locale_compare;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
 
 fn strs(v: &Value) -> impl Iterator<Item = &Value> {
     v.as_array().into_iter().flatten()
@@ -177,7 +177,7 @@ pub(crate) fn build(entity: &Value, cmd: &Value, tenant: Option<&Value>) -> Opti
         }
     }
     let mut draft: Vec<String> = vec!["id".into()];
-    let mut in_draft: HashSet<String> = HashSet::from(["id".to_string()]);
+    let mut in_draft: HashSet<String> = HashSet::from_iter(["id".to_string()]);
     let mut add = |d: &mut Vec<String>, n: &str| {
         if in_draft.insert(n.to_string()) {
             d.push(n.to_string());

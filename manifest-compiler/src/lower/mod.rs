@@ -10,8 +10,8 @@ pub(crate) mod init_plan;
 use crate::ast::{Decls, Entity, Program};
 use crate::checks;
 use crate::diagnostic::Diagnostic;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::{Map, Value, json};
-use std::collections::{HashMap, HashSet};
 
 /// An IR object from `key => value` pairs, each value moved in with
 /// `Value::from` (`json!` serializes, that is deep-copies, every value it is given).
@@ -75,8 +75,8 @@ pub(crate) fn lower(program: &mut Program, diagnostics: &mut Vec<Diagnostic>) ->
 
     let mut lw = Lowerer {
         diagnostics: std::mem::take(diagnostics),
-        declared_events: HashSet::new(),
-        entity_props: HashMap::new(),
+        declared_events: HashSet::default(),
+        entity_props: HashMap::default(),
     };
     let program = &*program;
     let modules: Vec<Value> = program
