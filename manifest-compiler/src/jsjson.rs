@@ -52,6 +52,20 @@ pub fn number_to_string(n: f64) -> String {
 /// `a.localeCompare(b)` for the ASCII keys IR holds: case-insensitive first,
 /// punctuation before digits before letters, then lower case before upper.
 pub fn locale_compare(a: &str, b: &str) -> Ordering {
+    // Past the common byte prefix (whole chars, equal in both), a byte-prefix
+    // is less, and two ASCII bytes decide when their primary weights differ
+    // (as they do unless only their case does).
+    let (ab, bb) = (a.as_bytes(), b.as_bytes());
+    let common = ab.iter().zip(bb).take_while(|(x, y)| x == y).count();
+    match (ab.get(common), bb.get(common)) {
+        (None, None) => return Ordering::Equal,
+        (None, Some(_)) => return Ordering::Less,
+        (Some(_), None) => return Ordering::Greater,
+        (Some(x), Some(y)) if x.is_ascii() && y.is_ascii() && !x.eq_ignore_ascii_case(y) => {
+            return ascii_weight(*x).cmp(&ascii_weight(*y));
+        }
+        _ => {}
+    }
     if a.is_ascii() && b.is_ascii() {
         ascii_locale_compare(a.as_bytes(), b.as_bytes())
     } else {
@@ -79,18 +93,6 @@ fn char_locale_compare(a: &str, b: &str) -> Ordering {
 
 /// [`locale_compare`] of ASCII text, the same order by byte weights.
 fn ascii_locale_compare(a: &[u8], b: &[u8]) -> Ordering {
-    // Past the common prefix, the first differing bytes decide when their
-    // primary weights differ (as they do unless only their case does).
-    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    match (a.get(common), b.get(common)) {
-        (None, None) => return Ordering::Equal,
-        (None, Some(_)) => return Ordering::Less,
-        (Some(_), None) => return Ordering::Greater,
-        (Some(x), Some(y)) if !x.eq_ignore_ascii_case(y) => {
-            return ascii_weight(*x).cmp(&ascii_weight(*y));
-        }
-        _ => {}
-    }
     let primary = |&c: &u8| ascii_weight(c);
     let tier = |&c: &u8| (c.is_ascii_uppercase(), c);
     a.iter()
@@ -276,6 +278,21 @@ mod tests {
             for b in keys {
                 let (fast, slow) = (locale_compare(a, b), char_locale_compare(a, b));
                 assert_eq!(fast, slow, "{a:?} vs {b:?}");
+            }
+        }
+        for (a, b) in [
+            ("é", "e"),
+            ("aé", "aE"),
+            ("éa", "éB"),
+            ("é", "éa"),
+            ("xé", "xé"),
+        ] {
+            for (a, b) in [(a, b), (b, a)] {
+                assert_eq!(
+                    locale_compare(a, b),
+                    char_locale_compare(a, b),
+                    "{a} vs {b}"
+                );
             }
         }
         assert_eq!(locale_compare("b", "B"), Ordering::Less);

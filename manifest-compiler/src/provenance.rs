@@ -44,6 +44,15 @@ impl HashSink {
 
 impl Sink for HashSink {
     #[inline]
+    fn push(&mut self, c: char) {
+        if c.is_ascii() && self.buf.len() < Self::CHUNK {
+            self.buf.push(c as u8);
+        } else {
+            self.push_str(c.encode_utf8(&mut [0; 4]));
+        }
+    }
+
+    #[inline]
     fn push_str(&mut self, s: &str) {
         if self.buf.len() + s.len() > Self::CHUNK {
             self.hasher.update(&self.buf);
