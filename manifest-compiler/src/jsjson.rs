@@ -3,7 +3,23 @@
 
 use serde_json::{Map, Number, Value};
 use std::cmp::Ordering;
-use std::fmt::Write;
+
+/// Where canonical JSON text goes: a `String`, or a hasher fed in chunks.
+pub trait Sink {
+    fn push_str(&mut self, s: &str);
+    fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+}
+
+impl Sink for String {
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+    fn push(&mut self, c: char) {
+        String::push(self, c);
+    }
+}
 
 /// A JS number as an IR JSON number: integral values stay integers (`6`, not `6.0`).
 pub fn num(n: f64) -> Value {
@@ -36,6 +52,29 @@ pub fn number_to_string(n: f64) -> String {
 /// `a.localeCompare(b)` for the ASCII keys IR holds: case-insensitive first,
 /// punctuation before digits before letters, then lower case before upper.
 pub fn locale_compare(a: &str, b: &str) -> Ordering {
+    // Past the common byte prefix (whole chars, equal in both), a byte-prefix
+    // is less, and two ASCII bytes decide when their primary weights differ
+    // (as they do unless only their case does).
+    let (ab, bb) = (a.as_bytes(), b.as_bytes());
+    let common = ab.iter().zip(bb).take_while(|(x, y)| x == y).count();
+    match (ab.get(common), bb.get(common)) {
+        (None, None) => return Ordering::Equal,
+        (None, Some(_)) => return Ordering::Less,
+        (Some(_), None) => return Ordering::Greater,
+        (Some(x), Some(y)) if x.is_ascii() && y.is_ascii() && !x.eq_ignore_ascii_case(y) => {
+            return ascii_weight(*x).cmp(&ascii_weight(*y));
+        }
+        _ => {}
+    }
+    if a.is_ascii() && b.is_ascii() {
+        ascii_locale_compare(a.as_bytes(), b.as_bytes())
+    } else {
+        char_locale_compare(a, b)
+    }
+}
+
+/// [`locale_compare`] of any text, char by char.
+fn char_locale_compare(a: &str, b: &str) -> Ordering {
     fn class(c: char) -> (u8, char) {
         if c.is_ascii_digit() {
             (1, c)
@@ -52,6 +91,27 @@ pub fn locale_compare(a: &str, b: &str) -> Ordering {
     })
 }
 
+/// [`locale_compare`] of ASCII text, the same order by byte weights.
+fn ascii_locale_compare(a: &[u8], b: &[u8]) -> Ordering {
+    let primary = |&c: &u8| ascii_weight(c);
+    let tier = |&c: &u8| (c.is_ascii_uppercase(), c);
+    a.iter()
+        .map(primary)
+        .cmp(b.iter().map(primary))
+        .then_with(|| a.iter().map(tier).cmp(b.iter().map(tier)))
+}
+
+/// The primary weight of an ASCII byte: punctuation, then digits, then letters caselessly.
+fn ascii_weight(c: u8) -> u16 {
+    if c.is_ascii_digit() {
+        256 + u16::from(c)
+    } else if c.is_ascii_alphabetic() {
+        512 + u16::from(c.to_ascii_lowercase())
+    } else {
+        u16::from(c)
+    }
+}
+
 /// `JSON.stringify(value)` with every object's keys sorted by [`locale_compare`].
 #[cfg(test)]
 pub fn canonical_string(value: &Value) -> String {
@@ -60,9 +120,9 @@ pub fn canonical_string(value: &Value) -> String {
     out
 }
 
-/// [`canonical_string`] of an IR document, leaving `provenance.irHash` out.
-pub fn canonical_string_without_ir_hash(ir: &Value) -> String {
-    let mut out = String::with_capacity(1 << 16);
+/// [`canonical_string`] of an IR document, leaving `provenance.irHash` out,
+/// written to `out`.
+pub fn write_canonical_without_ir_hash(ir: &Value, out: &mut impl Sink) {
     match ir {
         Value::Object(top) => {
             let mut keys: Vec<&String> = top.keys().collect();
@@ -72,32 +132,31 @@ pub fn canonical_string_without_ir_hash(ir: &Value) -> String {
                 if i > 0 {
                     out.push(',');
                 }
-                write_string(key, &mut out);
+                write_string(key, out);
                 out.push(':');
                 match &top[key.as_str()] {
                     Value::Object(p) if key.as_str() == "provenance" => {
                         let mut p = p.clone();
                         p.remove("irHash");
-                        write_object(&p, &mut out);
+                        write_object(&p, out);
                     }
-                    v => write_value(v, &mut out),
+                    v => write_value(v, out),
                 }
             }
             out.push('}');
         }
-        other => write_value(other, &mut out),
+        other => write_value(other, out),
     }
-    out
 }
 
-fn write_value(value: &Value, out: &mut String) {
+fn write_value(value: &Value, out: &mut impl Sink) {
     // Iterative over nesting would be nicer; IR depth is bounded by the parser.
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
-                let _ = write!(out, "{i}");
+                out.push_str(itoa_i64(i, &mut [0; 20]));
             } else if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
                 if f.is_finite() {
                     out.push_str(ryu_js::Buffer::new().format(f));
@@ -105,7 +164,7 @@ fn write_value(value: &Value, out: &mut String) {
                     out.push_str(&number_to_string(f));
                 }
             } else {
-                let _ = write!(out, "{n}");
+                out.push_str(&n.to_string());
             }
         }
         Value::String(s) => write_string(s, out),
@@ -123,7 +182,7 @@ fn write_value(value: &Value, out: &mut String) {
     }
 }
 
-fn write_object(map: &Map<String, Value>, out: &mut String) {
+fn write_object(map: &Map<String, Value>, out: &mut impl Sink) {
     out.push('{');
     // serde_json's maps iterate in byte order, which for the IR's keys is
     // nearly always `localeCompare` order already: sort only when it is not.
@@ -155,7 +214,26 @@ fn write_object(map: &Map<String, Value>, out: &mut String) {
     out.push('}');
 }
 
-fn write_string(s: &str, out: &mut String) {
+/// The decimal text of `i`, in `buf`.
+fn itoa_i64(i: i64, buf: &mut [u8; 20]) -> &str {
+    let mut n = i.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
+}
+
+fn write_string(s: &str, out: &mut impl Sink) {
     out.push('"');
     if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
         out.push_str(s);
@@ -188,6 +266,38 @@ mod tests {
         assert_eq!(number_to_string(0.1), "0.1");
         assert_eq!(number_to_string(1e21), "1e+21");
         assert_eq!(num(3.0), serde_json::json!(3));
+    }
+
+    #[test]
+    fn ascii_keys_sort_as_any_keys_do() {
+        let keys = [
+            "", "a", "A", "_a", "a_", "a1", "a_b", "aB", "ab", "Ab", "b", "B", "1", "-", "Z9", "z",
+            "aBc", "abC", "abc", "Abd", "ab-", "ab9", "a~", "a B", "a b",
+        ];
+        for a in keys {
+            for b in keys {
+                let (fast, slow) = (locale_compare(a, b), char_locale_compare(a, b));
+                assert_eq!(fast, slow, "{a:?} vs {b:?}");
+            }
+        }
+        for (a, b) in [
+            ("é", "e"),
+            ("aé", "aE"),
+            ("éa", "éB"),
+            ("é", "éa"),
+            ("xé", "xé"),
+        ] {
+            for (a, b) in [(a, b), (b, a)] {
+                assert_eq!(
+                    locale_compare(a, b),
+                    char_locale_compare(a, b),
+                    "{a} vs {b}"
+                );
+            }
+        }
+        assert_eq!(locale_compare("b", "B"), Ordering::Less);
+        assert_eq!(locale_compare("_z", "a"), Ordering::Less);
+        assert_eq!(locale_compare("a9", "aa"), Ordering::Less);
     }
 
     #[test]

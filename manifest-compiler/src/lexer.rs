@@ -142,7 +142,7 @@ pub const KEYWORDS: &[&str] = &[
 
 /// Whether `word` is one of [`KEYWORDS`].
 pub fn is_keyword(word: &str) -> bool {
-    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+    static SET: std::sync::OnceLock<rustc_hash::FxHashSet<&'static str>> =
         std::sync::OnceLock::new();
     SET.get_or_init(|| KEYWORDS.iter().copied().collect())
         .contains(word)
@@ -410,15 +410,19 @@ impl Lexer<'_> {
     /// following end-of-file sits one column further (kept, as positions are compared).
     fn read_operator(&mut self, start: usize) {
         let pos = self.pos();
-        let c = self.peek(0).unwrap_or_default();
-        let two: String = [Some(c), self.peek(1)].into_iter().flatten().collect();
-        if OPERATORS.contains(&two.as_str()) {
+        let rest = self.src.get(self.b..).unwrap_or_default();
+        let mut chars = rest.chars();
+        let one = chars.next().map_or(0, char::len_utf8);
+        let two = one + chars.next().map_or(0, char::len_utf8);
+        if OPERATORS.contains(&&rest[..two]) {
+            let text = rest[..two].to_string();
             self.advance();
             self.advance();
-            self.push(TokenKind::Operator, two, pos, start);
+            self.push(TokenKind::Operator, text, pos, start);
         } else {
+            let text = rest[..one].to_string();
             self.advance();
-            self.push(TokenKind::Operator, c.to_string(), pos, start);
+            self.push(TokenKind::Operator, text, pos, start);
         }
     }
 }

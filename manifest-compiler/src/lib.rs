@@ -51,19 +51,24 @@ pub fn compile(source: &str) -> Result<Compiled, Diagnostics> {
 }
 
 /// The stack the compiler runs on: the parser and lowering recurse (within
-/// [`MAX_NESTING`] and [`MAX_EXPR_DEPTH`]), so they get a stack of their own,
-/// whatever the caller's thread has.
+/// [`MAX_NESTING`] and [`MAX_EXPR_DEPTH`]), so unless the source is
+/// [`shallow`] they get a stack of their own, whatever the caller's thread has.
 const STACK_BYTES: usize = 32 * 1024 * 1024;
 
 /// Compiles `source` with `options` (a fixed `compiled_at` makes output reproducible).
 pub fn compile_with(source: &str, options: &Options) -> Result<Compiled, Diagnostics> {
-    let outcome = std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("manifest-compiler".into())
-            .stack_size(STACK_BYTES)
-            .spawn_scoped(scope, || compile_here(source, options))
-            .map(|handle| handle.join())
-    });
+    let outcome = if shallow(source) {
+        let here = std::panic::AssertUnwindSafe(|| compile_here(source, options));
+        Ok(std::panic::catch_unwind(here))
+    } else {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("manifest-compiler".into())
+                .stack_size(STACK_BYTES)
+                .spawn_scoped(scope, || compile_here(source, options))
+                .map(|handle| handle.join())
+        })
+    };
     match outcome {
         Ok(Ok(result)) => result,
         // A panic is a bug; report it rather than propagate it.
@@ -75,11 +80,54 @@ pub fn compile_with(source: &str, options: &Options) -> Result<Compiled, Diagnos
     }
 }
 
+/// Brackets (`(`, `[`, `{`) open at once, at most, for [`shallow`].
+const SHALLOW_BRACKETS: u32 = 8;
+/// Bytes other than letters, digits and `_` on one line, at most, for [`shallow`].
+const SHALLOW_LINE_SEPARATORS: u32 = 64;
+
+/// Whether `source` is shallow enough to compile on the caller's stack
+/// (spawning a thread costs more than compiling a small program).
+///
+/// A cheap over-estimate of nesting: expressions do not continue across a
+/// newline except inside brackets, and every token of an expression but the
+/// first follows a byte that is not a letter, a digit or `_`; so with few
+/// brackets open at once and few such bytes on any line, every tree the
+/// parser and the lowering recurse over stays shallow.
+fn shallow(source: &str) -> bool {
+    let (mut open, mut on_line) = (0u32, 0u32);
+    for &b in source.as_bytes() {
+        match b {
+            b'\n' | b'\r' => on_line = 0,
+            b'(' | b'[' | b'{' => {
+                open += 1;
+                on_line += 1;
+                if open > SHALLOW_BRACKETS {
+                    return false;
+                }
+            }
+            b')' | b']' | b'}' => {
+                open = open.saturating_sub(1);
+                on_line += 1;
+            }
+            b if b.is_ascii_alphanumeric() || b == b'_' => continue,
+            _ => on_line += 1,
+        }
+        if on_line > SHALLOW_LINE_SEPARATORS {
+            return false;
+        }
+    }
+    true
+}
+
 /// The start of the message of a diagnostic reporting a compiler bug.
 pub const INTERNAL_ERROR: &str = "internal compiler error";
 
 fn compile_here(source: &str, options: &Options) -> Result<Compiled, Diagnostics> {
-    let normalized = lexer::normalize_newlines(source);
+    let normalized = if source.contains('\r') {
+        std::borrow::Cow::Owned(lexer::normalize_newlines(source))
+    } else {
+        std::borrow::Cow::Borrowed(source)
+    };
     let (mut program, mut diagnostics) = parser::parse(&normalized);
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(Diagnostics(diagnostics));

@@ -4,7 +4,7 @@
 //! - `irHash` = SHA-256 (hex) of `JSON.stringify` of the whole IR with `irHash`
 //!   left out of `provenance` and every object's keys sorted (`localeCompare`).
 
-use crate::jsjson::canonical_string_without_ir_hash;
+use crate::jsjson::{Sink, write_canonical_without_ir_hash};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -14,10 +14,56 @@ pub const COMPILER_VERSION: &str = concat!("manifest-rs ", env!("CARGO_PKG_VERSI
 pub const SCHEMA_VERSION: &str = "1.0";
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(digest.len() * 2);
+    for b in digest {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// Canonical JSON text fed to SHA-256 in chunks, never held whole.
+struct HashSink {
+    hasher: Sha256,
+    buf: Vec<u8>,
+}
+
+impl HashSink {
+    const CHUNK: usize = 1 << 14;
+
+    fn finish(mut self) -> String {
+        self.hasher.update(&self.buf);
+        hex(&self.hasher.finalize())
+    }
+}
+
+impl Sink for HashSink {
+    #[inline]
+    fn push(&mut self, c: char) {
+        if c.is_ascii() && self.buf.len() < Self::CHUNK {
+            self.buf.push(c as u8);
+        } else {
+            self.push_str(c.encode_utf8(&mut [0; 4]));
+        }
+    }
+
+    #[inline]
+    fn push_str(&mut self, s: &str) {
+        if self.buf.len() + s.len() > Self::CHUNK {
+            self.hasher.update(&self.buf);
+            self.buf.clear();
+        }
+        if s.len() > Self::CHUNK {
+            self.hasher.update(s.as_bytes());
+        } else {
+            self.buf.extend_from_slice(s.as_bytes());
+        }
+    }
 }
 
 /// The provenance object without `irHash`.
@@ -32,7 +78,12 @@ pub fn provenance(source: &str, compiled_at: &str) -> Value {
 
 /// `irHash` of an IR document: any `irHash` already in its provenance is left out.
 pub fn ir_hash(ir: &Value) -> String {
-    sha256_hex(canonical_string_without_ir_hash(ir).as_bytes())
+    let mut sink = HashSink {
+        hasher: Sha256::new(),
+        buf: Vec::with_capacity(HashSink::CHUNK),
+    };
+    write_canonical_without_ir_hash(ir, &mut sink);
+    sink.finish()
 }
 
 /// Computes `irHash` over `ir` and stamps it into its provenance.
@@ -109,6 +160,22 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(19_723), (2024, 1, 1));
         assert_eq!(now_iso8601().len(), 24);
+    }
+
+    #[test]
+    fn ir_hash_streams_the_canonical_text_in_chunks() {
+        let long = "x".repeat(HashSink::CHUNK + 7);
+        let ir = json!({
+            "provenance": {"irHash": "stale", "contentHash": "c"},
+            "B": [1, -2, 0.5, long], "a": {"Z": null, "y": "q\"\n"}
+        });
+        let mut without = ir.clone();
+        if let Some(p) = without["provenance"].as_object_mut() {
+            p.remove("irHash");
+        }
+        let text = crate::jsjson::canonical_string(&without);
+        assert!(text.starts_with(r#"{"a":{"y":"q\"\n","Z":null},"B":[1,-2,0.5,"xx"#));
+        assert_eq!(ir_hash(&ir), sha256_hex(text.as_bytes()));
     }
 
     #[test]

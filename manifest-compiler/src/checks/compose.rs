@@ -4,7 +4,7 @@
 
 use crate::ast::{Entity, Program, TypeRef};
 use crate::diagnostic::Diagnostic;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 fn entity_lists(program: &mut Program) -> Vec<&mut Vec<Entity>> {
     let mut lists = vec![&mut program.top.entities];
@@ -37,8 +37,8 @@ fn merge<T: Clone>(inherited: &[T], own: &mut Vec<T>, name: impl Fn(&T) -> &str)
 
 pub(crate) fn expand_generics(program: &mut Program, diags: &mut Vec<Diagnostic>) {
     // Only the generic entities are cloned (templates); the rest are named.
-    let mut names: HashSet<String> = HashSet::new();
-    let mut index: HashMap<String, Entity> = HashMap::new();
+    let mut names: HashSet<String> = HashSet::default();
+    let mut index: HashMap<String, Entity> = HashMap::default();
     let mut generic = false;
     for list in entity_lists(program) {
         for e in list.iter() {
@@ -146,7 +146,7 @@ pub(crate) fn expand_generics(program: &mut Program, diags: &mut Vec<Diagnostic>
 
 pub(crate) fn expand_composition(program: &mut Program, diags: &mut Vec<Diagnostic>) {
     let mut names: Vec<String> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut seen: HashSet<String> = HashSet::default();
     for list in entity_lists(program) {
         for e in list.iter() {
             if !seen.insert(e.name.clone()) {
@@ -170,13 +170,13 @@ pub(crate) fn expand_composition(program: &mut Program, diags: &mut Vec<Diagnost
         })
         .collect();
     // Unknown bases and cycles, depth-first in declaration order.
-    let mut validated: HashSet<String> = HashSet::new();
+    let mut validated: HashSet<String> = HashSet::default();
     for name in &names {
         validate(name, &index, &mut validated, &mut Vec::new(), diags);
     }
     // Expand in declaration order; each entity's bases are expanded first.
     // Only entities with bases change; `expand` reaches their bases itself.
-    let mut composite: HashSet<String> = HashSet::new();
+    let mut composite: HashSet<String> = HashSet::default();
     for list in entity_lists(program) {
         for e in list.iter() {
             if e.parent.is_some() || e.mixins.is_some() {
@@ -187,9 +187,15 @@ pub(crate) fn expand_composition(program: &mut Program, diags: &mut Vec<Diagnost
     if composite.is_empty() {
         return;
     }
-    let mut expanded: HashMap<String, Entity> = HashMap::new();
+    let mut expanded: HashMap<String, Entity> = HashMap::default();
     for name in names.iter().filter(|n| composite.contains(n.as_str())) {
-        expand(name, program, &index, &mut expanded, &mut HashSet::new());
+        expand(
+            name,
+            program,
+            &index,
+            &mut expanded,
+            &mut HashSet::default(),
+        );
     }
     for list in entity_lists(program) {
         for e in list.iter_mut() {

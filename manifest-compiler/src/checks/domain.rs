@@ -3,8 +3,8 @@
 //! and foreign keys with no relationship behind them.
 
 use crate::diagnostic::Diagnostic;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
 
 const CONTEXT_INJECTED: &[&str] = &[
     "tenantId",
@@ -97,7 +97,7 @@ fn scalar(t: &Value) -> Option<&str> {
 
 fn collect_fk_fields(e: &Value, create: Option<&Value>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut seen: HashSet<String> = HashSet::default();
     let mut add = |n: &str| {
         if seen.insert(n.to_string()) {
             out.push(n.to_string());
@@ -130,12 +130,12 @@ pub(crate) fn check(
     tenant: Option<&Value>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let mut names: Stems = HashMap::new();
+    let mut names: Stems = HashMap::default();
     for e in entities {
         names.entry(camel(s(&e["name"]))).or_insert(s(&e["name"]));
     }
     // Top-level entities by name, the first declaration of a name (as `find` would).
-    let mut top: TopLevel = HashMap::new();
+    let mut top: TopLevel = HashMap::default();
     for e in entities.iter().filter(|e| e.get("module").is_none()) {
         if let Some(n) = e["name"].as_str() {
             top.entry(n).or_insert(e);
@@ -147,7 +147,7 @@ pub(crate) fn check(
         .flat_map(|o| arr(&o["relationships"]))
         .map(|r| s(&r["target"]))
         .collect();
-    let mut by_entity: HashMap<&str, Vec<&Value>> = HashMap::new();
+    let mut by_entity: HashMap<&str, Vec<&Value>> = HashMap::default();
     for c in commands {
         if let Some(e) = c["entity"].as_str() {
             by_entity.entry(e).or_default().push(c);

@@ -2,8 +2,8 @@
 //! command emits can never fire, and `payload.*` references must exist.
 
 use crate::diagnostic::Diagnostic;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
 
 const ENRICHED: &[&str] = &["_subject", "_eventName", "_channel"];
 
@@ -53,7 +53,7 @@ pub(crate) fn check(
     diags: &mut Vec<Diagnostic>,
 ) {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    let mut props: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut props: HashMap<String, HashSet<String>> = HashMap::default();
     for e in entities {
         let set = props.entry(s(&e["name"])).or_default();
         for key in ["properties", "computedProperties"] {
@@ -67,7 +67,7 @@ pub(crate) fn check(
         }
         set.insert("id".into());
     }
-    let mut fields: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut fields: HashMap<String, HashSet<String>> = HashMap::default();
     for ev in events {
         let set: HashSet<String> = ev["payload"]
             .as_array()
@@ -77,7 +77,7 @@ pub(crate) fn check(
             .collect();
         fields.insert(s(&ev["name"]), set);
     }
-    let mut emitters: HashMap<&str, Vec<Emitter>> = HashMap::new();
+    let mut emitters: HashMap<&str, Vec<Emitter>> = HashMap::default();
     for c in commands {
         for ev in c["emits"].as_array().into_iter().flatten() {
             emitters
@@ -95,7 +95,7 @@ pub(crate) fn check(
                 });
         }
     }
-    let none = HashSet::new();
+    let none = HashSet::default();
     for r in reactions {
         let event = s(&r["event"]);
         let label = format!(
@@ -115,7 +115,7 @@ pub(crate) fn check(
             payload_chains(&p["expression"], &mut chains);
         }
         let event_fields = fields.get(&event).unwrap_or(&none);
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         for chain in chains {
             let joined = chain.join(".");
             if !seen.insert(joined.clone()) {

@@ -4,8 +4,8 @@
 
 use crate::ast::{Entity, Expr, ExprKind, Program};
 use crate::diagnostic::Diagnostic;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
 
 /// The first computed property `e` reads (bare, or as `self.x` / `this.x`).
 fn computed_ref<'a>(e: &'a Expr, computed: &HashSet<&str>) -> Option<&'a str> {
@@ -128,8 +128,8 @@ pub(crate) fn command_intents(program: &Program, diags: &mut Vec<Diagnostic>) {
         Some(e) => format!("{e}.{c}"),
         None => c.to_string(),
     };
-    let mut exact: HashMap<Entry, Entry> = HashMap::new();
-    let mut canonical: HashMap<(Option<&str>, String), Entry> = HashMap::new();
+    let mut exact: HashMap<Entry, Entry> = HashMap::default();
+    let mut canonical: HashMap<(Option<&str>, String), Entry> = HashMap::default();
     for entry in entries {
         let existing = exact.get(&entry).copied().or_else(|| {
             exact.insert(entry, entry);
@@ -158,7 +158,7 @@ pub(crate) fn required_fields_on_create(
     tenant: Option<&Value>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let mut planned: HashMap<&str, Vec<&Value>> = HashMap::new();
+    let mut planned: HashMap<&str, Vec<&Value>> = HashMap::default();
     for c in commands
         .iter()
         .filter(|c| c.get("initialization").is_some())
@@ -178,7 +178,7 @@ pub(crate) fn required_fields_on_create(
         if inits.is_empty() {
             continue;
         }
-        let mut auto: HashSet<&str> = HashSet::from(["id"]);
+        let mut auto: HashSet<&str> = HashSet::from_iter(["id"]);
         if let Some(p) = tenant.and_then(|t| t["property"].as_str()) {
             auto.insert(p);
         }
@@ -241,7 +241,7 @@ pub(crate) fn required_fields_on_create(
 }
 
 pub(crate) fn duplicate_events(events: &[Value], diags: &mut Vec<Diagnostic>) {
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     for e in events {
         let n = e["name"].as_str().unwrap_or_default();
         if !seen.insert(n) {

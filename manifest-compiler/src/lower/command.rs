@@ -1,7 +1,7 @@
 //! Commands (with their actions, retry and rate limits), policies and stores.
 
 use super::expr::{static_value, type_value};
-use super::{Lowerer, put};
+use super::{Lowerer, obj, put};
 use crate::ast::{Command, Jitter, Policy, RateLimit, Retry, Store};
 use crate::diagnostic::Diagnostic;
 use crate::jsjson::{num, number_to_string};
@@ -84,9 +84,9 @@ impl Lowerer {
                 .map(|(event, fields)| {
                     let fields: Vec<Value> = fields
                         .iter()
-                        .map(|(n, e)| json!({"name": n, "expression": self.expr(e)}))
+                        .map(|(n, e)| obj! {"name" => n.as_str(), "expression" => self.expr(e)})
                         .collect();
-                    json!({"eventName": event, "fields": fields})
+                    obj! {"eventName" => event.as_str(), "fields" => fields}
                 })
                 .collect();
             m.insert("emitPayloads".into(), Value::Array(payloads));
@@ -228,7 +228,7 @@ impl Lowerer {
                 config.insert(k.clone(), v);
             }
         }
-        json!({"entity": s.entity, "target": s.target, "config": config})
+        obj! {"entity" => s.entity.as_str(), "target" => s.target.as_str(), "config" => config}
     }
 
     /// Completion and failure events for async commands, sorted, after the declared ones.

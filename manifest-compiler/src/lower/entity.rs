@@ -5,8 +5,8 @@ use super::{Lowerer, put};
 use crate::ast::{Constraint, Entity, ExprKind, Property, Relationship};
 use crate::diagnostic::Diagnostic;
 use crate::jsjson::num;
+use rustc_hash::FxHashMap as HashMap;
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
 
 const MASK_ARITY: &[(&str, usize)] = &[
     ("redact", 0),
@@ -364,7 +364,7 @@ impl Lowerer {
     }
 
     pub(crate) fn unique_codes(&mut self, lowered: &[Value], ast: &[Constraint], scope: &str) {
-        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut seen: HashMap<&str, usize> = HashMap::default();
         for (i, c) in lowered.iter().enumerate() {
             let code = c["code"].as_str().unwrap_or_default();
             if let Some(&first) = seen.get(code) {

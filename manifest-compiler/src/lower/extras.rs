@@ -1,12 +1,13 @@
 //! Enums, events, reactions, approvals, sagas, roles, webhooks and schedules.
 
 use super::expr::type_value;
-use super::{Lowerer, put};
+use super::{Lowerer, obj, put};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::jsjson::{locale_compare, num};
+use rustc_hash::FxHashMap as HashMap;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 pub(crate) fn enum_value(e: &Enum, module: Option<&str>) -> Value {
     let values: Vec<Value> = e
@@ -36,12 +37,12 @@ pub(crate) fn event_value(e: &Event) -> Value {
         EventPayload::Fields(fields) => Value::Array(
             fields
                 .iter()
-                .map(|(n, t)| json!({"name": n, "type": type_value(t), "required": true}))
+                .map(|(n, t)| obj! {"name" => n.as_str(), "type" => type_value(t), "required" => true})
                 .collect(),
         ),
         EventPayload::Type(t) => type_value(t),
     };
-    json!({"name": e.name, "channel": e.channel, "payload": payload})
+    obj! {"name" => e.name.as_str(), "channel" => e.channel.as_str(), "payload" => payload}
 }
 
 pub(crate) fn saga_value(s: &Saga, module: Option<&str>) -> Value {
@@ -104,7 +105,7 @@ impl Lowerer {
         if let Some(matches) = &r.matches {
             let v: Vec<Value> = matches
                 .iter()
-                .map(|(f, e)| json!({"field": f, "source": self.expr(e)}))
+                .map(|(f, e)| obj! {"field" => f.as_str(), "source" => self.expr(e)})
                 .collect();
             m.insert("match".into(), Value::Array(v));
         }
@@ -125,7 +126,7 @@ impl Lowerer {
         if let Some(params) = r.params.as_ref().filter(|p| !p.is_empty()) {
             let v: Vec<Value> = params
                 .iter()
-                .map(|(n, e)| json!({"name": n, "expression": self.expr(e)}))
+                .map(|(n, e)| obj! {"name" => n.as_str(), "expression" => self.expr(e)})
                 .collect();
             m.insert("params".into(), Value::Array(v));
         }
@@ -308,7 +309,7 @@ impl Lowerer {
         }
         // Cycle detection, in declaration order; reports the first cycle only.
         let parent_of = |n: &str| by_name.get(n).and_then(|r| r.role.parent.as_deref());
-        let mut color: HashMap<&str, u8> = HashMap::new();
+        let mut color: HashMap<&str, u8> = HashMap::default();
         'outer: for &start in &order {
             if color.get(start).copied().unwrap_or(0) != 0 {
                 continue;
@@ -417,7 +418,7 @@ impl Lowerer {
             let t: Vec<Value> = w
                 .transform
                 .iter()
-                .map(|(n, e)| json!({"name": n, "expression": self.expr(e)}))
+                .map(|(n, e)| obj! {"name" => n.as_str(), "expression" => self.expr(e)})
                 .collect();
             m.insert("transform".into(), Value::Array(t));
         }
@@ -467,7 +468,7 @@ impl Lowerer {
             let p: Vec<Value> = s
                 .params
                 .iter()
-                .map(|(n, e)| json!({"name": n, "expression": self.expr(e)}))
+                .map(|(n, e)| obj! {"name" => n.as_str(), "expression" => self.expr(e)})
                 .collect();
             m.insert("params".into(), Value::Array(p));
         }

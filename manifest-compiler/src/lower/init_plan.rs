@@ -1,9 +1,10 @@
 //! Initialization plans: which commands create an instance, and how
 //! (semantics.md § Initialization Commands), attached as `command.initialization`.
 
+use super::obj;
 use crate::jsjson::locale_compare;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
 
 fn strs(v: &Value) -> impl Iterator<Item = &Value> {
     v.as_array().into_iter().flatten()
@@ -172,11 +173,11 @@ pub(crate) fn build(entity: &Value, cmd: &Value, tenant: Option<&Value>) -> Opti
         let name = p["name"].as_str().unwrap_or_default();
         let has_transition = strs(&entity["transitions"]).any(|t| t["property"] == name);
         if has_transition || name == "status" {
-            lifecycle.push(json!({"property": name, "value": dv}));
+            lifecycle.push(obj! {"property" => name, "value" => dv.clone()});
         }
     }
     let mut draft: Vec<String> = vec!["id".into()];
-    let mut in_draft: HashSet<String> = HashSet::from(["id".to_string()]);
+    let mut in_draft: HashSet<String> = HashSet::from_iter(["id".to_string()]);
     let mut add = |d: &mut Vec<String>, n: &str| {
         if in_draft.insert(n.to_string()) {
             d.push(n.to_string());
@@ -210,17 +211,17 @@ pub(crate) fn build(entity: &Value, cmd: &Value, tenant: Option<&Value>) -> Opti
             dynamic.push(i);
         }
     }
-    Some(json!({
-        "initializationInputs": inputs,
-        "authenticatedOwnershipFields": authenticated,
-        "declaredDefaults": defaults,
-        "initialLifecycleState": lifecycle,
-        "commandOwnedFields": owned,
-        "draftFields": sorted(draft),
-        "finalDocumentRequirements": requirements,
-        "dynamicGuardIndexes": dynamic,
-        "redundantGuardIndexes": redundant,
-    }))
+    Some(obj! {
+        "initializationInputs" => inputs,
+        "authenticatedOwnershipFields" => authenticated,
+        "declaredDefaults" => defaults,
+        "initialLifecycleState" => lifecycle,
+        "commandOwnedFields" => owned,
+        "draftFields" => sorted(draft),
+        "finalDocumentRequirements" => requirements,
+        "dynamicGuardIndexes" => dynamic,
+        "redundantGuardIndexes" => redundant,
+    })
 }
 
 /// Attaches plans; an entity with a planned `create` keeps only that one.

@@ -10,8 +10,19 @@ pub(crate) mod init_plan;
 use crate::ast::{Decls, Entity, Program};
 use crate::checks;
 use crate::diagnostic::Diagnostic;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::{Map, Value, json};
-use std::collections::{HashMap, HashSet};
+
+/// An IR object from `key => value` pairs, each value moved in with
+/// `Value::from` (`json!` serializes, that is deep-copies, every value it is given).
+macro_rules! obj {
+    ($($key:literal => $value:expr),* $(,)?) => {{
+        let mut m = serde_json::Map::new();
+        $(m.insert(String::from($key), serde_json::Value::from($value));)*
+        serde_json::Value::Object(m)
+    }};
+}
+pub(crate) use obj;
 
 pub(crate) struct Lowerer {
     pub(crate) diagnostics: Vec<Diagnostic>,
@@ -64,8 +75,8 @@ pub(crate) fn lower(program: &mut Program, diagnostics: &mut Vec<Diagnostic>) ->
 
     let mut lw = Lowerer {
         diagnostics: std::mem::take(diagnostics),
-        declared_events: HashSet::new(),
-        entity_props: HashMap::new(),
+        declared_events: HashSet::default(),
+        entity_props: HashMap::default(),
     };
     let program = &*program;
     let modules: Vec<Value> = program
@@ -78,7 +89,7 @@ pub(crate) fn lower(program: &mut Program, diagnostics: &mut Vec<Diagnostic>) ->
         .iter()
         .map(|v| {
             let props: Vec<Value> = v.properties.iter().map(|p| lw.property(p)).collect();
-            json!({"name": v.name, "properties": props})
+            obj! {"name" => v.name.as_str(), "properties" => props}
         })
         .collect();
     let entities: Vec<Value> = all_entities(program)
@@ -184,7 +195,7 @@ pub(crate) fn lower(program: &mut Program, diagnostics: &mut Vec<Diagnostic>) ->
         schedules.extend(d.schedules.iter().map(|s| lw.schedule(s)));
     }
     let tenant = program.tenant.as_ref().map(|t| {
-        json!({"property": t.property, "type": expr::type_value(&t.ty), "contextPath": t.context_path})
+        obj! {"property" => t.property.as_str(), "type" => expr::type_value(&t.ty), "contextPath" => t.context_path.as_str()}
     });
 
     init_plan::attach(&entities, &mut commands, tenant.as_ref());

@@ -148,25 +148,19 @@ impl Parser {
     }
 
     pub(crate) fn primary(&mut self) -> PResult<Expr> {
-        let t = self.current().clone();
-        match t.kind {
-            TokenKind::Number => {
-                self.advance();
-                return Ok(Expr::lit(Lit::Num(js_parse_float(&t.value))));
-            }
-            TokenKind::Str => {
-                self.advance();
-                return Ok(Expr::lit(Lit::Str(t.value)));
-            }
+        let t = self.current();
+        let literal = match t.kind {
+            TokenKind::Number => Some(Lit::Num(js_parse_float(&t.value))),
+            TokenKind::Str => Some(Lit::Str(t.value.clone())),
             TokenKind::Keyword if t.value == "true" || t.value == "false" => {
-                self.advance();
-                return Ok(Expr::lit(Lit::Bool(t.value == "true")));
+                Some(Lit::Bool(t.value == "true"))
             }
-            TokenKind::Keyword if t.value == "null" => {
-                self.advance();
-                return Ok(Expr::lit(Lit::Null));
-            }
-            _ => {}
+            TokenKind::Keyword if t.value == "null" => Some(Lit::Null),
+            _ => None,
+        };
+        if let Some(lit) = literal {
+            self.advance();
+            return Ok(Expr::lit(lit));
         }
         if self.aggregate_ahead("count") || self.aggregate_ahead("sum") {
             return self.aggregate();
@@ -241,17 +235,20 @@ impl Parser {
             self.expect_punct(")")?;
             return Ok(inner);
         }
+        // Every branch above returns: the current token is still `t`.
+        let t = self.current();
         if t.kind == TokenKind::Identifier
             || (t.kind == TokenKind::Keyword
                 && matches!(t.value.as_str(), "user" | "self" | "context"))
         {
+            let e = Expr::ident(&t.value);
             self.advance();
-            return Ok(Expr::ident(&t.value));
+            return Ok(e);
         }
         let got = if t.kind == TokenKind::Eof {
             "EOF".to_string()
         } else {
-            t.value
+            t.value.clone()
         };
         Err(Fail(format!("Unexpected: {got}")))
     }

@@ -122,9 +122,11 @@ impl Parser {
         }
     }
 
-    pub(crate) fn consume(&mut self, kind: TokenKind, value: &str) -> PResult<Token> {
+    /// Moves past the token `value` of `kind`, or fails.
+    pub(crate) fn consume(&mut self, kind: TokenKind, value: &str) -> PResult<()> {
         if self.check(kind, value) {
-            return Ok(self.take());
+            self.advance();
+            return Ok(());
         }
         Err(Fail(format!("Expected {value}, got {}", self.got())))
     }
@@ -140,15 +142,15 @@ impl Parser {
         )))
     }
 
-    pub(crate) fn expect_punct(&mut self, value: &str) -> PResult<Token> {
+    pub(crate) fn expect_punct(&mut self, value: &str) -> PResult<()> {
         self.consume(TokenKind::Punctuation, value)
     }
 
-    pub(crate) fn expect_op(&mut self, value: &str) -> PResult<Token> {
+    pub(crate) fn expect_op(&mut self, value: &str) -> PResult<()> {
         self.consume(TokenKind::Operator, value)
     }
 
-    pub(crate) fn expect_kw(&mut self, value: &str) -> PResult<Token> {
+    pub(crate) fn expect_kw(&mut self, value: &str) -> PResult<()> {
         self.consume(TokenKind::Keyword, value)
     }
 
