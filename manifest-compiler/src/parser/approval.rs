@@ -10,8 +10,6 @@ impl Parser {
         let pos = self.cur_pos();
         self.expect_kw("approval")?;
         let name = self.identifier()?;
-        self.expect_punct("{")?;
-        self.skip_nl();
         let mut a = Approval {
             name,
             command: String::new(),
@@ -21,7 +19,7 @@ impl Parser {
             emits: Vec::new(),
             pos,
         };
-        self.block_items(|p| {
+        self.braced(|p| {
             if p.kw("command") {
                 p.advance();
                 p.expect_op(":")?;
@@ -60,7 +58,6 @@ impl Parser {
             }
             Ok(())
         })?;
-        self.expect_punct("}")?;
         if a.command.is_empty() {
             return Err(Fail(format!(
                 "Approval '{}' must specify a command",
@@ -147,10 +144,8 @@ impl Parser {
 
     fn approval_stage(&mut self) -> PResult<ApprovalStage> {
         let name = self.identifier()?;
-        self.expect_punct("{")?;
-        self.skip_nl();
         let (mut policy, mut when, mut required) = (None, None, 1.0);
-        self.block_items(|p| {
+        self.braced(|p| {
             if p.kw("policy") || p.kw("when") {
                 let which = p.take().value;
                 p.expect_op(":")?;
@@ -174,7 +169,6 @@ impl Parser {
             }
             Ok(())
         })?;
-        self.expect_punct("}")?;
         let Some(policy) = policy else {
             return Err(Fail(format!(
                 "Approval stage '{name}' requires a policy expression"

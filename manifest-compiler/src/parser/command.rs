@@ -304,10 +304,8 @@ impl Parser {
             return Ok(None);
         }
         self.advance();
-        self.expect_punct("{")?;
-        self.skip_nl();
         let mut params = Vec::new();
-        self.block_items(|p| {
+        self.braced(|p| {
             let name = p.identifier()?;
             p.expect_op(":")?;
             params.push((name, p.expr()?));
@@ -316,7 +314,6 @@ impl Parser {
             }
             Ok(())
         })?;
-        self.expect_punct("}")?;
         Ok(Some(params))
     }
 
@@ -425,10 +422,8 @@ impl Parser {
 
     pub(crate) fn retry(&mut self) -> PResult<Retry> {
         self.advance();
-        self.expect_punct("{")?;
-        self.skip_nl();
         let mut r = Retry::default();
-        self.block_items(|p| {
+        self.braced(|p| {
             let field = p.identifier()?;
             p.expect_op(":")?;
             match field.as_str() {
@@ -458,17 +453,14 @@ impl Parser {
             }
             Ok(())
         })?;
-        self.expect_punct("}")?;
         self.skip_nl();
         Ok(r)
     }
 
     pub(crate) fn rate_limit(&mut self) -> PResult<RateLimit> {
         self.advance();
-        self.expect_punct("{")?;
-        self.skip_nl();
         let mut r = RateLimit::default();
-        self.block_items(|p| {
+        self.braced(|p| {
             let field = p.identifier()?;
             p.expect_op(":")?;
             match field.as_str() {
@@ -483,7 +475,6 @@ impl Parser {
             }
             Ok(())
         })?;
-        self.expect_punct("}")?;
         self.skip_nl();
         Ok(r)
     }

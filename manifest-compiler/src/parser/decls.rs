@@ -10,10 +10,8 @@ impl Parser {
     pub(crate) fn enum_decl(&mut self) -> PResult<Enum> {
         self.expect_kw("enum")?;
         let name = self.identifier()?;
-        self.expect_punct("{")?;
-        self.skip_nl();
         let mut values = Vec::new();
-        self.block_items(|p| {
+        self.braced(|p| {
             let mut v = EnumValue {
                 name: p.identifier()?,
                 label: None,
@@ -38,17 +36,14 @@ impl Parser {
             }
             Ok(())
         })?;
-        self.expect_punct("}")?;
         Ok(Enum { name, values })
     }
 
     pub(crate) fn value_object(&mut self) -> PResult<ValueObject> {
         self.advance();
         let name = self.identifier()?;
-        self.expect_punct("{")?;
-        self.skip_nl();
         let mut properties = Vec::new();
-        self.block_items(|p| {
+        self.braced(|p| {
             if p.kw("property") {
                 properties.push(p.property()?);
             } else {
@@ -61,7 +56,6 @@ impl Parser {
             }
             Ok(())
         })?;
-        self.expect_punct("}")?;
         Ok(ValueObject { name, properties })
     }
 
@@ -82,15 +76,13 @@ impl Parser {
     pub(crate) fn saga(&mut self) -> PResult<Saga> {
         self.expect_kw("saga")?;
         let name = self.identifier()?;
-        self.expect_punct("{")?;
-        self.skip_nl();
         let mut s = Saga {
             name,
             steps: Vec::new(),
             on_failure: "compensate".into(),
             emits: Vec::new(),
         };
-        self.block_items(|p| {
+        self.braced(|p| {
             if p.ident_is("step") {
                 let step = p.saga_step()?;
                 s.steps.push(step);
@@ -109,7 +101,6 @@ impl Parser {
             }
             Ok(())
         })?;
-        self.expect_punct("}")?;
         if s.steps.is_empty() {
             return Err(Fail(format!(
                 "Saga '{}' must declare at least one step",
@@ -122,15 +113,13 @@ impl Parser {
     fn saga_step(&mut self) -> PResult<SagaStep> {
         self.advance();
         let name = self.identifier()?;
-        self.expect_punct("{")?;
-        self.skip_nl();
         let mut step = SagaStep {
             name,
             command_entity: String::new(),
             command: String::new(),
             compensate: None,
         };
-        self.block_items(|p| {
+        self.braced(|p| {
             if p.kw("command") || p.ident_is("compensate") {
                 let which = p.take().value;
                 p.expect_op(":")?;
@@ -148,7 +137,6 @@ impl Parser {
             }
             Ok(())
         })?;
-        self.expect_punct("}")?;
         if step.command.is_empty() {
             return Err(Fail(format!(
                 "Saga step '{}' must specify a command",
@@ -166,10 +154,8 @@ impl Parser {
             self.advance();
             parent = Some(self.identifier()?);
         }
-        self.expect_punct("{")?;
-        self.skip_nl();
         let mut permissions = Vec::new();
-        self.block_items(|p| {
+        self.braced(|p| {
             if p.kw("allow") || p.kw("deny") {
                 let allow = p.take().value == "allow";
                 let action = p.take().value;
@@ -188,7 +174,6 @@ impl Parser {
             }
             Ok(())
         })?;
-        self.expect_punct("}")?;
         Ok(Role {
             name,
             parent,
@@ -251,10 +236,8 @@ impl Parser {
             } else if self.kw("transform") {
                 self.advance();
                 self.expect_op(":")?;
-                self.expect_punct("{")?;
-                self.skip_nl();
                 let mut transform = Vec::new();
-                self.block_items(|p| {
+                self.braced(|p| {
                     let n = p.identifier()?;
                     p.expect_op(":")?;
                     transform.push((n, p.expr()?));
@@ -263,7 +246,6 @@ impl Parser {
                     }
                     Ok(())
                 })?;
-                self.expect_punct("}")?;
                 w.transform = transform;
             } else {
                 break;

@@ -67,10 +67,7 @@ impl Parser {
             }
             e.mixins = Some(mixins);
         }
-        self.expect_punct("{")?;
-        self.skip_nl();
-        self.block_items(|p| p.entity_member(&mut e))?;
-        self.expect_punct("}")?;
+        self.braced(|p| p.entity_member(&mut e))?;
         Ok(e)
     }
 
@@ -109,17 +106,14 @@ impl Parser {
             "policy" if is_kw => e.policies.push(self.policy(false)?),
             "policies" if !is_kw && self.next_value_is(1, "{") => {
                 self.advance();
-                self.expect_punct("{")?;
-                self.skip_nl();
                 let mut refs = Vec::new();
-                self.block_items(|p| {
+                self.braced(|p| {
                     refs.push(p.identifier()?);
                     if p.punct(",") {
                         p.advance();
                     }
                     Ok(())
                 })?;
-                self.expect_punct("}")?;
                 self.skip_nl();
                 e.policy_refs = Some(refs);
             }

@@ -244,6 +244,15 @@ impl Parser {
         Ok(())
     }
 
+    /// `{ items }`: the opening brace and the newlines after it, the items (as
+    /// [`block_items`](Self::block_items)), the closing brace.
+    pub(crate) fn braced(&mut self, body: impl FnMut(&mut Parser) -> PResult<()>) -> PResult<()> {
+        self.expect_punct("{")?;
+        self.skip_nl();
+        self.block_items(body)?;
+        self.expect_punct("}")
+    }
+
     fn sync(&mut self) {
         self.advance();
         while !self.is_end() && !SYNC_WORDS.contains(&self.current().value.as_str()) {
@@ -419,16 +428,13 @@ impl Parser {
     fn module(&mut self) -> PResult<crate::ast::Module> {
         self.expect_kw("module")?;
         let name = self.identifier()?;
-        self.expect_punct("{")?;
-        self.skip_nl();
         let mut decls = Decls::default();
-        self.block_items(|p| {
+        self.braced(|p| {
             if !p.decl(&mut decls)? {
                 p.advance();
             }
             Ok(())
         })?;
-        self.expect_punct("}")?;
         Ok(crate::ast::Module { name, decls })
     }
 }

@@ -15,9 +15,7 @@ impl Parser {
         self.expect_punct(")")?;
         self.expect_op("->")?;
         self.type_ref()?;
-        self.expect_punct("{")?;
-        self.skip_nl();
-        self.block_items(|p| {
+        self.braced(|p| {
             p.advance();
             if p.kw("when") {
                 p.advance();
@@ -26,7 +24,6 @@ impl Parser {
             p.expect_op(":")?;
             p.expr().map(drop)
         })?;
-        self.expect_punct("}")?;
         Ok(Unlowered { name })
     }
 
@@ -88,9 +85,7 @@ impl Parser {
     pub(crate) fn composition(&mut self) -> PResult<Unlowered> {
         self.expect_kw("compose")?;
         let name = self.identifier()?;
-        self.expect_punct("{")?;
-        self.skip_nl();
-        self.block_items(|p| {
+        self.braced(|p| {
             if p.kw("connect") {
                 p.advance();
                 p.identifier()?;
@@ -113,7 +108,6 @@ impl Parser {
             }
             Ok(())
         })?;
-        self.expect_punct("}")?;
         Ok(Unlowered { name })
     }
 }
