@@ -3,6 +3,10 @@
 //! press "Show the books", see the branch's books, press "Check out" on one; the list then
 //! shows it loaned (and the API agrees). Skipped without Chromium, except under `CI=true`.
 
+mod common;
+
+use common::free_port;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,14 +23,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn chromium() -> Option<String> {

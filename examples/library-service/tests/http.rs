@@ -2,6 +2,10 @@
 //! PostgreSQL when `MANIFEST_PG_URL` is set; under `CI=true` it must be), a reqwest client, and
 //! a local webhook receiving the outbox's events.
 
+mod common;
+
+use common::free_port;
+
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,14 +26,6 @@ impl Drop for Service {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The service on `database_url`; with `admin_url`, as a non-owner role under row-level
@@ -425,11 +421,7 @@ async fn every_route_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_on_postgres() {
-    let Ok(url) = std::env::var("MANIFEST_PG_URL") else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("CI=true but MANIFEST_PG_URL is not set: run the tests with scripts/test.sh");
-        }
-        eprintln!("skipped: MANIFEST_PG_URL is not set (scripts/test.sh sets it)");
+    let Some(url) = common::pg_url() else {
         return;
     };
     scenario(&url, None).await;
@@ -441,11 +433,7 @@ async fn every_route_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_on_postgres_as_a_non_owner_under_row_level_security() {
     use manifest_core::sqlx::{self, Connection, PgConnection};
-    let Ok(url) = std::env::var("MANIFEST_PG_URL") else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("CI=true but MANIFEST_PG_URL is not set: run the tests with scripts/test.sh");
-        }
-        eprintln!("skipped: MANIFEST_PG_URL is not set (scripts/test.sh sets it)");
+    let Some(url) = common::pg_url() else {
         return;
     };
     let run = &uuid::Uuid::new_v4().simple().to_string()[..12];

@@ -8,6 +8,10 @@
 //! on the same database, four times per backend. At the end every command sent is retried with
 //! its key, and the webhook must have received exactly one `BookAdded` entry per book.
 
+mod common;
+
+use common::free_port;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, RandomState};
 use std::process::{Child, Command, Stdio};
@@ -19,14 +23,6 @@ use serde_json::{Value as Json, json};
 
 const SECRET: &str = "kill-secret";
 const KILLS: usize = 4;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn start(database_url: &str, webhook: &str, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_library-service"))
@@ -220,11 +216,7 @@ async fn kill_9_under_load_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_on_postgres() {
-    let Ok(url) = std::env::var("MANIFEST_PG_URL") else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("CI=true but MANIFEST_PG_URL is not set: run the tests with scripts/test.sh");
-        }
-        eprintln!("skipped: MANIFEST_PG_URL is not set (scripts/test.sh sets it)");
+    let Some(url) = common::pg_url() else {
         return;
     };
     kill_test(&url, "postgres").await;
