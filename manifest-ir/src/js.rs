@@ -21,6 +21,47 @@ pub fn number_to_string(n: f64) -> String {
     buf.format(n).to_string()
 }
 
+/// A JavaScript number as `JSON.stringify` writes it: an integral value as an integer (`6`,
+/// not `6.0`), `NaN` and the infinities as `null`, any other value as a float. Serialized
+/// this way a number also becomes the `serde_json::Value` upstream's JSON parses to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JsNumber(pub f64);
+
+/// 2^53: integral values below it are exact as `i64`.
+const SAFE: f64 = 9_007_199_254_740_992.0;
+
+impl serde::Serialize for JsNumber {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let n = self.0;
+        if !n.is_finite() {
+            s.serialize_unit()
+        } else if n.fract() == 0.0 && n.abs() < SAFE {
+            // `as` is exact here; -0 becomes 0, as JSON.stringify writes it.
+            s.serialize_i64(n as i64)
+        } else {
+            s.serialize_f64(n)
+        }
+    }
+}
+
+/// `#[serde(serialize_with = "js::number")]` for an `f64` field: see [`JsNumber`].
+pub fn number<S: serde::Serializer>(n: &f64, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&JsNumber(*n), s)
+}
+
+/// [`number`] for an `Option<f64>` field (skipped when `None`).
+pub fn option_number<S: serde::Serializer>(n: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match n {
+        Some(n) => number(n, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// [`number`] for each of a `Vec<f64>`.
+pub fn numbers<S: serde::Serializer>(ns: &[f64], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(ns.iter().map(|n| JsNumber(*n)))
+}
+
 /// `a.localeCompare(b)` for the ASCII keys IR holds: case-insensitive first,
 /// punctuation before digits before letters, then lower case before upper.
 pub fn locale_compare(a: &str, b: &str) -> Ordering {

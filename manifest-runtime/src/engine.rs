@@ -43,7 +43,7 @@ use concurrency::{COMMAND_ATTEMPTS, InstanceLock, InstanceLocks, Stripes, backof
 use convert::*;
 use host::EngineHost;
 pub use options::{CommandOptions, OverrideRequest, RuntimeError, StoreProvider};
-pub use program::Program;
+pub use program::{IntoProgram, Program};
 pub use reads::InstancePage;
 use relations::Related;
 pub(crate) use rows::row_json;
@@ -187,8 +187,8 @@ impl Engine {
 
     /// A builder of an engine running `program` (an [`Ir`], a [`Program`], or a shared
     /// `Arc<Program>`, which makes building cheap).
-    pub fn builder(program: impl Into<Arc<Program>>) -> EngineBuilder {
-        EngineBuilder::new(program.into())
+    pub fn builder(program: impl IntoProgram) -> EngineBuilder {
+        EngineBuilder::new(program.into_program())
     }
 
     /// Create what the engine's [`Database`] needs for its program: on SQLite and PostgreSQL
@@ -297,7 +297,7 @@ impl Engine {
                 continue;
             }
             let value = match &prop.default_value {
-                Some(default) => default.to_value(),
+                Some(default) => Value::from(default),
                 None if prop.ty.nullable => Value::Null,
                 None => match prop.ty.name.as_str() {
                     "string" => Value::String(String::new()),

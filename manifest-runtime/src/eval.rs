@@ -322,7 +322,7 @@ impl<'h> Evaluator<'h> {
         scope: &'a Scope<'_>,
     ) -> Result<Cow<'a, Value>, EvalError> {
         Ok(match expr {
-            Expr::Literal { value } => Cow::Owned(value.to_value()),
+            Expr::Literal { value } => Cow::Owned(Value::from(value)),
             Expr::Identifier { name } => match scope.get(name) {
                 Some(v) => Cow::Borrowed(v),
                 None => Cow::Owned(match name.as_str() {

@@ -256,6 +256,25 @@ fn number_to_json(n: f64) -> Json {
     }
 }
 
+impl From<&manifest_ir::IrValue> for Value {
+    fn from(v: &manifest_ir::IrValue) -> Self {
+        use manifest_ir::IrValue;
+        match v {
+            IrValue::String { value } => Value::String(value.clone()),
+            IrValue::Number { value } => Value::Number(*value),
+            IrValue::Boolean { value } => Value::Bool(*value),
+            IrValue::Null => Value::Null,
+            IrValue::Array { elements } => Value::Array(elements.iter().map(Value::from).collect()),
+            IrValue::Object { properties } => Value::Object(
+                properties
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::from(v)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 impl From<&Json> for Value {
     fn from(json: &Json) -> Self {
         match json {

@@ -576,7 +576,8 @@ async fn the_engine_is_bound_to_its_tenant() {
     }
 
     let memory = manifest_runtime::MemoryDb::new();
-    let program: Arc<manifest_runtime::Program> = ir("memory").into();
+    let program: Arc<manifest_runtime::Program> =
+        Arc::new(manifest_runtime::Program::new(ir("memory")));
     let engine_for = |tenant: &str| {
         Engine::builder(program.clone())
             .tenant(tenant)

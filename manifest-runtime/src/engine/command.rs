@@ -88,7 +88,7 @@ impl Engine {
                 if let Some(default) = &param.default_value {
                     input
                         .to_mut()
-                        .insert(param.name.clone(), default.to_value());
+                        .insert(param.name.clone(), crate::value::Value::from(default));
                 } else if param.required {
                     return Err(Halt::result(CommandResult::failure(format!(
                         "MISSING_REQUIRED_PARAMETER: command '{name}' requires parameter '{}'",

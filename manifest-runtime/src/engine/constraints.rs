@@ -193,7 +193,7 @@ impl Engine {
         let raw = self.eval_truthy(&constraint.expression, scope, related, || {
             format!("constraint `{}`", constraint.name)
         })?;
-        let passed = constraint.severity == Severity::Ok || raw != constraint.fail_when;
+        let passed = constraint.severity == Severity::Ok || raw != constraint.fails_when_true();
         Ok(ConstraintOutcome {
             code: constraint.code.clone(),
             constraint_name: constraint.name.clone(),

@@ -116,11 +116,7 @@ impl Program {
             .map(|entity| reads::projects_reads(&ir, entity))
             .collect();
         let lookup_fields = lookup_fields(&ir);
-        let ir_hash = ir
-            .provenance
-            .get("irHash")
-            .and_then(|hash| hash.as_str())
-            .map(str::to_owned);
+        let ir_hash = ir.provenance.as_ref().and_then(|p| p.ir_hash.clone());
         Program {
             ir,
             ir_hash,
@@ -188,9 +184,34 @@ impl From<Ir> for Program {
     }
 }
 
-impl From<Ir> for std::sync::Arc<Program> {
-    fn from(ir: Ir) -> Self {
-        std::sync::Arc::new(Program::new(ir))
+/// What [`Engine::builder`](crate::Engine::builder) runs: an [`Ir`], a [`Program`], or a
+/// shared `Arc<Program>` (which makes building cheap).
+pub trait IntoProgram {
+    /// The program, shared.
+    fn into_program(self) -> std::sync::Arc<Program>;
+}
+
+impl IntoProgram for Ir {
+    fn into_program(self) -> std::sync::Arc<Program> {
+        std::sync::Arc::new(Program::new(self))
+    }
+}
+
+impl IntoProgram for Program {
+    fn into_program(self) -> std::sync::Arc<Program> {
+        std::sync::Arc::new(self)
+    }
+}
+
+impl IntoProgram for std::sync::Arc<Program> {
+    fn into_program(self) -> std::sync::Arc<Program> {
+        self
+    }
+}
+
+impl IntoProgram for &std::sync::Arc<Program> {
+    fn into_program(self) -> std::sync::Arc<Program> {
+        self.clone()
     }
 }
 

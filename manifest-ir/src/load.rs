@@ -4,7 +4,12 @@
 
 use serde_json::Value as Json;
 
-use super::*;
+use crate::IR_VERSION;
+use crate::command::ActionKind;
+use crate::command::IrPolicy;
+use crate::depth::{drop_deep, json_path_past};
+use crate::entity::{IrEntity, Modifiers};
+use crate::program::{Ir, IrStore};
 
 /// IR that cannot be loaded: where, and what was expected.
 #[derive(Debug, thiserror::Error)]
@@ -105,8 +110,8 @@ impl Ir {
     /// Load IR from a JSON value. JSON nested deeper than [`MAX_IR_DEPTH`] is
     /// [`IrError::TooDeep`], found without recursion before anything is loaded.
     pub fn from_json(value: Json) -> Result<Ir, IrError> {
-        if let Some(path) = crate::limits::json_path_past(&value, MAX_IR_DEPTH) {
-            crate::limits::drop_deep(value);
+        if let Some(path) = json_path_past(&value, MAX_IR_DEPTH) {
+            drop_deep(value);
             return Err(IrError::TooDeep {
                 path,
                 limit: MAX_IR_DEPTH,
@@ -120,8 +125,9 @@ impl Ir {
         Ok(ir.with_flags())
     }
 
-    /// Read each property's modifiers into its [`flags`](IrProperty::flags).
-    fn with_flags(mut self) -> Self {
+    /// Read each property's modifiers into its [`flags`](crate::IrProperty::flags) (loading
+    /// does this; a program built in code calls it before it is run).
+    pub fn with_flags(mut self) -> Self {
         for entity in &mut self.entities {
             for property in &mut entity.properties {
                 property.flags = Modifiers::of(&property.modifiers);
@@ -130,7 +136,8 @@ impl Ir {
         self
     }
 
-    fn validate(&self) -> Result<(), IrError> {
+    /// Check the version, the names commands and stores refer to, and the reserved field.
+    pub fn validate(&self) -> Result<(), IrError> {
         if self.version != IR_VERSION {
             return Err(IrError::Version {
                 found: self.version.clone(),
