@@ -114,7 +114,7 @@ pub struct Output {
     /// `<out>/<name>_entities.rs` (written even when no entity was chosen).
     pub entities_path: PathBuf,
     /// The IR.
-    pub ir: serde_json::Value,
+    pub ir: manifest_compiler::Ir,
     /// The warnings, rendered (empty when there were none).
     pub warnings: String,
 }
@@ -192,7 +192,7 @@ impl Program {
             code.push('\n');
             code.push_str(&entity_struct(&compiled.ir, entity, options)?);
         }
-        let ir_text = serde_json::to_string_pretty(&compiled.ir).unwrap_or_default() + "\n";
+        let ir_text = compiled.to_json() + "\n";
         std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
         let ir_path = out_dir.join(format!("{}.ir.json", self.name));
         let entities_path = out_dir.join(format!("{}_entities.rs", self.name));

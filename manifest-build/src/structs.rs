@@ -3,7 +3,8 @@
 //! asked for, the version; derives `ManifestEntity` (manifest-core) and serde's traits.
 
 use crate::{Error, StructOptions};
-use serde_json::Value;
+use manifest_compiler::Ir;
+use manifest_ir::IrType;
 use std::collections::HashSet;
 use std::fmt::Write;
 
@@ -12,8 +13,8 @@ use std::fmt::Write;
 /// `float` and `duration` are `f64`; `int`/`integer` is `i64`; `boolean`/`bool` is `bool`;
 /// an enum of the program is `String`; lists, maps and anything else are
 /// `serde_json::Value`. A nullable type is an `Option` of it.
-pub fn rust_type(ty: &Value, enums: &HashSet<String>) -> String {
-    let name = ty["name"].as_str().unwrap_or_default();
+pub fn rust_type(ty: &IrType, enums: &HashSet<String>) -> String {
+    let name = ty.name.as_str();
     let base = match name {
         "string" | "text" | "date" | "datetime" | "time" | "timestamp" | "uuid" | "email"
         | "url" => "String",
@@ -23,7 +24,7 @@ pub fn rust_type(ty: &Value, enums: &HashSet<String>) -> String {
         other if enums.contains(other) => "String",
         _ => "::serde_json::Value",
     };
-    if ty["nullable"] == true {
+    if ty.nullable {
         format!("::core::option::Option<{base}>")
     } else {
         base.to_string()
@@ -95,17 +96,15 @@ fn is_identifier(s: &str) -> bool {
 }
 
 /// The struct of `entity` (by name, outside modules) in `ir`.
-pub fn entity_struct(ir: &Value, entity: &str, options: &StructOptions) -> Result<String, Error> {
-    let e = ir["entities"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|e| e["name"] == entity && e.get("module").is_none())
+pub fn entity_struct(ir: &Ir, entity: &str, options: &StructOptions) -> Result<String, Error> {
+    let e = ir
+        .entities
+        .iter()
+        .find(|e| e.name == entity && e.module.is_none())
         .ok_or_else(|| Error::UnknownEntity(entity.to_string()))?;
-    let enums: HashSet<String> = ir["enums"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let enums: HashSet<String> = ir
+        .enums
+        .iter()
         .filter_map(|x| x["name"].as_str().map(String::from))
         .collect();
     let struct_name = options.struct_name.as_deref().unwrap_or(entity);
@@ -137,19 +136,18 @@ pub fn entity_struct(ir: &Value, entity: &str, options: &StructOptions) -> Resul
             out.push(text);
             Ok(())
         };
-    let properties: Vec<&Value> = e["properties"].as_array().into_iter().flatten().collect();
+    let properties = &e.properties;
     // The id first (a property of its own, or added), then the tenant, then the rest.
-    let id = properties.iter().find(|p| p["name"] == "id");
-    let id_type = id.map_or("String".to_string(), |p| rust_type(&p["type"], &enums));
+    let id = properties.iter().find(|p| p.name == "id");
+    let id_type = id.map_or("String".to_string(), |p| rust_type(&p.ty, &enums));
     field(&mut fields, "id", id_type, &[], false)?;
     let tenant_attrs = [format!("#[serde(rename = {tenant:?})]")];
     if snake_case(tenant) != tenant {
         return Err(Error::BadName(tenant.to_string()));
     }
     field(&mut fields, tenant, "String".into(), &tenant_attrs, true)?;
-    for p in properties.iter().filter(|p| p["name"] != "id") {
-        let name = p["name"].as_str().unwrap_or_default();
-        field(&mut fields, name, rust_type(&p["type"], &enums), &[], false)?;
+    for p in properties.iter().filter(|p| p.name != "id") {
+        field(&mut fields, &p.name, rust_type(&p.ty, &enums), &[], false)?;
     }
     if let Some(version) = &options.version_field {
         let attrs = [
@@ -198,11 +196,14 @@ pub fn entity_struct(ir: &Value, entity: &str, options: &StructOptions) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn ty(name: &str, nullable: bool) -> String {
         rust_type(
-            &json!({"name": name, "nullable": nullable}),
+            &IrType {
+                name: name.into(),
+                nullable,
+                ..IrType::default()
+            },
             &HashSet::from(["Status".to_string()]),
         )
     }
@@ -230,7 +231,7 @@ mod tests {
         assert_eq!(ident("type"), "r#type");
     }
 
-    fn ir() -> Value {
+    fn ir() -> Ir {
         let source = "enum Status { open closed }\nentity Book {\n  property required id: string\n  property title: string\n  property status: Status = open\n  property pageCount: int = 0\n  property note: string?\n  property type: string = \"x\"\n  property isbnURL: string = \"\"\n  computed long: boolean = self.pageCount > 500\n}\nstore Book in memory\n";
         manifest_compiler::compile(source).expect("compiles").ir
     }

@@ -25,7 +25,7 @@ fn writes_the_ir_and_the_structs() {
     assert_eq!(out.ir_path, dir.join("out/notes.ir.json"));
     let ir: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out.ir_path).unwrap()).unwrap();
-    assert_eq!(ir, out.ir);
+    assert_eq!(ir, serde_json::to_value(&out.ir).unwrap());
     assert_eq!(ir["entities"][0]["name"], "Note");
     let code = std::fs::read_to_string(&out.entities_path).unwrap();
     assert_eq!(out.entities_path, dir.join("out/notes_entities.rs"));

@@ -110,10 +110,7 @@ pub fn compile(program: &Path, output: Option<&PathBuf>, format: MessageFormat) 
         Ok(c) => c,
         Err(failure) => return failed(failure),
     };
-    let mut text = match serde_json::to_string_pretty(&compiled.ir) {
-        Ok(t) => t,
-        Err(e) => return usage_failure(format_args!("cannot write the IR: {e}")),
-    };
+    let mut text = compiled.to_json();
     text.push('\n');
     let written = match output {
         Some(path) => {

@@ -140,7 +140,7 @@ async fn test(
         match compile::compile_file(&program, MessageFormat::Human) {
             Err(compile::Failure::Unreadable(message)) => return fail(message),
             Err(compile::Failure::Invalid) => return Ok(ExitCode::from(2)),
-            Ok(compiled) => Ir::from_json(compiled.ir),
+            Ok(compiled) => compiled.ir.checked(),
         }
     } else {
         match std::fs::read_to_string(&program) {

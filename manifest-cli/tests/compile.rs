@@ -55,7 +55,9 @@ fn a_good_program_compiles_to_stdout_and_exits_0() {
         Some(64)
     );
     // The same IR as the library gives (apart from the time stamp and the hash over it).
-    let mut lib = manifest_compiler::compile(GOOD).expect("compiles").ir;
+    let mut lib = manifest_compiler::compile(GOOD)
+        .expect("compiles")
+        .to_value();
     let mut ours = ir.clone();
     for v in [&mut lib, &mut ours] {
         v["provenance"]["compiledAt"] = "t".into();

@@ -19,10 +19,7 @@ fn main() {
             for w in &c.warnings {
                 eprintln!("{w}");
             }
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&c.ir).unwrap_or_default()
-            );
+            println!("{}", c.to_json());
         }
         Err(d) => {
             for x in d.all() {

@@ -7,10 +7,12 @@
 //!
 //! [`compile`] returns the IR and its warnings, or [`Diagnostics`] (an error
 //! holding every diagnostic, errors and warnings, in upstream's order) when any
-//! error was reported; no input makes it panic. The IR is a
-//! [`serde_json::Value`]: its objects have sorted keys (serde_json's default
-//! map), so output is stable; upstream's key order is not kept, which deep
-//! equality does not need.
+//! error was reported; no input makes it panic. The IR is the typed
+//! [`manifest_ir::Ir`] the runtime loads, lowered straight from the syntax tree,
+//! with `provenance.irHash` already computed; [`Compiled::to_json`] and
+//! [`Compiled::to_value`] give it as upstream's JSON (objects' keys sorted, so
+//! output is stable; upstream's key order is not kept, which deep equality does
+//! not need).
 
 mod ast;
 mod checks;
@@ -27,15 +29,27 @@ pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use parser::{MAX_EXPR_DEPTH, MAX_NESTING};
 pub use provenance::COMPILER_VERSION;
 
-use serde_json::{Map, Value};
+pub use manifest_ir::Ir;
 
 /// A successful compilation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compiled {
-    /// The IR document.
-    pub ir: Value,
+    /// The program, with its provenance (hashes included).
+    pub ir: Ir,
     /// Warnings reported on the way (never errors).
     pub warnings: Vec<Diagnostic>,
+}
+
+impl Compiled {
+    /// The IR as JSON text, indented, numbers as JavaScript writes them.
+    pub fn to_json(&self) -> String {
+        manifest_ir::text::to_string_pretty(&self.ir)
+    }
+
+    /// The IR as a JSON value (integral numbers as integers, as upstream's JSON parses).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(&self.ir).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 /// Options for [`compile_with`].
@@ -132,7 +146,7 @@ fn compile_here(source: &str, options: &Options) -> Result<Compiled, Diagnostics
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(Diagnostics(diagnostics));
     }
-    let body = lower::lower(&mut program, &mut diagnostics);
+    let mut ir = lower::lower(&mut program, &mut diagnostics);
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(Diagnostics(diagnostics));
     }
@@ -140,20 +154,12 @@ fn compile_here(source: &str, options: &Options) -> Result<Compiled, Diagnostics
         .compiled_at
         .clone()
         .unwrap_or_else(provenance::now_iso8601);
-    let mut ir = Map::new();
-    if let Value::Object(fields) = body {
-        ir.insert(
-            "version".into(),
-            fields.get("version").cloned().unwrap_or(Value::Null),
-        );
-        ir.insert(
-            "provenance".into(),
-            provenance::provenance(source, &compiled_at),
-        );
-        ir.extend(fields);
+    ir.provenance = Some(provenance::provenance(source, compiled_at));
+    if let Err(e) = provenance::stamp_ir_hash(&mut ir) {
+        return Err(Diagnostics(vec![Diagnostic::error(format!(
+            "{INTERNAL_ERROR}: the IR's hash could not be computed: {e}"
+        ))]));
     }
-    let mut ir = Value::Object(ir);
-    provenance::stamp_ir_hash(&mut ir);
     Ok(Compiled {
         ir,
         warnings: diagnostics,

@@ -5,7 +5,7 @@
 //!   left out of `provenance` and every object's keys sorted (`localeCompare`).
 
 use crate::jsjson::{Sink, write_canonical_without_ir_hash};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// Our compiler's version, stamped into `provenance.compilerVersion`.
@@ -66,14 +66,15 @@ impl Sink for HashSink {
     }
 }
 
-/// The provenance object without `irHash`.
-pub fn provenance(source: &str, compiled_at: &str) -> Value {
-    json!({
-        "contentHash": sha256_hex(source.as_bytes()),
-        "compilerVersion": COMPILER_VERSION,
-        "schemaVersion": SCHEMA_VERSION,
-        "compiledAt": compiled_at,
-    })
+/// The provenance without `irHash`.
+pub fn provenance(source: &str, compiled_at: String) -> manifest_ir::Provenance {
+    manifest_ir::Provenance {
+        compiled_at: Some(compiled_at),
+        compiler_version: Some(COMPILER_VERSION.into()),
+        content_hash: Some(sha256_hex(source.as_bytes())),
+        ir_hash: None,
+        schema_version: Some(SCHEMA_VERSION.into()),
+    }
 }
 
 /// `irHash` of an IR document: any `irHash` already in its provenance is left out.
@@ -86,12 +87,17 @@ pub fn ir_hash(ir: &Value) -> String {
     sink.finish()
 }
 
-/// Computes `irHash` over `ir` and stamps it into its provenance.
-pub fn stamp_ir_hash(ir: &mut Value) {
-    let hash = ir_hash(ir);
-    if let Some(p) = ir.get_mut("provenance").and_then(Value::as_object_mut) {
-        p.insert("irHash".into(), Value::String(hash));
+/// Computes `irHash` over `ir` (its provenance's own `irHash` left out) and stamps it in.
+pub fn stamp_ir_hash(ir: &mut manifest_ir::Ir) -> Result<(), serde_json::Error> {
+    if let Some(p) = &mut ir.provenance {
+        p.ir_hash = None;
     }
+    // Until the typed canonical writer lands: through a JSON value.
+    let hash = ir_hash(&serde_json::to_value(&*ir)?);
+    if let Some(p) = &mut ir.provenance {
+        p.ir_hash = Some(hash);
+    }
+    Ok(())
 }
 
 /// The current UTC time as ISO-8601 with milliseconds (`2024-01-01T00:00:00.000Z`).
@@ -146,6 +152,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn timestamps_as_iso8601() {

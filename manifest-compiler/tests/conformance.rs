@@ -29,7 +29,7 @@ fn check_ir(source: &str, expected: &Value) -> Result<(), String> {
     if again.ir != compiled.ir {
         return Err("a second compilation gave a different IR".into());
     }
-    let (mut ours, mut theirs) = (compiled.ir, expected.clone());
+    let (mut ours, mut theirs) = (compiled.to_value(), expected.clone());
     normalize(&mut ours);
     normalize(&mut theirs);
     match first_difference(&ours, &theirs, "ir") {

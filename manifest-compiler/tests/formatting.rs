@@ -17,12 +17,14 @@ fn options() -> Options {
 }
 
 fn ir(source: &str) -> Result<Value, String> {
-    compile_with(source, &options()).map(|c| c.ir).map_err(|d| {
-        d.errors()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join(" | ")
-    })
+    compile_with(source, &options())
+        .map(|c| c.to_value())
+        .map_err(|d| {
+            d.errors()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
 }
 
 /// A layout: its name, and the source laid out so.

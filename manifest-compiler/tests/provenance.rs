@@ -24,7 +24,7 @@ fn hashes_match_the_reference_compiler() {
         let at = npm["provenance"]["compiledAt"].as_str().map(String::from);
         let mut ours = compile_with(&source, &Options { compiled_at: at })
             .expect("compiles")
-            .ir;
+            .to_value();
         assert_eq!(
             ours["provenance"]["contentHash"], npm["provenance"]["contentHash"],
             "{name}: contentHash"
@@ -57,8 +57,8 @@ fn our_own_stamp_is_reproducible_and_tracks_content() {
     let opts = Options {
         compiled_at: Some("2024-01-01T00:00:00.000Z".into()),
     };
-    let a = compile_with(&src, &opts).expect("compiles").ir;
-    let b = compile_with(&src, &opts).expect("compiles").ir;
+    let a = compile_with(&src, &opts).expect("compiles").to_value();
+    let b = compile_with(&src, &opts).expect("compiles").to_value();
     assert_eq!(a, b, "same source, same options: same IR");
     let hash = a["provenance"]["irHash"]
         .as_str()
@@ -71,13 +71,15 @@ fn our_own_stamp_is_reproducible_and_tracks_content() {
     );
     let changed = compile_with(&src.replace("= 0", "= 1"), &opts)
         .expect("compiles")
-        .ir;
+        .to_value();
     assert_ne!(changed["provenance"]["irHash"], a["provenance"]["irHash"]);
     assert_ne!(
         changed["provenance"]["contentHash"],
         a["provenance"]["contentHash"]
     );
-    let now = manifest_compiler::compile(&src).expect("compiles").ir;
+    let now = manifest_compiler::compile(&src)
+        .expect("compiles")
+        .to_value();
     let stamp = now["provenance"]["compiledAt"].as_str().unwrap_or_default();
     assert!(
         stamp.len() == 24 && stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',

@@ -41,7 +41,7 @@ fn runtime_suite_programs_compile_to_their_stored_ir() {
                 let Some(mut expected) = read_json(&dir.join(format!("{name}.ir.json"))) else {
                     continue;
                 };
-                let mut ours = c.ir;
+                let mut ours = c.to_value();
                 normalize(&mut ours);
                 normalize(&mut expected);
                 match first_difference(&ours, &expected, "ir") {
@@ -94,7 +94,7 @@ fn checked_in_programs_match_the_reference_compilers_ir() {
             "{name}: {:?}",
             compiled.warnings
         );
-        let mut ours = compiled.ir;
+        let mut ours = compiled.to_value();
         for c in ours["commands"].as_array_mut().into_iter().flatten() {
             if let Some(m) = c.as_object_mut()
                 && m.remove("initialization").is_some()

@@ -193,6 +193,14 @@ macro_rules! operators {
         }
 
         impl $name {
+            /// The operator the IR spells `text`.
+            pub fn from_name(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some($name::$variant),)*
+                    _ => None,
+                }
+            }
+
             /// The operator as the IR spells it.
             pub fn as_str(self) -> &'static str {
                 match self {

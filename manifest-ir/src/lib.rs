@@ -24,6 +24,7 @@ mod expr;
 pub mod js;
 mod load;
 mod program;
+pub mod text;
 
 pub use command::{
     ActionKind, IrAction, IrCommand, IrEmitPayload, IrEmitPayloadField, IrParameter, IrPolicy,

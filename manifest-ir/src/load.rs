@@ -125,6 +125,13 @@ impl Ir {
         Ok(ir.with_flags())
     }
 
+    /// A program built in code (by the compiler, say), checked as loading checks one: its
+    /// version, the names it refers to, the reserved field; with its property flags read.
+    pub fn checked(self) -> Result<Ir, IrError> {
+        self.validate()?;
+        Ok(self.with_flags())
+    }
+
     /// Read each property's modifiers into its [`flags`](crate::IrProperty::flags) (loading
     /// does this; a program built in code calls it before it is run).
     pub fn with_flags(mut self) -> Self {

@@ -80,7 +80,7 @@ async fn run_suite_from(
             IrFrom::OurCompiler => {
                 let source = read(&dir.join(format!("{fixture}.manifest")));
                 match manifest_compiler::compile(&source) {
-                    Ok(compiled) => compiled.ir.to_string(),
+                    Ok(compiled) => compiled.to_json(),
                     Err(d) => panic!("{fixture}.manifest does not compile: {d}"),
                 }
             }

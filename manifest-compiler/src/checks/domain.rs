@@ -3,6 +3,7 @@
 //! and foreign keys with no relationship behind them.
 
 use crate::diagnostic::Diagnostic;
+use manifest_ir::{ActionKind, IrCommand, IrEntity, IrReaction, IrRelationship, IrStore, IrType};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::Value;
 
@@ -46,18 +47,10 @@ const PARENT_EXCLUDED: &[&str] = &[
     "version",
 ];
 
-fn arr(v: &Value) -> impl Iterator<Item = &Value> {
-    v.as_array().into_iter().flatten()
-}
-
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_default()
-}
-
-fn qualify(e: &Value) -> String {
-    match e["module"].as_str() {
-        Some(m) => format!("{m}.{}", s(&e["name"])),
-        None => s(&e["name"]).to_string(),
+fn qualify(e: &IrEntity) -> String {
+    match &e.module {
+        Some(m) => format!("{m}.{}", e.name),
+        None => e.name.clone(),
     }
 }
 
@@ -79,23 +72,23 @@ fn entity_for_fk(field: &str, stems: &Stems) -> Option<String> {
     stems.get(&field[..field.len() - 2]).map(|n| n.to_string())
 }
 
-fn fk_fields(r: &Value) -> Vec<String> {
-    match r["foreignKey"]["fields"].as_array() {
-        Some(f) => f.iter().map(|x| s(x).to_string()).collect(),
-        None => vec![format!("{}Id", s(&r["name"]))],
+fn fk_fields(r: &IrRelationship) -> Vec<String> {
+    match &r.foreign_key {
+        Some(fk) => fk.fields.clone(),
+        None => vec![format!("{}Id", r.name)],
     }
 }
 
-fn is_ref(r: &Value) -> bool {
-    r["kind"] == "belongsTo" || r["kind"] == "ref"
+fn is_ref(r: &IrRelationship) -> bool {
+    r.kind == "belongsTo" || r.kind == "ref"
 }
 
-fn scalar(t: &Value) -> Option<&str> {
-    let n = t["name"].as_str()?;
+fn scalar(t: &IrType) -> Option<&str> {
+    let n = t.name.as_str();
     (n != "array" && n != "list").then_some(n)
 }
 
-fn collect_fk_fields(e: &Value, create: Option<&Value>) -> Vec<String> {
+fn collect_fk_fields(e: &IrEntity, create: Option<&IrCommand>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut seen: HashSet<String> = HashSet::default();
     let mut add = |n: &str| {
@@ -103,16 +96,16 @@ fn collect_fk_fields(e: &Value, create: Option<&Value>) -> Vec<String> {
             out.push(n.to_string());
         }
     };
-    for p in arr(&e["properties"]) {
-        let n = s(&p["name"]);
+    for p in &e.properties {
+        let n = p.name.as_str();
         if n.ends_with("Id") && n != "id" {
             add(n);
         }
     }
     if let Some(c) = create {
-        for p in arr(&c["parameters"]) {
-            if p["required"] == true && s(&p["name"]).ends_with("Id") {
-                add(s(&p["name"]));
+        for p in &c.parameters {
+            if p.required && p.name.ends_with("Id") {
+                add(&p.name);
             }
         }
     }
@@ -120,62 +113,58 @@ fn collect_fk_fields(e: &Value, create: Option<&Value>) -> Vec<String> {
 }
 
 /// Entities outside modules, by name.
-type TopLevel<'a> = HashMap<&'a str, &'a Value>;
+type TopLevel<'a> = HashMap<&'a str, &'a IrEntity>;
 
 pub(crate) fn check(
-    entities: &[Value],
-    commands: &[Value],
-    stores: &[Value],
-    reactions: &[Value],
+    entities: &[IrEntity],
+    commands: &[IrCommand],
+    stores: &[IrStore],
+    reactions: &[IrReaction],
     tenant: Option<&Value>,
     diags: &mut Vec<Diagnostic>,
 ) {
     let mut names: Stems = HashMap::default();
     for e in entities {
-        names.entry(camel(s(&e["name"]))).or_insert(s(&e["name"]));
+        names.entry(camel(&e.name)).or_insert(e.name.as_str());
     }
     // Top-level entities by name, the first declaration of a name (as `find` would).
     let mut top: TopLevel = HashMap::default();
-    for e in entities.iter().filter(|e| e.get("module").is_none()) {
-        if let Some(n) = e["name"].as_str() {
-            top.entry(n).or_insert(e);
-        }
+    for e in entities.iter().filter(|e| e.module.is_none()) {
+        top.entry(e.name.as_str()).or_insert(e);
     }
-    let stored: HashSet<&str> = stores.iter().map(|st| s(&st["entity"])).collect();
+    let stored: HashSet<&str> = stores.iter().map(|st| st.entity.as_str()).collect();
     let targeted: HashSet<&str> = entities
         .iter()
-        .flat_map(|o| arr(&o["relationships"]))
-        .map(|r| s(&r["target"]))
+        .flat_map(|o| &o.relationships)
+        .map(|r| r.target.as_str())
         .collect();
-    let mut by_entity: HashMap<&str, Vec<&Value>> = HashMap::default();
+    let mut by_entity: HashMap<&str, Vec<&IrCommand>> = HashMap::default();
     for c in commands {
-        if let Some(e) = c["entity"].as_str() {
+        if let Some(e) = c.entity.as_deref() {
             by_entity.entry(e).or_default().push(c);
         }
     }
     let none = Vec::new();
     for e in entities {
-        if e["external"] == true {
+        if e.external {
             continue;
         }
-        let name = s(&e["name"]);
+        let name = e.name.as_str();
         let q = qualify(e);
         let own = by_entity.get(name).unwrap_or(&none);
         let create = own
             .iter()
             .copied()
-            .find(|c| c["name"] == "create" && c.get("module") == e.get("module"));
+            .find(|c| c.name == "create" && c.module == e.module);
         // Reachability.
         let has_store = stored.contains(name);
-        let unused = own.is_empty()
-            && !targeted.contains(name)
-            && arr(&e["computedProperties"]).next().is_none();
+        let unused = own.is_empty() && !targeted.contains(name) && e.computed_properties.is_empty();
         if has_store && unused {
-            let wiring = arr(&e["relationships"]).any(is_ref)
+            let wiring = e.relationships.iter().any(is_ref)
                 || collect_fk_fields(e, create)
                     .iter()
                     .any(|f| entity_for_fk(f, &names).is_some());
-            let strict = arr(&e["constraints"]).next().is_none() && wiring;
+            let strict = e.constraints.is_empty() && wiring;
             let msg = format!(
                 "Entity '{q}' is persisted (has store) but has no commands and is not referenced by any relationship — it is unreachable in the product. Add commands or relationships, or remove the entity."
             );
@@ -195,51 +184,55 @@ pub(crate) fn check(
 }
 
 fn create_params(
-    e: &Value,
-    c: &Value,
+    e: &IrEntity,
+    c: &IrCommand,
     top: &TopLevel,
     tenant: Option<&Value>,
     diags: &mut Vec<Diagnostic>,
 ) {
     let q = qualify(e);
-    for p in arr(&c["parameters"]) {
-        if p["required"] != true || p.get("trustedSource").is_some() {
+    for p in &c.parameters {
+        if !p.required || p.trusted_source.is_some() {
             continue;
         }
-        let n = s(&p["name"]);
+        let n = p.name.as_str();
         let auto = tenant.is_some_and(|t| t["property"] == n)
             || CONTEXT_INJECTED.contains(&n)
-            || (e["timestamps"] == true && (n == "createdAt" || n == "updatedAt"))
-            || e["versionProperty"] == n
-            || e["versionAtProperty"] == n;
+            || (e.timestamps && (n == "createdAt" || n == "updatedAt"))
+            || e.version_property.as_deref() == Some(n)
+            || e.version_at_property.as_deref() == Some(n);
         if auto {
             diags.push(Diagnostic::error(format!("Command '{q}.create' requires '{n}' but the runtime or compiler auto-provides that field — remove it from create parameters so callers are not forced to supply a value they cannot access.")));
         }
     }
-    let child: Vec<(&str, Option<&str>)> = arr(&e["properties"])
-        .map(|p| (s(&p["name"]), scalar(&p["type"])))
+    let child: Vec<(&str, Option<&str>)> = e
+        .properties
+        .iter()
+        .map(|p| (p.name.as_str(), scalar(&p.ty)))
         .collect();
-    for r in arr(&e["relationships"]).filter(|r| is_ref(r)) {
-        let Some(&parent) = r["target"].as_str().and_then(|t| top.get(t)) else {
+    for r in e.relationships.iter().filter(|r| is_ref(r)) {
+        let Some(&parent) = top.get(r.target.as_str()) else {
             continue;
         };
-        if parent["name"] == e["name"] && parent.get("module") == e.get("module") {
+        if parent.name == e.name && parent.module == e.module {
             continue;
         }
         let pq = qualify(parent);
-        let parent_props: Vec<(&str, Option<&str>)> = arr(&parent["properties"])
-            .map(|p| (s(&p["name"]), scalar(&p["type"])))
+        let parent_props: Vec<(&str, Option<&str>)> = parent
+            .properties
+            .iter()
+            .map(|p| (p.name.as_str(), scalar(&p.ty)))
             .collect();
         let fks = fk_fields(r);
-        for p in arr(&c["parameters"]) {
-            let n = s(&p["name"]);
-            if p["required"] != true || PARENT_EXCLUDED.contains(&n) || fks.iter().any(|f| f == n) {
+        for p in &c.parameters {
+            let n = p.name.as_str();
+            if !p.required || PARENT_EXCLUDED.contains(&n) || fks.iter().any(|f| f == n) {
                 continue;
             }
             if !n.ends_with("Id") || n.len() <= 2 {
                 continue;
             }
-            let Some(pt) = scalar(&p["type"]) else {
+            let Some(pt) = scalar(&p.ty) else {
                 continue;
             };
             let parent_type = parent_props.iter().find(|(k, _)| *k == n).map(|(_, t)| *t);
@@ -252,16 +245,16 @@ fn create_params(
 }
 
 fn fk_wiring(
-    e: &Value,
-    create: Option<&Value>,
+    e: &IrEntity,
+    create: Option<&IrCommand>,
     top: &TopLevel,
-    by_entity: &HashMap<&str, Vec<&Value>>,
-    reactions: &[Value],
+    by_entity: &HashMap<&str, Vec<&IrCommand>>,
+    reactions: &[IrReaction],
     names: &Stems,
     diags: &mut Vec<Diagnostic>,
 ) {
     let q = qualify(e);
-    let name = s(&e["name"]);
+    let name = e.name.as_str();
     for fk in collect_fk_fields(e, create) {
         let Some(parent_name) = entity_for_fk(&fk, names) else {
             continue;
@@ -273,39 +266,44 @@ fn fk_wiring(
             continue;
         };
         let pq = qualify(parent);
-        let belongs = arr(&e["relationships"]).any(|r| {
-            is_ref(r) && r["target"] == parent_name.as_str() && fk_fields(r).contains(&fk)
-        });
+        let belongs = e
+            .relationships
+            .iter()
+            .any(|r| is_ref(r) && r.target == parent_name && fk_fields(r).contains(&fk));
         if !belongs {
             diags.push(Diagnostic::error(format!("Entity '{q}' references parent '{parent_name}' via '{fk}' but declares no belongsTo/ref relationship to '{parent_name}'. Add 'belongsTo {}: {parent_name}' (or rename the FK), or add a nested command on '{pq}' that sets the FK from self.id.", &fk[..fk.len() - 2])));
             continue;
         }
-        let inverse = arr(&parent["relationships"])
-            .any(|r| (r["kind"] == "hasMany" || r["kind"] == "hasOne") && r["target"] == name);
+        let inverse = parent
+            .relationships
+            .iter()
+            .any(|r| (r.kind == "hasMany" || r.kind == "hasOne") && r.target == name);
         if !inverse {
             diags.push(Diagnostic::warning(format!("Entity '{q}' belongsTo '{parent_name}' but '{pq}' has no hasMany/hasOne back to '{name}'. Add 'hasMany {}s: {name}' on the parent, or a nested create command on the parent so the child FK is implicit.", camel(name))));
         }
-        let manual = create.is_some_and(|c| {
-            arr(&c["parameters"]).any(|p| p["required"] == true && p["name"] == fk.as_str())
-        });
+        let manual =
+            create.is_some_and(|c| c.parameters.iter().any(|p| p.required && p.name == fk));
         let parent_cmds = by_entity
-            .get(s(&parent["name"]))
+            .get(parent.name.as_str())
             .map_or(&[][..], Vec::as_slice);
+        let lower_name = name.to_lowercase();
         let nested = parent_cmds.iter().any(|c| {
-            c.get("module") == parent.get("module")
-                && c["name"] != "create"
-                && arr(&c["actions"]).any(|a| {
-                    (a["kind"] == "persist" || a["kind"] == "mutate")
-                        && s(&a["target"])
+            c.module == parent.module
+                && c.name != "create"
+                && c.actions.iter().any(|a| {
+                    matches!(a.kind, ActionKind::Persist | ActionKind::Mutate)
+                        && a.target
+                            .as_deref()
+                            .unwrap_or_default()
                             .to_lowercase()
-                            .contains(&name.to_lowercase())
+                            .contains(&lower_name)
                 })
         });
         let wired = reactions.iter().any(|r| {
-            r["targetEntity"] == name
-                && r["targetCommand"] == "create"
-                && r.get("module") == e.get("module")
-                && arr(&r["params"]).any(|p| p["name"] == fk.as_str())
+            r.target_entity == name
+                && r.target_command == "create"
+                && r.module == e.module
+                && r.params.iter().any(|p| p.name == fk)
         });
         if manual && !nested && !wired {
             diags.push(Diagnostic::warning(format!("Command '{q}.create' takes a manual '{fk}' with no nested create on '{pq}' (e.g. addMilestone) and no event reaction that supplies it. Consider a parent command that sets the FK from self.id, or an on Event reaction with params {{ {fk}: ... }}.")));

@@ -2,8 +2,8 @@
 //! command emits can never fire, and `payload.*` references must exist.
 
 use crate::diagnostic::Diagnostic;
+use manifest_ir::{EventPayload, Expr, IrCommand, IrEntity, IrEvent, IrReaction};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use serde_json::Value;
 
 const ENRICHED: &[&str] = &["_subject", "_eventName", "_channel"];
 
@@ -13,108 +13,103 @@ struct Emitter<'a> {
     params: HashSet<&'a str>,
 }
 
-/// `payload.a.b` member chains, outermost first, in walk order. (`self.x` is
-/// not checked: in a fan-out it is the matched row, which the 112 fixture uses.)
-fn payload_chains(node: &Value, out: &mut Vec<Vec<String>>) {
-    match node {
-        Value::Array(items) => items.iter().for_each(|n| payload_chains(n, out)),
-        Value::Object(m) => {
-            if node["kind"] == "member" {
-                let mut chain = Vec::new();
-                let mut spine = node;
-                while spine["kind"] == "member" {
-                    let Some(p) = spine["property"].as_str() else {
-                        break;
-                    };
-                    chain.insert(0, p.to_string());
-                    spine = &spine["object"];
-                }
-                if spine["kind"] == "identifier" && spine["name"] == "payload" && !chain.is_empty()
-                {
-                    out.push(chain);
-                    return;
-                }
-            }
-            for (k, v) in m {
-                if !matches!(k.as_str(), "kind" | "property" | "name" | "operator") {
-                    payload_chains(v, out);
-                }
-            }
+/// `payload.a.b` member chains, outermost first, in walk order (each node's
+/// sub-expressions in the order of their JSON keys, as upstream walks the IR).
+/// (`self.x` is not checked: in a fan-out it is the matched row, which the 112
+/// fixture uses.)
+fn payload_chains(node: &Expr, out: &mut Vec<Vec<String>>) {
+    if let Expr::Member { .. } = node {
+        let mut chain = Vec::new();
+        let mut spine = node;
+        while let Expr::Member { object, property } = spine {
+            chain.insert(0, property.clone());
+            spine = object;
         }
-        _ => {}
+        if matches!(spine, Expr::Identifier { name } if name == "payload") && !chain.is_empty() {
+            out.push(chain);
+            return;
+        }
+    }
+    match node {
+        Expr::Literal { .. } | Expr::Identifier { .. } => {}
+        Expr::Member { object, .. } => payload_chains(object, out),
+        Expr::Binary { left, right, .. } => {
+            payload_chains(left, out);
+            payload_chains(right, out);
+        }
+        Expr::Unary { operand, .. } => payload_chains(operand, out),
+        Expr::Call { callee, args } => {
+            args.iter().for_each(|a| payload_chains(a, out));
+            payload_chains(callee, out);
+        }
+        Expr::Conditional {
+            condition,
+            consequent,
+            alternate,
+        } => {
+            payload_chains(alternate, out);
+            payload_chains(condition, out);
+            payload_chains(consequent, out);
+        }
+        Expr::Array { elements } => elements.iter().for_each(|e| payload_chains(e, out)),
+        Expr::Object { properties } => properties
+            .iter()
+            .for_each(|p| payload_chains(&p.value, out)),
+        Expr::Lambda { body, .. } => payload_chains(body, out),
+        Expr::Aggregate { predicates, .. } => predicates
+            .iter()
+            .for_each(|p| payload_chains(&p.value, out)),
     }
 }
 
 pub(crate) fn check(
-    entities: &[Value],
-    commands: &[Value],
-    reactions: &[Value],
-    events: &[Value],
+    entities: &[IrEntity],
+    commands: &[IrCommand],
+    reactions: &[IrReaction],
+    events: &[IrEvent],
     diags: &mut Vec<Diagnostic>,
 ) {
-    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    let mut props: HashMap<String, HashSet<String>> = HashMap::default();
+    let mut props: HashMap<&str, HashSet<&str>> = HashMap::default();
     for e in entities {
-        let set = props.entry(s(&e["name"])).or_default();
-        for key in ["properties", "computedProperties"] {
-            set.extend(
-                e[key]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|p| s(&p["name"])),
-            );
-        }
-        set.insert("id".into());
+        let set = props.entry(e.name.as_str()).or_default();
+        set.extend(e.properties.iter().map(|p| p.name.as_str()));
+        set.extend(e.computed_properties.iter().map(|p| p.name.as_str()));
+        set.insert("id");
     }
-    let mut fields: HashMap<String, HashSet<String>> = HashMap::default();
+    let mut fields: HashMap<&str, HashSet<&str>> = HashMap::default();
     for ev in events {
-        let set: HashSet<String> = ev["payload"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|f| s(&f["name"]))
-            .collect();
-        fields.insert(s(&ev["name"]), set);
+        let set: HashSet<&str> = match &ev.payload {
+            EventPayload::Fields(f) => f.iter().map(|f| f.name.as_str()).collect(),
+            EventPayload::Type(_) => HashSet::default(),
+        };
+        fields.insert(ev.name.as_str(), set);
     }
     let mut emitters: HashMap<&str, Vec<Emitter>> = HashMap::default();
     for c in commands {
-        for ev in c["emits"].as_array().into_iter().flatten() {
-            emitters
-                .entry(ev.as_str().unwrap_or_default())
-                .or_default()
-                .push(Emitter {
-                    entity: c["entity"].as_str().unwrap_or_default(),
-                    command: c["name"].as_str().unwrap_or_default(),
-                    params: c["parameters"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|p| p["name"].as_str())
-                        .collect(),
-                });
+        for ev in &c.emits {
+            emitters.entry(ev.as_str()).or_default().push(Emitter {
+                entity: c.entity.as_deref().unwrap_or_default(),
+                command: c.name.as_str(),
+                params: c.parameters.iter().map(|p| p.name.as_str()).collect(),
+            });
         }
     }
     let none = HashSet::default();
     for r in reactions {
-        let event = s(&r["event"]);
-        let label = format!(
-            "{event} → {}.{}",
-            s(&r["targetEntity"]),
-            s(&r["targetCommand"])
-        );
-        let Some(ems) = emitters.get(event.as_str()).filter(|e| !e.is_empty()) else {
+        let event = r.event.as_str();
+        let label = format!("{event} → {}.{}", r.target_entity, r.target_command);
+        let Some(ems) = emitters.get(event).filter(|e| !e.is_empty()) else {
             diags.push(Diagnostic::error(format!("Reaction '{label}' listens for event '{event}' but no command emits that event — the reaction can never fire.")));
             continue;
         };
         let mut chains = Vec::new();
-        if let Some(resolve) = r.get("resolve") {
+        if let Some(resolve) = &r.resolve {
             payload_chains(resolve, &mut chains);
         }
-        for p in r["params"].as_array().into_iter().flatten() {
-            payload_chains(&p["expression"], &mut chains);
+        for p in &r.params {
+            payload_chains(&p.expression, &mut chains);
         }
-        let event_fields = fields.get(&event).unwrap_or(&none);
+        let event_fields = fields.get(event).unwrap_or(&none);
         let mut seen = HashSet::default();
         for chain in chains {
             let joined = chain.join(".");
@@ -129,7 +124,10 @@ pub(crate) fn check(
                 let Some(field) = chain.get(1) else { continue };
                 for em in ems {
                     if em.command == "create" {
-                        if !props.get(em.entity).is_some_and(|p| p.contains(field)) {
+                        if !props
+                            .get(em.entity)
+                            .is_some_and(|p| p.contains(field.as_str()))
+                        {
                             diags.push(Diagnostic::error(format!("Reaction '{label}' references payload.result.{field} but '{field}' is not a property of {} (create result is the new instance) — undefined at runtime.", em.entity)));
                         }
                     } else {

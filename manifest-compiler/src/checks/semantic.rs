@@ -4,6 +4,7 @@
 
 use crate::ast::{Entity, Expr, ExprKind, Program};
 use crate::diagnostic::Diagnostic;
+use manifest_ir::{IrCommand, IrEntity, IrEvent};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::Value;
 
@@ -153,27 +154,24 @@ pub(crate) fn command_intents(program: &Program, diags: &mut Vec<Diagnostic>) {
 const ZERO_FILLABLE: &[&str] = &["string", "number", "boolean", "list", "array", "map"];
 
 pub(crate) fn required_fields_on_create(
-    entities: &[Value],
-    commands: &[Value],
+    entities: &[IrEntity],
+    commands: &[IrCommand],
     tenant: Option<&Value>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let mut planned: HashMap<&str, Vec<&Value>> = HashMap::default();
-    for c in commands
-        .iter()
-        .filter(|c| c.get("initialization").is_some())
-    {
-        if let Some(e) = c["entity"].as_str() {
+    let mut planned: HashMap<&str, Vec<&IrCommand>> = HashMap::default();
+    for c in commands.iter().filter(|c| c.initialization.is_some()) {
+        if let Some(e) = c.entity.as_deref() {
             planned.entry(e).or_default().push(c);
         }
     }
     for entity in entities {
-        let inits: Vec<&Value> = planned
-            .get(entity["name"].as_str().unwrap_or_default())
+        let inits: Vec<&IrCommand> = planned
+            .get(entity.name.as_str())
             .into_iter()
             .flatten()
             .copied()
-            .filter(|c| c.get("module") == entity.get("module"))
+            .filter(|c| c.module == entity.module)
             .collect();
         if inits.is_empty() {
             continue;
@@ -182,49 +180,38 @@ pub(crate) fn required_fields_on_create(
         if let Some(p) = tenant.and_then(|t| t["property"].as_str()) {
             auto.insert(p);
         }
-        for k in ["versionProperty", "versionAtProperty"] {
-            if let Some(v) = entity[k].as_str() {
-                auto.insert(v);
-            }
-        }
-        if entity["timestamps"] == true {
+        auto.extend(entity.version_property.as_deref());
+        auto.extend(entity.version_at_property.as_deref());
+        if entity.timestamps {
             auto.extend(["createdAt", "updatedAt"]);
         }
-        auto.extend(
-            entity["key"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str),
-        );
-        for r in entity["relationships"].as_array().into_iter().flatten() {
+        auto.extend(entity.key.iter().flatten().map(String::as_str));
+        for r in &entity.relationships {
             auto.extend(
-                r["foreignKey"]["fields"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str),
+                r.foreign_key
+                    .iter()
+                    .flat_map(|fk| fk.fields.iter().map(String::as_str)),
             );
         }
-        let name = entity["name"].as_str().unwrap_or_default();
-        let q = match entity["module"].as_str() {
+        let name = entity.name.as_str();
+        let q = match &entity.module {
             Some(m) => format!("{m}.{name}"),
             None => name.to_string(),
         };
         for cmd in inits {
-            let plan = &cmd["initialization"];
+            let plan = cmd.initialization.as_ref().unwrap_or(&Value::Null);
             let has = |key: &str, n: &str| {
                 plan[key]
                     .as_array()
                     .is_some_and(|a| a.iter().any(|x| x == n))
             };
-            for p in entity["properties"].as_array().into_iter().flatten() {
-                let pn = p["name"].as_str().unwrap_or_default();
-                let ty = p["type"]["name"].as_str().unwrap_or_default();
-                if p["type"]["nullable"] == true
+            for p in &entity.properties {
+                let pn = p.name.as_str();
+                let ty = p.ty.name.as_str();
+                if p.ty.nullable
                     || ZERO_FILLABLE.contains(&ty)
-                    || p.get("defaultValue").is_some()
-                    || p["autoNow"] == true
+                    || p.default_value.is_some()
+                    || p.auto_now
                     || auto.contains(pn)
                     || has("commandOwnedFields", pn)
                     || has("initializationInputs", pn)
@@ -233,17 +220,17 @@ pub(crate) fn required_fields_on_create(
                 }
                 diags.push(Diagnostic::warning(format!(
                     "Initialization command '{q}.{}' cannot construct a complete '{name}': non-null field '{pn}' (type '{ty}') has no default, ownership source, initialization input, or command mutation. Add 'mutate {pn} = ...', give '{pn}' a default, accept it as a command parameter, or make it optional ('{pn}: {ty}?').",
-                    cmd["name"].as_str().unwrap_or_default()
+                    cmd.name
                 )));
             }
         }
     }
 }
 
-pub(crate) fn duplicate_events(events: &[Value], diags: &mut Vec<Diagnostic>) {
+pub(crate) fn duplicate_events(events: &[IrEvent], diags: &mut Vec<Diagnostic>) {
     let mut seen = HashSet::default();
     for e in events {
-        let n = e["name"].as_str().unwrap_or_default();
+        let n = e.name.as_str();
         if !seen.insert(n) {
             diags.push(Diagnostic::warning(format!("Duplicate event name '{n}': declared more than once, so one declaration shadows the other in the event registry. Rename one.")));
         }

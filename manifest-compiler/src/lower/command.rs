@@ -1,11 +1,16 @@
 //! Commands (with their actions, retry and rate limits), policies and stores.
 
-use super::expr::{static_value, type_value};
-use super::{Lowerer, obj, put};
+use super::Lowerer;
+use super::expr::{num, static_json, static_value, type_value};
 use crate::ast::{Command, Jitter, Policy, RateLimit, Retry, Store};
 use crate::diagnostic::Diagnostic;
-use crate::jsjson::{num, number_to_string};
-use serde_json::{Map, Value, json};
+use crate::jsjson::number_to_string;
+use manifest_ir::{
+    ActionKind, EventPayload, IrAction, IrCommand, IrConstraint, IrEmitPayload, IrEmitPayloadField,
+    IrEvent, IrEventField, IrParameter, IrPolicy, IrRateLimit, IrStore, IrType, PolicyAction,
+    RateLimitScope,
+};
+use serde_json::{Map, Value};
 
 impl Lowerer {
     pub(crate) fn command(
@@ -14,93 +19,96 @@ impl Lowerer {
         module: Option<&str>,
         entity: Option<&str>,
         default_policies: &[String],
-    ) -> Value {
+    ) -> IrCommand {
         self.validate_actions(c, entity);
-        let constraints: Vec<Value> = c.constraints.iter().map(|k| self.constraint(k)).collect();
+        let constraints: Vec<IrConstraint> =
+            c.constraints.iter().map(|k| self.constraint(k)).collect();
         if !c.constraints.is_empty() {
             let scope = match entity {
                 Some(e) => format!("command '{e}.{}'", c.name),
                 None => format!("command '{}'", c.name),
             };
-            self.unique_codes(&constraints, &c.constraints, &scope);
+            self.unique_codes(&constraints, &scope);
         }
-        let mut m = Map::new();
-        m.insert("name".into(), json!(c.name));
-        put(&mut m, "module", module.map(|s| json!(s)));
-        put(&mut m, "entity", entity.map(|s| json!(s)));
-        let params: Vec<Value> = c
+        let parameters = c
             .parameters
             .iter()
-            .map(|p| {
-                let mut pm = Map::new();
-                pm.insert("name".into(), json!(p.name));
-                pm.insert("type".into(), type_value(&p.ty));
-                pm.insert("required".into(), json!(p.required));
-                put(
-                    &mut pm,
-                    "defaultValue",
-                    p.default.as_ref().and_then(static_value),
-                );
-                put(
-                    &mut pm,
-                    "trustedSource",
-                    p.trusted_source.as_ref().map(|s| json!(s)),
-                );
-                Value::Object(pm)
+            .map(|p| IrParameter {
+                default_value: p.default.as_ref().and_then(static_value),
+                name: p.name.clone(),
+                required: p.required,
+                trusted_source: p.trusted_source.clone(),
+                ty: type_value(&p.ty),
             })
             .collect();
-        m.insert("parameters".into(), Value::Array(params));
-        let guards: Vec<Value> = c.guards.iter().map(|g| self.expr(g)).collect();
-        m.insert("guards".into(), Value::Array(guards));
-        m.insert("constraints".into(), Value::Array(constraints));
-        if !default_policies.is_empty() {
-            m.insert("policies".into(), json!(default_policies));
-        }
-        if let Some(r) = &c.retry {
-            let v = self.retry(r);
-            m.insert("retry".into(), v);
-        }
-        if let Some(r) = &c.rate_limit {
-            let v = self.rate_limit(r);
-            m.insert("rateLimit".into(), v);
-        }
-        let actions: Vec<Value> = c
+        let guards = c.guards.iter().map(|g| self.expr(g)).collect();
+        let retry = c.retry.as_ref().map(|r| self.retry(r));
+        let rate_limit = c.rate_limit.as_ref().map(|r| self.rate_limit(r));
+        let actions = c
             .actions
             .iter()
-            .map(|a| {
-                let mut am = Map::new();
-                am.insert("kind".into(), json!(a.kind));
-                put(&mut am, "target", a.target.as_ref().map(|t| json!(t)));
-                am.insert("expression".into(), self.expr(&a.expr));
-                Value::Object(am)
+            .filter_map(|a| {
+                let expression = self.expr(&a.expr);
+                let kind = self.action_kind(&a.kind)?;
+                Some(IrAction {
+                    expression,
+                    kind,
+                    target: a.target.clone(),
+                })
             })
             .collect();
-        m.insert("actions".into(), Value::Array(actions));
-        m.insert("emits".into(), json!(c.emits));
-        if !c.emit_payloads.is_empty() {
-            let payloads: Vec<Value> = c
-                .emit_payloads
-                .iter()
-                .map(|(event, fields)| {
-                    let fields: Vec<Value> = fields
-                        .iter()
-                        .map(|(n, e)| obj! {"name" => n.as_str(), "expression" => self.expr(e)})
-                        .collect();
-                    obj! {"eventName" => event.as_str(), "fields" => fields}
-                })
-                .collect();
-            m.insert("emitPayloads".into(), Value::Array(payloads));
+        let emit_payloads = c
+            .emit_payloads
+            .iter()
+            .map(|(event, fields)| IrEmitPayload {
+                event_name: event.clone(),
+                fields: fields
+                    .iter()
+                    .map(|(n, e)| IrEmitPayloadField {
+                        expression: self.expr(e),
+                        name: n.clone(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let (completion_event, failure_event) = if c.is_async {
+            (
+                Some(format!("{}Completed", c.name)),
+                Some(format!("{}Failed", c.name)),
+            )
+        } else {
+            (None, None)
+        };
+        IrCommand {
+            actions,
+            is_async: c.is_async,
+            completion_event,
+            constraints,
+            emit_payloads,
+            emits: c.emits.clone(),
+            entity: entity.map(String::from),
+            failure_event,
+            guards,
+            initialization: None,
+            module: module.map(String::from),
+            name: c.name.clone(),
+            parameters,
+            policies: default_policies.to_vec(),
+            rate_limit,
+            retry,
+            returns: c.returns.as_ref().map(type_value),
         }
-        put(&mut m, "returns", c.returns.as_ref().map(type_value));
-        if c.is_async {
-            m.insert("async".into(), json!(true));
-            m.insert(
-                "completionEvent".into(),
-                json!(format!("{}Completed", c.name)),
-            );
-            m.insert("failureEvent".into(), json!(format!("{}Failed", c.name)));
+    }
+
+    fn action_kind(&mut self, kind: &str) -> Option<ActionKind> {
+        let found = ActionKind::from_name(kind);
+        if found.is_none() {
+            self.diag(Diagnostic::error(format!(
+                "{}: action kind '{kind}' has no IR form",
+                crate::INTERNAL_ERROR
+            )));
         }
-        Value::Object(m)
+        found
     }
 
     fn validate_actions(&mut self, c: &Command, entity: Option<&str>) {
@@ -150,14 +158,14 @@ impl Lowerer {
         }
         let mut m = Map::new();
         m.insert("maxAttempts".into(), num(max_attempts));
-        m.insert("backoff".into(), json!(backoff));
+        m.insert("backoff".into(), Value::from(backoff));
         m.insert("delayMs".into(), num(delay_ms));
         match r.jitter {
             Some(Jitter::Flag(b)) => {
-                m.insert("jitter".into(), json!(b));
+                m.insert("jitter".into(), Value::Bool(b));
             }
             Some(Jitter::Amount(_)) => {
-                m.insert("jitter".into(), json!(true));
+                m.insert("jitter".into(), Value::Bool(true));
             }
             None => {}
         }
@@ -168,12 +176,20 @@ impl Lowerer {
             }
         }
         if !retry_on.is_empty() {
-            m.insert("retryOn".into(), json!(retry_on));
+            m.insert(
+                "retryOn".into(),
+                Value::Array(
+                    retry_on
+                        .into_iter()
+                        .map(|c| Value::from(c.as_str()))
+                        .collect(),
+                ),
+            );
         }
         Value::Object(m)
     }
 
-    pub(crate) fn rate_limit(&mut self, r: &RateLimit) -> Value {
+    pub(crate) fn rate_limit(&mut self, r: &RateLimit) -> IrRateLimit {
         let max = r.max_requests.unwrap_or(100.0);
         let window = r.window_ms.unwrap_or(60_000.0);
         let scope = r.scope.clone().unwrap_or_else(|| "global".into());
@@ -186,19 +202,18 @@ impl Lowerer {
         if window < 1.0 {
             self.diag(Diagnostic::error("RateLimit window must be >= 1ms"));
         }
-        if !["user", "tenant", "global"].contains(&scope.as_str()) {
+        let scope = RateLimitScope::from_name(&scope).unwrap_or_else(|| {
             self.diag(Diagnostic::error(format!(
                 "RateLimit scope must be 'user', 'tenant', or 'global', got '{scope}'"
             )));
+            RateLimitScope::Global
+        });
+        IrRateLimit {
+            burst_allowance: r.burst.filter(|b| *b >= 0.0),
+            max_requests: max,
+            scope,
+            window_ms: window,
         }
-        let mut m = Map::new();
-        m.insert("maxRequests".into(), num(max));
-        m.insert("windowMs".into(), num(window));
-        m.insert("scope".into(), json!(scope));
-        if let Some(b) = r.burst.filter(|b| *b >= 0.0) {
-            m.insert("burstAllowance".into(), num(b));
-        }
-        Value::Object(m)
     }
 
     pub(crate) fn policy(
@@ -206,63 +221,88 @@ impl Lowerer {
         p: &Policy,
         module: Option<&str>,
         entity: Option<&str>,
-    ) -> Value {
-        let mut m = Map::new();
-        m.insert("name".into(), json!(p.name));
-        put(&mut m, "module", module.map(|s| json!(s)));
-        put(&mut m, "entity", entity.map(|s| json!(s)));
-        m.insert("action".into(), json!(p.action));
-        m.insert("expression".into(), self.expr(&p.expr));
-        if let Some(r) = &p.rate_limit {
-            let v = self.rate_limit(r);
-            m.insert("rateLimit".into(), v);
+    ) -> IrPolicy {
+        let action = PolicyAction::from_name(&p.action).unwrap_or_else(|| {
+            self.diag(Diagnostic::error(format!(
+                "{}: policy action '{}' has no IR form",
+                crate::INTERNAL_ERROR,
+                p.action
+            )));
+            PolicyAction::All
+        });
+        IrPolicy {
+            action,
+            entity: entity.map(String::from),
+            expression: self.expr(&p.expr),
+            message: p.message.clone(),
+            module: module.map(String::from),
+            name: p.name.clone(),
+            rate_limit: p.rate_limit.as_ref().map(|r| self.rate_limit(r)),
         }
-        put(&mut m, "message", p.message.as_ref().map(|s| json!(s)));
-        Value::Object(m)
     }
 
-    pub(crate) fn store(&mut self, s: &Store) -> Value {
+    pub(crate) fn store(&mut self, s: &Store) -> IrStore {
         let mut config = Map::new();
         for (k, v) in &s.config {
-            if let Some(v) = static_value(v) {
+            if let Some(v) = static_json(v) {
                 config.insert(k.clone(), v);
             }
         }
-        obj! {"entity" => s.entity.as_str(), "target" => s.target.as_str(), "config" => config}
+        IrStore {
+            config: Value::Object(config),
+            entity: s.entity.clone(),
+            target: s.target.clone(),
+        }
     }
 
     /// Completion and failure events for async commands, sorted, after the declared ones.
-    pub(crate) fn synthesize_async_events(&mut self, commands: &[Value], events: &mut Vec<Value>) {
+    pub(crate) fn synthesize_async_events(
+        &mut self,
+        commands: &[IrCommand],
+        events: &mut Vec<IrEvent>,
+    ) {
         let mut synthesized = Vec::new();
-        for c in commands {
-            if c["async"] != true {
-                continue;
-            }
-            let name = c["name"].as_str().unwrap_or_default();
-            for key in ["completionEvent", "failureEvent"] {
-                let ev = c[key].as_str().unwrap_or_default();
-                if self.declared_events.contains(ev) {
+        for c in commands.iter().filter(|c| c.is_async) {
+            let name = &c.name;
+            let completion = c.completion_event.clone().unwrap_or_default();
+            let failure = c.failure_event.clone().unwrap_or_default();
+            for ev in [&completion, &failure] {
+                if self.declared_events.contains(ev.as_str()) {
                     self.diag(Diagnostic::error(format!(
                         "Async command '{name}' auto-generates event '{ev}' which collides with a user-declared event of the same name."
                     )));
                 }
             }
-            let field = |n: &str, t: &str, nullable: bool, required: bool| json!({"name": n, "type": {"name": t, "nullable": nullable}, "required": required});
-            synthesized.push(json!({
-                "name": c["completionEvent"], "channel": format!("jobs.{name}"),
-                "payload": [field("jobId", "string", false, true), field("result", "any", true, false), field("completedAt", "number", false, true)],
-            }));
-            synthesized.push(json!({
-                "name": c["failureEvent"], "channel": format!("jobs.{name}"),
-                "payload": [field("jobId", "string", false, true), field("error", "string", false, true), field("failedAt", "number", false, true)],
-            }));
+            let field = |n: &str, t: &str, nullable: bool, required: bool| IrEventField {
+                name: n.into(),
+                required,
+                ty: IrType {
+                    name: t.into(),
+                    nullable,
+                    ..IrType::default()
+                },
+            };
+            let channel = format!("jobs.{name}");
+            synthesized.push(IrEvent {
+                channel: channel.clone(),
+                name: completion,
+                payload: EventPayload::Fields(vec![
+                    field("jobId", "string", false, true),
+                    field("result", "any", true, false),
+                    field("completedAt", "number", false, true),
+                ]),
+            });
+            synthesized.push(IrEvent {
+                channel,
+                name: failure,
+                payload: EventPayload::Fields(vec![
+                    field("jobId", "string", false, true),
+                    field("error", "string", false, true),
+                    field("failedAt", "number", false, true),
+                ]),
+            });
         }
-        synthesized.sort_by(|a, b| {
-            crate::jsjson::locale_compare(
-                a["name"].as_str().unwrap_or_default(),
-                b["name"].as_str().unwrap_or_default(),
-            )
-        });
+        synthesized.sort_by(|a, b| crate::jsjson::locale_compare(&a.name, &b.name));
         events.extend(synthesized);
     }
 }

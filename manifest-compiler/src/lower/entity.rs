@@ -1,12 +1,15 @@
 //! Entities: properties, computed properties, relationships and constraints.
 
-use super::expr::{static_value, type_value};
-use super::{Lowerer, put};
+use super::Lowerer;
+use super::expr::{num, static_value, type_value};
 use crate::ast::{Constraint, Entity, ExprKind, Property, Relationship};
 use crate::diagnostic::Diagnostic;
-use crate::jsjson::num;
+use manifest_ir::{
+    self as ir, IrComputedProperty, IrConstraint, IrEntity, IrForeignKey, IrMaskStrategy,
+    IrProperty, IrRelationship, IrTransition, IrType, IrValue, MaskKind, Modifiers, Severity,
+};
 use rustc_hash::FxHashMap as HashMap;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 const MASK_ARITY: &[(&str, usize)] = &[
     ("redact", 0),
@@ -16,12 +19,22 @@ const MASK_ARITY: &[(&str, usize)] = &[
     ("last4", 0),
 ];
 
-fn default_compatible(ty: &Value, kind: &str) -> bool {
-    let name = ty["name"].as_str().unwrap_or_default();
-    if kind == "null" {
-        return ty["nullable"] == true;
+fn value_kind(v: &IrValue) -> &'static str {
+    match v {
+        IrValue::String { .. } => "string",
+        IrValue::Number { .. } => "number",
+        IrValue::Boolean { .. } => "boolean",
+        IrValue::Null => "null",
+        IrValue::Array { .. } => "array",
+        IrValue::Object { .. } => "object",
     }
-    match name {
+}
+
+fn default_compatible(ty: &IrType, kind: &str) -> bool {
+    if kind == "null" {
+        return ty.nullable;
+    }
+    match ty.name.as_str() {
         "array" | "list" => kind == "array",
         "map" | "json" | "any" | "object" => kind == "object" || kind == "array",
         "date" | "datetime" | "timestamp" => kind == "number" || kind == "string",
@@ -34,7 +47,7 @@ fn default_compatible(ty: &Value, kind: &str) -> bool {
 }
 
 impl Lowerer {
-    pub(crate) fn entity(&mut self, e: &Entity, module: Option<&str>) -> Value {
+    pub(crate) fn entity(&mut self, e: &Entity, module: Option<&str>) -> IrEntity {
         for b in &e.behaviors {
             self.diag(
                 Diagnostic::error(format!(
@@ -44,13 +57,11 @@ impl Lowerer {
                 .with_code("ENTITY_BEHAVIOR_UNSUPPORTED"),
             );
         }
-        let constraints: Vec<Value> = e.constraints.iter().map(|c| self.constraint(c)).collect();
-        self.unique_codes(
-            &constraints,
-            &e.constraints,
-            &format!("entity '{}'", e.name),
-        );
-        let mut properties: Vec<Value> = e.properties.iter().map(|p| self.property(p)).collect();
+        let constraints: Vec<IrConstraint> =
+            e.constraints.iter().map(|c| self.constraint(c)).collect();
+        self.unique_codes(&constraints, &format!("entity '{}'", e.name));
+        let mut properties: Vec<IrProperty> =
+            e.properties.iter().map(|p| self.property(p)).collect();
         for p in &e.properties {
             if p.modifiers.iter().any(|m| m == "searchable") && p.ty.name != "string" {
                 self.diag(Diagnostic::error(format!(
@@ -62,154 +73,140 @@ impl Lowerer {
         if e.timestamps {
             for name in ["createdAt", "updatedAt"] {
                 if !e.properties.iter().any(|p| p.name == name) {
-                    properties.push(json!({
-                        "name": name,
-                        "type": {"name": "datetime", "nullable": false},
-                        "modifiers": ["readonly"],
-                    }));
+                    let modifiers = vec!["readonly".to_string()];
+                    properties.push(IrProperty {
+                        name: name.into(),
+                        ty: IrType {
+                            name: "datetime".into(),
+                            ..IrType::default()
+                        },
+                        flags: Modifiers::of(&modifiers),
+                        modifiers,
+                        ..IrProperty::default()
+                    });
                 }
             }
         }
-        let computed: Vec<Value> = e
+        let computed_properties = e
             .computed
             .iter()
-            .map(|c| {
-                let mut m = Map::new();
-                m.insert("name".into(), json!(c.name));
-                m.insert("type".into(), type_value(&c.ty));
-                m.insert("expression".into(), self.expr(&c.expr));
-                m.insert("dependencies".into(), json!(c.dependencies));
-                if let Some((strategy, ttl)) = &c.cache {
+            .map(|c| IrComputedProperty {
+                cache: c.cache.as_ref().map(|(strategy, ttl)| {
                     let mut cache = Map::new();
-                    cache.insert("strategy".into(), json!(strategy));
-                    put(&mut cache, "ttlSeconds", ttl.map(num));
-                    m.insert("cache".into(), Value::Object(cache));
-                }
-                Value::Object(m)
+                    cache.insert("strategy".into(), Value::from(strategy.as_str()));
+                    if let Some(ttl) = ttl {
+                        cache.insert("ttlSeconds".into(), num(*ttl));
+                    }
+                    Value::Object(cache)
+                }),
+                dependencies: c.dependencies.clone(),
+                expression: self.expr(&c.expr),
+                name: c.name.clone(),
+                ty: Some(type_value(&c.ty)),
             })
             .collect();
-        let relationships: Vec<Value> = e
+        let relationships = e
             .relationships
             .iter()
             .map(|r| self.relationship(r, &e.name))
             .collect();
         let mut commands: Vec<String> = e.inherited_commands.clone();
         commands.extend(e.commands.iter().map(|c| c.name.clone()));
-        let defaults: Vec<&String> = e
-            .policies
-            .iter()
-            .filter(|p| p.is_default)
-            .map(|p| &p.name)
-            .collect();
-        let regular: Vec<&String> = e
-            .policies
-            .iter()
-            .filter(|p| !p.is_default)
-            .map(|p| &p.name)
-            .collect();
-
-        let mut m = Map::new();
-        m.insert("name".into(), json!(e.name));
-        put(&mut m, "module", module.map(|s| json!(s)));
-        m.insert("properties".into(), Value::Array(properties));
-        m.insert("computedProperties".into(), Value::Array(computed));
-        m.insert("relationships".into(), Value::Array(relationships));
-        m.insert("commands".into(), json!(commands));
-        m.insert("constraints".into(), Value::Array(constraints));
-        m.insert("policies".into(), json!(regular));
-        put(&mut m, "parent", e.parent.as_ref().map(|p| json!(p)));
-        put(&mut m, "mixins", e.mixins.as_ref().map(|p| json!(p)));
-        if !defaults.is_empty() {
-            m.insert("defaultPolicies".into(), json!(defaults));
-        }
-        put(&mut m, "key", e.key.as_ref().map(|k| json!(k)));
-        if !e.alternate_keys.is_empty() {
-            m.insert("alternateKeys".into(), json!(e.alternate_keys));
-        }
-        put(
-            &mut m,
-            "versionProperty",
-            e.version_property.as_ref().map(|v| json!(v)),
-        );
-        put(
-            &mut m,
-            "versionAtProperty",
-            e.version_at_property.as_ref().map(|v| json!(v)),
-        );
-        for (flag, key) in [
-            (e.timestamps, "timestamps"),
-            (e.realtime, "realtime"),
-            (e.external, "external"),
-        ] {
-            if flag {
-                m.insert(key.into(), json!(true));
-            }
-        }
-        if !e.transitions.is_empty() {
-            let t: Vec<Value> = e
+        let (defaults, regular): (Vec<_>, Vec<_>) = e.policies.iter().partition(|p| p.is_default);
+        let approvals = e.approvals.iter().map(|a| self.approval(a, e)).collect();
+        IrEntity {
+            alternate_keys: e
+                .alternate_keys
+                .iter()
+                .map(|k| serde_json::to_value(k).unwrap_or(Value::Null))
+                .collect(),
+            approvals,
+            commands,
+            computed_properties,
+            constraints,
+            default_policies: defaults.into_iter().map(|p| p.name.clone()).collect(),
+            external: e.external,
+            key: e.key.clone(),
+            mixins: e.mixins.clone(),
+            module: module.map(String::from),
+            name: e.name.clone(),
+            parent: e.parent.clone(),
+            policies: regular.into_iter().map(|p| p.name.clone()).collect(),
+            properties,
+            realtime: e.realtime,
+            relationships,
+            timestamps: e.timestamps,
+            transitions: e
                 .transitions
                 .iter()
-                .map(|t| json!({"property": t.property, "from": t.from, "to": t.to}))
-                .collect();
-            m.insert("transitions".into(), Value::Array(t));
+                .map(|t| IrTransition {
+                    from: t.from.clone(),
+                    property: t.property.clone(),
+                    to: t.to.clone(),
+                })
+                .collect(),
+            version_at_property: e.version_at_property.clone(),
+            version_property: e.version_property.clone(),
         }
-        if !e.approvals.is_empty() {
-            let a: Vec<Value> = e.approvals.iter().map(|a| self.approval(a, e)).collect();
-            m.insert("approvals".into(), Value::Array(a));
-        }
-        Value::Object(m)
     }
 
-    pub(crate) fn property(&mut self, p: &Property) -> Value {
+    pub(crate) fn property(&mut self, p: &Property) -> IrProperty {
         let ty = type_value(&p.ty);
         let default = p.default.as_ref().and_then(static_value);
-        let mut m = Map::new();
-        m.insert("name".into(), json!(p.name));
         if let Some(d) = &default
-            && !default_compatible(&ty, d["kind"].as_str().unwrap_or_default())
+            && !default_compatible(&ty, value_kind(d))
         {
             self.diag(Diagnostic::error(format!(
                 "Property default for '{}' is incompatible with declared type '{}'.",
                 p.name, p.ty.name
             )));
         }
-        m.insert("type".into(), ty);
-        put(&mut m, "defaultValue", default.clone());
+        let mut auto_now = false;
         if let (Some(expr), None) = (&p.default, &default) {
-            let auto_now = matches!(&expr.kind, ExprKind::Call { callee, args }
+            auto_now = matches!(&expr.kind, ExprKind::Call { callee, args }
                 if args.is_empty() && matches!(&callee.kind, ExprKind::Identifier(n) if n == "now" || n == "today"));
-            if auto_now {
-                m.insert("autoNow".into(), json!(true));
-            } else {
+            if !auto_now {
                 self.diag(Diagnostic::warning(format!(
                     "Property '{}': default expression is not a supported default and has no effect at runtime. Supported call defaults: now(), today(). Use a literal default or set the value in the command.",
                     p.name
                 )));
             }
         }
-        m.insert("modifiers".into(), json!(p.modifiers));
-        if p.modifiers.iter().any(|m| m == "masked") {
-            let mask = self.mask(p);
-            m.insert("maskStrategy".into(), mask);
+        let mask_strategy = p
+            .modifiers
+            .iter()
+            .any(|m| m == "masked")
+            .then(|| self.mask(p));
+        IrProperty {
+            auto_now,
+            default_value: default,
+            flags: Modifiers::of(&p.modifiers),
+            mask_strategy,
+            modifiers: p.modifiers.clone(),
+            name: p.name.clone(),
+            ty,
         }
-        Value::Object(m)
     }
 
-    fn mask(&mut self, p: &Property) -> Value {
+    fn mask(&mut self, p: &Property) -> IrMaskStrategy {
         let (strategy, params) = match &p.mask {
             Some(d) => (d.strategy.as_str(), d.params.as_slice()),
             None => ("redact", &[][..]),
         };
-        let unmask = p.unmask_when.as_ref().map(|e| self.expr(e));
-        let mut m = Map::new();
-        let Some(&(_, arity)) = MASK_ARITY.iter().find(|(n, _)| *n == strategy) else {
+        let unmask_when = p.unmask_when.as_ref().map(|e| self.expr(e));
+        let (Some(&(_, arity)), Some(kind)) = (
+            MASK_ARITY.iter().find(|(n, _)| *n == strategy),
+            MaskKind::from_name(strategy),
+        ) else {
             self.diag(Diagnostic::error(format!(
                 "Property '{}': Unknown masking strategy '{strategy}'. Known strategies: redact, partial, email, phone, last4.",
                 p.name
             )));
-            m.insert("type".into(), json!("redact"));
-            put(&mut m, "unmaskWhen", unmask);
-            return Value::Object(m);
+            return IrMaskStrategy {
+                params: Vec::new(),
+                kind: MaskKind::Redact,
+                unmask_when,
+            };
         };
         if params.len() != arity {
             let msg = if arity == 0 {
@@ -237,64 +234,51 @@ impl Lowerer {
                 shown.join(", ")
             )));
         }
-        m.insert("type".into(), json!(strategy));
-        if !params.is_empty() {
-            m.insert(
-                "params".into(),
-                Value::Array(params.iter().map(|n| num(*n)).collect()),
-            );
+        IrMaskStrategy {
+            params: params.to_vec(),
+            kind,
+            unmask_when,
         }
-        put(&mut m, "unmaskWhen", unmask);
-        Value::Object(m)
     }
 
-    fn relationship(&mut self, r: &Relationship, entity: &str) -> Value {
-        let mut m = Map::new();
-        m.insert("name".into(), json!(r.name));
-        m.insert("kind".into(), json!(r.kind));
-        m.insert("target".into(), json!(r.target));
-        if let Some(fields) = &r.fields {
-            let mut fk = Map::new();
-            fk.insert("fields".into(), json!(fields));
-            put(
-                &mut fk,
-                "references",
-                r.references.as_ref().map(|x| json!(x)),
+    fn relationship(&mut self, r: &Relationship, entity: &str) -> IrRelationship {
+        if r.fields.is_some() && r.through.is_some() {
+            self.diag(
+                Diagnostic::error(format!(
+                    "Relationship '{}' on entity '{entity}' cannot set both 'foreignKey' and 'through' — they are mutually exclusive.",
+                    r.name
+                ))
+                .with_code("RELATION_FK_THROUGH_EXCLUSIVE"),
             );
-            m.insert("foreignKey".into(), Value::Object(fk));
-            if r.through.is_some() {
-                self.diag(
-                    Diagnostic::error(format!(
-                        "Relationship '{}' on entity '{entity}' cannot set both 'foreignKey' and 'through' — they are mutually exclusive.",
-                        r.name
-                    ))
-                    .with_code("RELATION_FK_THROUGH_EXCLUSIVE"),
-                );
-            }
         }
-        put(&mut m, "through", r.through.as_ref().map(|x| json!(x)));
-        put(&mut m, "onDelete", r.on_delete.as_ref().map(|x| json!(x)));
-        put(&mut m, "onUpdate", r.on_update.as_ref().map(|x| json!(x)));
-        Value::Object(m)
+        IrRelationship {
+            foreign_key: r.fields.as_ref().map(|fields| IrForeignKey {
+                fields: fields.clone(),
+                references: r.references.clone(),
+            }),
+            kind: r.kind.clone(),
+            name: r.name.clone(),
+            on_delete: r.on_delete.clone(),
+            on_update: r.on_update.clone(),
+            target: r.target.clone(),
+            through: r.through.clone(),
+        }
     }
 
-    pub(crate) fn validate_through(&mut self, entities: &[Value]) {
-        let by_name: HashMap<&str, &Value> = entities
-            .iter()
-            .filter_map(|e| Some((e["name"].as_str()?, e)))
-            .collect();
+    pub(crate) fn validate_through(&mut self, entities: &[IrEntity]) {
+        let by_name: HashMap<&str, &IrEntity> =
+            entities.iter().map(|e| (e.name.as_str(), e)).collect();
         for e in entities {
-            let ename = e["name"].as_str().unwrap_or_default();
-            for r in e["relationships"].as_array().into_iter().flatten() {
-                let Some(through) = r["through"].as_str() else {
+            let ename = e.name.as_str();
+            for r in &e.relationships {
+                let Some(through) = r.through.as_deref() else {
                     continue;
                 };
-                if r.get("foreignKey").is_some() {
+                if r.foreign_key.is_some() {
                     continue;
                 }
-                let rname = r["name"].as_str().unwrap_or_default();
-                let target = r["target"].as_str().unwrap_or_default();
-                if r["kind"] != "hasMany" {
+                let (rname, target) = (r.name.as_str(), r.target.as_str());
+                if r.kind != "hasMany" {
                     self.diag(Diagnostic::error(format!("Relationship '{rname}' on entity '{ename}' uses 'through', which is only supported on hasMany in this version.")).with_code("RELATION_THROUGH_KIND_UNSUPPORTED"));
                     continue;
                 }
@@ -303,13 +287,9 @@ impl Lowerer {
                     continue;
                 };
                 let links = |t: &str| {
-                    join["relationships"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .any(|jr| {
-                            (jr["kind"] == "belongsTo" || jr["kind"] == "ref") && jr["target"] == t
-                        })
+                    join.relationships
+                        .iter()
+                        .any(|jr| (jr.kind == "belongsTo" || jr.kind == "ref") && jr.target == t)
                 };
                 if !links(ename) || !links(target) {
                     self.diag(Diagnostic::error(format!("Relationship '{rname}' on entity '{ename}' through '{through}' requires '{through}' to declare belongsTo/ref to '{ename}' and to '{target}'.")).with_code("RELATION_THROUGH_JOIN_INVALID"));
@@ -318,7 +298,7 @@ impl Lowerer {
         }
     }
 
-    pub(crate) fn constraint(&mut self, c: &Constraint) -> Value {
+    pub(crate) fn constraint(&mut self, c: &Constraint) -> IrConstraint {
         let mut fail_when = c.fail_when;
         if fail_when.is_none() && c.name.starts_with("severity") {
             fail_when = Some(true);
@@ -327,56 +307,53 @@ impl Lowerer {
                 c.name
             )));
         }
-        let mut m = Map::new();
-        m.insert("name".into(), json!(c.name));
-        m.insert(
-            "code".into(),
-            json!(c.code.clone().unwrap_or_else(|| c.name.clone())),
-        );
         let expression = match &c.expr {
             Some(e) => self.expr(e),
-            None => json!({"kind": "literal", "value": {"kind": "null"}}),
+            None => ir::Expr::Literal {
+                value: IrValue::Null,
+            },
         };
-        m.insert("expression".into(), expression);
-        m.insert("severity".into(), json!(c.severity));
-        put(&mut m, "failWhen", fail_when.map(|f| json!(f)));
-        put(&mut m, "message", c.message.as_ref().map(|x| json!(x)));
-        put(
-            &mut m,
-            "messageTemplate",
-            c.message_template.as_ref().map(|x| json!(x)),
-        );
-        if let Some(details) = &c.details {
+        let details_mapping = c.details.as_ref().map(|details| {
             let mut d = Map::new();
             for (k, v) in details {
-                let v = self.expr(v);
+                let v = self.expr_json(v);
                 d.insert(k.clone(), v);
             }
-            m.insert("detailsMapping".into(), Value::Object(d));
+            Value::Object(d)
+        });
+        IrConstraint {
+            code: Some(c.code.clone().unwrap_or_else(|| c.name.clone())),
+            details_mapping,
+            expression,
+            fail_when,
+            message: c.message.clone(),
+            message_template: c.message_template.clone(),
+            name: c.name.clone(),
+            overrideable: c.overrideable,
+            override_policy_ref: c.override_policy.clone(),
+            severity: self.severity(&c.severity),
         }
-        m.insert("overrideable".into(), json!(c.overrideable));
-        put(
-            &mut m,
-            "overridePolicyRef",
-            c.override_policy.as_ref().map(|x| json!(x)),
-        );
-        Value::Object(m)
     }
 
-    pub(crate) fn unique_codes(&mut self, lowered: &[Value], ast: &[Constraint], scope: &str) {
+    fn severity(&mut self, name: &str) -> Severity {
+        Severity::from_name(name).unwrap_or_else(|| {
+            self.diag(Diagnostic::error(format!(
+                "{}: constraint severity '{name}' has no IR form",
+                crate::INTERNAL_ERROR
+            )));
+            Severity::Block
+        })
+    }
+
+    pub(crate) fn unique_codes(&mut self, lowered: &[IrConstraint], scope: &str) {
         let mut seen: HashMap<&str, usize> = HashMap::default();
         for (i, c) in lowered.iter().enumerate() {
-            let code = c["code"].as_str().unwrap_or_default();
+            let code = c.code.as_deref().unwrap_or_default();
             if let Some(&first) = seen.get(code) {
-                let first_name = lowered[first]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                let d = Diagnostic::error(format!(
+                let first_name = &lowered[first].name;
+                self.diag(Diagnostic::error(format!(
                     "Duplicate constraint code '{code}' in {scope}. First defined at constraint '{first_name}'."
-                ));
-                let _ = ast.get(i);
-                self.diag(d);
+                )));
             } else {
                 seen.insert(code, i);
             }

@@ -1,81 +1,102 @@
-//! Expressions, static values and types to IR JSON.
+//! Expressions, static values and types to the typed IR.
 
-use super::{Lowerer, obj};
+use super::Lowerer;
 use crate::ast::{Expr, ExprKind, Lit, Predicate, TypeRef};
 use crate::diagnostic::Diagnostic;
-use crate::jsjson::num;
+use manifest_ir::{self as ir, BinaryOp, IrType, IrValue, UnaryOp};
 use serde_json::{Map, Value};
 
-pub(crate) fn literal_value(lit: &Lit) -> Value {
+pub(crate) fn literal_value(lit: &Lit) -> IrValue {
     match lit {
-        Lit::Str(s) => obj! {"kind" => "string", "value" => s.as_str()},
-        Lit::Num(n) => obj! {"kind" => "number", "value" => num(*n)},
-        Lit::Bool(b) => obj! {"kind" => "boolean", "value" => *b},
-        Lit::Null => obj! {"kind" => "null"},
+        Lit::Str(s) => IrValue::String { value: s.clone() },
+        Lit::Num(n) => IrValue::Number { value: *n },
+        Lit::Bool(b) => IrValue::Boolean { value: *b },
+        Lit::Null => IrValue::Null,
     }
 }
 
-pub(crate) fn type_value(t: &TypeRef) -> Value {
-    let mut m = Map::new();
-    m.insert("name".into(), Value::from(t.name.as_str()));
-    if let Some(g) = &t.generic {
-        m.insert("generic".into(), type_value(g));
+pub(crate) fn type_value(t: &TypeRef) -> IrType {
+    IrType {
+        generic: t.generic.as_ref().map(|g| Box::new(type_value(g))),
+        name: t.name.clone(),
+        nullable: t.nullable,
+        params: t.params.map(|(precision, scale)| {
+            let mut p = Map::new();
+            p.insert("precision".into(), precision.map_or(Value::Null, num));
+            p.insert("scale".into(), scale.map_or(Value::Null, num));
+            Value::Object(p)
+        }),
     }
-    m.insert("nullable".into(), Value::Bool(t.nullable));
-    if let Some((precision, scale)) = t.params {
-        let mut p = Map::new();
-        p.insert("precision".into(), precision.map_or(Value::Null, num));
-        p.insert("scale".into(), scale.map_or(Value::Null, num));
-        m.insert("params".into(), Value::Object(p));
-    }
-    Value::Object(m)
+}
+
+/// A JS number as a JSON value (integral values as integers).
+pub(crate) fn num(n: f64) -> Value {
+    crate::jsjson::num(n)
 }
 
 /// A default or config value known at compile time, if the expression is one.
-pub(crate) fn static_value(e: &Expr) -> Option<Value> {
+pub(crate) fn static_value(e: &Expr) -> Option<IrValue> {
     match &e.kind {
-        ExprKind::Identifier(name) => Some(obj! {"kind" => "string", "value" => name.as_str()}),
+        ExprKind::Identifier(name) => Some(IrValue::String {
+            value: name.clone(),
+        }),
         ExprKind::Literal(lit) => Some(literal_value(lit)),
-        ExprKind::Unary { op, operand } => {
-            let inner = static_value(operand)?;
-            if inner["kind"] == "number" && (op == "-" || op == "+") {
-                let n = inner["value"].as_f64().unwrap_or(f64::NAN);
-                let v = if op == "-" { -n } else { n };
-                return Some(obj! {"kind" => "number", "value" => num(v)});
-            }
-            None
-        }
-        ExprKind::Array(items) => {
-            let elements: Vec<Value> = items.iter().filter_map(static_value).collect();
-            Some(obj! {"kind" => "array", "elements" => elements})
-        }
+        ExprKind::Unary { op, operand } => match static_value(operand)? {
+            IrValue::Number { value } if op == "-" => Some(IrValue::Number { value: -value }),
+            IrValue::Number { value } if op == "+" => Some(IrValue::Number { value }),
+            _ => None,
+        },
+        ExprKind::Array(items) => Some(IrValue::Array {
+            elements: items.iter().filter_map(static_value).collect(),
+        }),
         ExprKind::Object(props) => {
-            let mut m = Map::new();
+            // A JS object: a repeated key keeps its first place and takes the last value.
+            let mut properties: Vec<(String, IrValue)> = Vec::with_capacity(props.len());
             for (k, v) in props {
                 if let Some(v) = static_value(v) {
-                    m.insert(k.clone(), v);
+                    match properties.iter_mut().find(|(key, _)| key == k) {
+                        Some(slot) => slot.1 = v,
+                        None => properties.push((k.clone(), v)),
+                    }
                 }
             }
-            Some(obj! {"kind" => "object", "properties" => m})
+            Some(IrValue::Object { properties })
         }
         _ => None,
     }
 }
 
+/// A static value as IR JSON (for the parts of the IR kept as JSON).
+pub(crate) fn static_json(e: &Expr) -> Option<Value> {
+    static_value(e).map(|v| serde_json::to_value(v).unwrap_or(Value::Null))
+}
+
 impl Lowerer {
-    pub(crate) fn expr(&mut self, e: &Expr) -> Value {
+    pub(crate) fn expr(&mut self, e: &Expr) -> ir::Expr {
+        let b = |lw: &mut Lowerer, e: &Expr| Box::new(lw.expr(e));
         match &e.kind {
-            ExprKind::Literal(lit) => obj! {"kind" => "literal", "value" => literal_value(lit)},
-            ExprKind::Identifier(name) => obj! {"kind" => "identifier", "name" => name.as_str()},
-            ExprKind::Member { object, property } => obj! {
-                "kind" => "member", "object" => self.expr(object), "property" => property.as_str()
+            ExprKind::Literal(lit) => ir::Expr::Literal {
+                value: literal_value(lit),
             },
-            ExprKind::Binary { op, left, right } => obj! {
-                "kind" => "binary", "operator" => op.as_str(),
-                "left" => self.expr(left), "right" => self.expr(right)
+            ExprKind::Identifier(name) => ir::Expr::Identifier { name: name.clone() },
+            ExprKind::Member { object, property } => ir::Expr::Member {
+                object: b(self, object),
+                property: property.clone(),
             },
-            ExprKind::Unary { op, operand } => obj! {
-                "kind" => "unary", "operator" => op.as_str(), "operand" => self.expr(operand)
+            ExprKind::Binary { op, left, right } => match BinaryOp::from_name(op) {
+                Some(operator) => ir::Expr::Binary {
+                    operator,
+                    left: b(self, left),
+                    right: b(self, right),
+                },
+                None => self.internal(format!("binary operator '{op}'")),
+            },
+            ExprKind::Unary { op, operand } => match UnaryOp::from_name(op) {
+                Some(operator) => ir::Expr::Unary {
+                    operator,
+                    operand: b(self, operand),
+                },
+                None => self.internal(format!("unary operator '{op}'")),
             },
             ExprKind::Call { callee, args } => {
                 if let ExprKind::Identifier(name) = &callee.kind
@@ -87,57 +108,80 @@ impl Lowerer {
                         "Invalid regex pattern in matches(): \"{pattern}\""
                     )));
                 }
-                let args: Vec<Value> = args.iter().map(|a| self.expr(a)).collect();
-                obj! {"kind" => "call", "callee" => self.expr(callee), "args" => args}
+                let args = args.iter().map(|a| self.expr(a)).collect();
+                ir::Expr::Call {
+                    callee: b(self, callee),
+                    args,
+                }
             }
             ExprKind::Conditional {
                 condition,
                 consequent,
                 alternate,
-            } => obj! {
-                "kind" => "conditional",
-                "condition" => self.expr(condition),
-                "consequent" => self.expr(consequent),
-                "alternate" => self.expr(alternate),
+            } => ir::Expr::Conditional {
+                condition: b(self, condition),
+                consequent: b(self, consequent),
+                alternate: b(self, alternate),
             },
-            ExprKind::Array(items) => {
-                let elements: Vec<Value> = items.iter().map(|i| self.expr(i)).collect();
-                obj! {"kind" => "array", "elements" => elements}
-            }
-            ExprKind::Object(props) => {
-                let properties: Vec<Value> = props
+            ExprKind::Array(items) => ir::Expr::Array {
+                elements: items.iter().map(|i| self.expr(i)).collect(),
+            },
+            ExprKind::Object(props) => ir::Expr::Object {
+                properties: props
                     .iter()
-                    .map(|(k, v)| obj! {"key" => k.as_str(), "value" => self.expr(v)})
-                    .collect();
-                obj! {"kind" => "object", "properties" => properties}
-            }
-            ExprKind::Lambda { params, body } => obj! {
-                "kind" => "lambda", "params" => strings(params), "body" => self.expr(body)
+                    .map(|(k, v)| ir::ObjectProperty {
+                        key: k.clone(),
+                        value: self.expr(v),
+                    })
+                    .collect(),
             },
-            ExprKind::Count { entity, predicates } => obj! {
-                "kind" => "aggregate", "op" => "count", "entity" => entity.as_str(),
-                "predicates" => self.predicates(predicates)
+            ExprKind::Lambda { params, body } => ir::Expr::Lambda {
+                params: params.clone(),
+                body: b(self, body),
+            },
+            ExprKind::Count { entity, predicates } => ir::Expr::Aggregate {
+                op: ir::AggregateOp::Count,
+                entity: entity.clone(),
+                predicates: self.predicates(predicates),
+                field: None,
             },
             ExprKind::Sum {
                 entity,
                 predicates,
                 of,
-            } => obj! {
-                "kind" => "aggregate", "op" => "sum", "entity" => entity.as_str(),
-                "field" => of.as_str(), "predicates" => self.predicates(predicates)
+            } => ir::Expr::Aggregate {
+                op: ir::AggregateOp::Sum,
+                entity: entity.clone(),
+                predicates: self.predicates(predicates),
+                field: Some(of.clone()),
             },
         }
     }
 
-    fn predicates(&mut self, predicates: &[Predicate]) -> Vec<Value> {
+    /// An expression as IR JSON (for the parts of the IR kept as JSON).
+    pub(crate) fn expr_json(&mut self, e: &Expr) -> Value {
+        let e = self.expr(e);
+        serde_json::to_value(&e).unwrap_or(Value::Null)
+    }
+
+    /// Reports a construct the parser accepted but the IR has no form for (a compiler bug).
+    fn internal(&mut self, what: String) -> ir::Expr {
+        self.diag(Diagnostic::error(format!(
+            "{}: {what} has no IR form",
+            crate::INTERNAL_ERROR
+        )));
+        ir::Expr::Literal {
+            value: IrValue::Null,
+        }
+    }
+
+    fn predicates(&mut self, predicates: &[Predicate]) -> Vec<ir::AggregatePredicate> {
         predicates
             .iter()
-            .map(|p| obj! {"field" => p.field.as_str(), "value" => self.expr(&p.value)})
+            .map(|p| ir::AggregatePredicate {
+                field: p.field.clone(),
+                value: self.expr(&p.value),
+            })
             .collect()
     }
-}
-
-/// A JSON array of strings.
-pub(crate) fn strings(items: &[String]) -> Value {
-    Value::Array(items.iter().map(|s| Value::from(s.as_str())).collect())
 }

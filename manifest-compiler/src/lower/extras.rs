@@ -1,10 +1,14 @@
 //! Enums, events, reactions, approvals, sagas, roles, webhooks and schedules.
 
-use super::expr::type_value;
+use super::expr::{num, type_value};
 use super::{Lowerer, obj, put};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
-use crate::jsjson::{locale_compare, num};
+use crate::jsjson::locale_compare;
+use manifest_ir::{
+    IrEvent, IrEventField, IrFanOut, IrPermission, IrReaction, IrReactionMatch, IrReactionParam,
+    IrRole,
+};
 use rustc_hash::FxHashMap as HashMap;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -32,17 +36,25 @@ pub(crate) fn enum_value(e: &Enum, module: Option<&str>) -> Value {
     Value::Object(m)
 }
 
-pub(crate) fn event_value(e: &Event) -> Value {
+pub(crate) fn event_value(e: &Event) -> IrEvent {
     let payload = match &e.payload {
-        EventPayload::Fields(fields) => Value::Array(
+        EventPayload::Fields(fields) => manifest_ir::EventPayload::Fields(
             fields
                 .iter()
-                .map(|(n, t)| obj! {"name" => n.as_str(), "type" => type_value(t), "required" => true})
+                .map(|(n, t)| IrEventField {
+                    name: n.clone(),
+                    required: true,
+                    ty: type_value(t),
+                })
                 .collect(),
         ),
-        EventPayload::Type(t) => type_value(t),
+        EventPayload::Type(t) => manifest_ir::EventPayload::Type(type_value(t)),
     };
-    obj! {"name" => e.name.as_str(), "channel" => e.channel.as_str(), "payload" => payload}
+    IrEvent {
+        channel: e.channel.clone(),
+        name: e.name.clone(),
+        payload,
+    }
 }
 
 pub(crate) fn saga_value(s: &Saga, module: Option<&str>) -> Value {
@@ -80,11 +92,11 @@ fn sort_perms(perms: &mut [Perm]) {
     });
 }
 
-fn perm_value(p: &Perm) -> Value {
-    let mut m = Map::new();
-    m.insert("action".into(), json!(p.0));
-    put(&mut m, "target", p.1.as_ref().map(|t| json!(t)));
-    Value::Object(m)
+fn perm_value(p: &Perm) -> IrPermission {
+    IrPermission {
+        action: p.0.clone(),
+        target: p.1.clone(),
+    }
 }
 
 impl Lowerer {
@@ -93,46 +105,43 @@ impl Lowerer {
         r: &Reaction,
         module: Option<&str>,
         entity: Option<&str>,
-    ) -> Value {
-        let mut m = Map::new();
-        m.insert("event".into(), json!(r.event));
-        m.insert("targetEntity".into(), json!(r.target_entity));
-        m.insert("targetCommand".into(), json!(r.target_command));
-        if let Some(e) = &r.resolve {
-            let v = self.expr(e);
-            m.insert("resolve".into(), v);
-        }
-        if let Some(matches) = &r.matches {
-            let v: Vec<Value> = matches
+    ) -> IrReaction {
+        let resolve = r.resolve.as_ref().map(|e| self.expr(e));
+        let matches = r.matches.as_ref().map(|matches| {
+            matches
                 .iter()
-                .map(|(f, e)| obj! {"field" => f.as_str(), "source" => self.expr(e)})
-                .collect();
-            m.insert("match".into(), Value::Array(v));
+                .map(|(f, e)| IrReactionMatch {
+                    field: f.clone(),
+                    source: self.expr(e),
+                })
+                .collect()
+        });
+        let fan_out = r.fan_out.as_ref().map(|f| IrFanOut {
+            match_entity: f.match_entity.clone(),
+            match_field: f.match_field.clone(),
+            match_source: self.expr(&f.match_source),
+        });
+        let params = r
+            .params
+            .iter()
+            .flatten()
+            .map(|(n, e)| IrReactionParam {
+                expression: self.expr(e),
+                name: n.clone(),
+            })
+            .collect();
+        IrReaction {
+            else_create: r.else_create,
+            entity: entity.map(String::from),
+            event: r.event.clone(),
+            fan_out,
+            matches,
+            module: module.map(String::from),
+            params,
+            resolve,
+            target_command: r.target_command.clone(),
+            target_entity: r.target_entity.clone(),
         }
-        if r.else_create {
-            m.insert("elseCreate".into(), json!(true));
-        }
-        if let Some(f) = &r.fan_out {
-            let mut fm = Map::new();
-            fm.insert("matchField".into(), json!(f.match_field));
-            fm.insert("matchSource".into(), self.expr(&f.match_source));
-            put(
-                &mut fm,
-                "matchEntity",
-                f.match_entity.as_ref().map(|x| json!(x)),
-            );
-            m.insert("fanOut".into(), Value::Object(fm));
-        }
-        if let Some(params) = r.params.as_ref().filter(|p| !p.is_empty()) {
-            let v: Vec<Value> = params
-                .iter()
-                .map(|(n, e)| obj! {"name" => n.as_str(), "expression" => self.expr(e)})
-                .collect();
-            m.insert("params".into(), Value::Array(v));
-        }
-        put(&mut m, "module", module.map(|x| json!(x)));
-        put(&mut m, "entity", entity.map(|x| json!(x)));
-        Value::Object(m)
     }
 
     pub(crate) fn approval(&mut self, a: &Approval, e: &Entity) -> Value {
@@ -173,10 +182,10 @@ impl Lowerer {
             .map(|s| {
                 let mut m = Map::new();
                 m.insert("name".into(), json!(s.name));
-                m.insert("policy".into(), self.expr(&s.policy));
+                m.insert("policy".into(), self.expr_json(&s.policy));
                 m.insert("required".into(), num(s.required));
                 if let Some(w) = &s.when {
-                    m.insert("when".into(), self.expr(w));
+                    m.insert("when".into(), self.expr_json(w));
                 }
                 Value::Object(m)
             })
@@ -250,7 +259,7 @@ impl Lowerer {
                         EscalateTimeout::Hours(h) => num(*h),
                         EscalateTimeout::Word(w) => json!(w),
                     };
-                    let to = self.expr(to);
+                    let to = self.expr_json(to);
                     m.insert("onTimeout".into(), json!({"action": "escalate", "to": to, "status": status, "timeout": timeout}));
                 }
             }
@@ -259,7 +268,7 @@ impl Lowerer {
         Value::Object(m)
     }
 
-    pub(crate) fn resolve_roles(&mut self, roles: &[(&Role, Option<&str>)]) -> Vec<Value> {
+    pub(crate) fn resolve_roles(&mut self, roles: &[(&Role, Option<&str>)]) -> Vec<IrRole> {
         struct R<'a> {
             role: &'a Role,
             module: Option<&'a str>,
@@ -350,7 +359,7 @@ impl Lowerer {
             }
             chain
         };
-        let mut out: Vec<(String, Value)> = Vec::new();
+        let mut out: Vec<IrRole> = Vec::new();
         for &name in &order {
             let r = &by_name[name];
             let mut effective: Vec<Perm> = Vec::new();
@@ -373,26 +382,17 @@ impl Lowerer {
                     .any(|d| (d.0 == "all" || d.0 == p.0) && (d.1.is_none() || d.1 == p.1))
             });
             sort_perms(&mut effective);
-            let mut m = Map::new();
-            m.insert("name".into(), json!(name));
-            put(&mut m, "module", r.module.map(|x| json!(x)));
-            put(&mut m, "parent", r.role.parent.as_ref().map(|x| json!(x)));
-            m.insert(
-                "allow".into(),
-                Value::Array(r.allow.iter().map(perm_value).collect()),
-            );
-            m.insert(
-                "deny".into(),
-                Value::Array(r.deny.iter().map(perm_value).collect()),
-            );
-            m.insert(
-                "effectivePermissions".into(),
-                Value::Array(effective.iter().map(perm_value).collect()),
-            );
-            out.push((name.to_string(), Value::Object(m)));
+            out.push(IrRole {
+                allow: r.allow.iter().map(perm_value).collect(),
+                deny: r.deny.iter().map(perm_value).collect(),
+                effective_permissions: effective.iter().map(perm_value).collect(),
+                module: r.module.map(String::from),
+                name: name.to_string(),
+                parent: r.role.parent.clone(),
+            });
         }
-        out.sort_by(|a, b| locale_compare(&a.0, &b.0));
-        out.into_iter().map(|(_, v)| v).collect()
+        out.sort_by(|a, b| locale_compare(&a.name, &b.name));
+        out
     }
 
     pub(crate) fn webhook(&mut self, w: &Webhook, module: Option<&str>) -> Value {
@@ -418,7 +418,7 @@ impl Lowerer {
             let t: Vec<Value> = w
                 .transform
                 .iter()
-                .map(|(n, e)| obj! {"name" => n.as_str(), "expression" => self.expr(e)})
+                .map(|(n, e)| obj! {"name" => n.as_str(), "expression" => self.expr_json(e)})
                 .collect();
             m.insert("transform".into(), Value::Array(t));
         }
@@ -468,7 +468,7 @@ impl Lowerer {
             let p: Vec<Value> = s
                 .params
                 .iter()
-                .map(|(n, e)| obj! {"name" => n.as_str(), "expression" => self.expr(e)})
+                .map(|(n, e)| obj! {"name" => n.as_str(), "expression" => self.expr_json(e)})
                 .collect();
             m.insert("params".into(), Value::Array(p));
         }

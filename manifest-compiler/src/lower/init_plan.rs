@@ -3,92 +3,96 @@
 
 use super::obj;
 use crate::jsjson::locale_compare;
+use manifest_ir::{ActionKind, BinaryOp, Expr, IrCommand, IrEntity, IrValue};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::{Value, json};
-
-fn strs(v: &Value) -> impl Iterator<Item = &Value> {
-    v.as_array().into_iter().flatten()
-}
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort_by(|a, b| locale_compare(a, b));
     v
 }
 
-fn is_null_literal(e: &Value) -> bool {
-    e["kind"] == "literal" && e["value"]["kind"] == "null"
+fn is_null_literal(e: &Expr) -> bool {
+    matches!(
+        e,
+        Expr::Literal {
+            value: IrValue::Null
+        }
+    )
 }
 
-fn is_self_property(e: &Value, property: &str) -> bool {
-    e["kind"] == "member"
-        && e["property"] == property
-        && e["object"]["kind"] == "identifier"
-        && (e["object"]["name"] == "self" || e["object"]["name"] == "this")
+fn is_self_property(e: &Expr, wanted: &str) -> bool {
+    matches!(e, Expr::Member { object, property }
+        if property == wanted
+            && matches!(&**object, Expr::Identifier { name } if name == "self" || name == "this"))
 }
 
 /// A guard `self.<property> == null` (or `is null`, either side).
-pub(crate) fn asserts_unset(guard: &Value, property: &str) -> bool {
-    guard["kind"] == "binary"
-        && (guard["operator"] == "==" || guard["operator"] == "is")
-        && ((is_self_property(&guard["left"], property) && is_null_literal(&guard["right"]))
-            || (is_null_literal(&guard["left"]) && is_self_property(&guard["right"], property)))
-}
-
-fn is_now_call(e: &Value) -> bool {
-    e["kind"] == "call" && e["callee"]["kind"] == "identifier" && e["callee"]["name"] == "now"
-}
-
-fn has_modifier(p: &Value, m: &str) -> bool {
-    strs(&p["modifiers"]).any(|x| x == m)
-}
-
-fn initializes_lifecycle_timestamp(cmd: &Value) -> bool {
-    strs(&cmd["actions"]).any(|a| {
-        let Some(target) = a["target"].as_str() else {
-            return false;
-        };
-        a["kind"] == "mutate"
-            && target.ends_with("At")
-            && target != "updatedAt"
-            && is_now_call(&a["expression"])
-            && strs(&cmd["guards"]).any(|g| asserts_unset(g, target))
-    })
-}
-
-fn allocates_required_field(cmd: &Value, entity: &Value, target: &str) -> bool {
-    let Some(p) = strs(&entity["properties"]).find(|p| p["name"] == target) else {
-        return false;
-    };
-    if !has_modifier(p, "required")
-        || p.get("defaultValue").is_some()
-        || p["autoNow"] == true
-        || target == "id"
-    {
-        return false;
-    }
-    let Some(a) = strs(&cmd["actions"]).find(|a| a["kind"] == "mutate" && a["target"] == target)
+pub(crate) fn asserts_unset(guard: &Expr, property: &str) -> bool {
+    let Expr::Binary {
+        operator,
+        left,
+        right,
+    } = guard
     else {
         return false;
     };
-    let e = &a["expression"];
-    if e["kind"] == "literal" || is_now_call(e) {
-        return true;
-    }
-    e["kind"] == "identifier" && strs(&cmd["parameters"]).any(|p| p["name"] == e["name"])
+    matches!(operator, BinaryOp::Eq | BinaryOp::Is)
+        && ((is_self_property(left, property) && is_null_literal(right))
+            || (is_null_literal(left) && is_self_property(right, property)))
 }
 
-fn owned_fields(cmd: &Value, entity: &Value) -> Vec<String> {
-    let props: HashSet<&str> = strs(&entity["properties"])
-        .filter_map(|p| p["name"].as_str())
-        .collect();
+fn is_now_call(e: &Expr) -> bool {
+    matches!(e, Expr::Call { callee, .. } if matches!(&**callee, Expr::Identifier { name } if name == "now"))
+}
+
+fn initializes_lifecycle_timestamp(cmd: &IrCommand) -> bool {
+    cmd.actions.iter().any(|a| {
+        let Some(target) = a.target.as_deref() else {
+            return false;
+        };
+        a.kind == ActionKind::Mutate
+            && target.ends_with("At")
+            && target != "updatedAt"
+            && is_now_call(&a.expression)
+            && cmd.guards.iter().any(|g| asserts_unset(g, target))
+    })
+}
+
+fn allocates_required_field(cmd: &IrCommand, entity: &IrEntity, target: &str) -> bool {
+    let Some(p) = entity.properties.iter().find(|p| p.name == target) else {
+        return false;
+    };
+    if !p.has("required") || p.default_value.is_some() || p.auto_now || target == "id" {
+        return false;
+    }
+    let Some(a) = cmd
+        .actions
+        .iter()
+        .find(|a| a.kind == ActionKind::Mutate && a.target.as_deref() == Some(target))
+    else {
+        return false;
+    };
+    match &a.expression {
+        Expr::Literal { .. } => true,
+        e if is_now_call(e) => true,
+        Expr::Identifier { name } => cmd.parameters.iter().any(|p| &p.name == name),
+        _ => false,
+    }
+}
+
+fn owned_fields(cmd: &IrCommand, entity: &IrEntity) -> Vec<String> {
+    let props: HashSet<&str> = entity.properties.iter().map(|p| p.name.as_str()).collect();
     let mut owned: Vec<String> = Vec::new();
-    for a in strs(&cmd["actions"]) {
-        let Some(t) = a["target"].as_str() else {
+    for a in &cmd.actions {
+        let Some(t) = a.target.as_deref() else {
             continue;
         };
-        let kind = a["kind"].as_str().unwrap_or_default();
         if props.contains(t)
-            && matches!(kind, "mutate" | "compute" | "persist")
+            && matches!(
+                a.kind,
+                ActionKind::Mutate | ActionKind::Compute | ActionKind::Persist
+            )
             && !owned.iter().any(|o| o == t)
         {
             owned.push(t.to_string());
@@ -98,15 +102,15 @@ fn owned_fields(cmd: &Value, entity: &Value) -> Vec<String> {
 }
 
 /// The plan for `cmd` on `entity`, or `None` when it does not create instances.
-pub(crate) fn build(entity: &Value, cmd: &Value, tenant: Option<&Value>) -> Option<Value> {
-    if cmd["entity"] != entity["name"] {
+pub(crate) fn build(entity: &IrEntity, cmd: &IrCommand, tenant: Option<&Value>) -> Option<Value> {
+    if cmd.entity.as_deref() != Some(entity.name.as_str()) {
         return None;
     }
     let owned = owned_fields(cmd, entity);
     let owned_set: HashSet<&str> = owned.iter().map(String::as_str).collect();
-    let props: Vec<&Value> = strs(&entity["properties"]).collect();
-    let prop_names: HashSet<&str> = props.iter().filter_map(|p| p["name"].as_str()).collect();
-    let literal_create = cmd["name"] == "create";
+    let props = &entity.properties;
+    let prop_names: HashSet<&str> = props.iter().map(|p| p.name.as_str()).collect();
+    let literal_create = cmd.name == "create";
     let required_init = owned
         .iter()
         .filter(|t| allocates_required_field(cmd, entity, t))
@@ -115,12 +119,12 @@ pub(crate) fn build(entity: &Value, cmd: &Value, tenant: Option<&Value>) -> Opti
     if !signal || (owned.is_empty() && !literal_create) {
         return None;
     }
-    let params: Vec<&Value> = strs(&cmd["parameters"]).collect();
+    let params = &cmd.parameters;
     let inputs = sorted(
         params
             .iter()
-            .filter(|p| p.get("trustedSource").is_none())
-            .filter_map(|p| p["name"].as_str().map(String::from))
+            .filter(|p| p.trusted_source.is_none())
+            .map(|p| p.name.clone())
             .collect(),
     );
     let mut authenticated = Vec::new();
@@ -129,51 +133,50 @@ pub(crate) fn build(entity: &Value, cmd: &Value, tenant: Option<&Value>) -> Opti
     {
         authenticated.push(tp.to_string());
     }
-    for p in &params {
-        if p.get("trustedSource").is_some()
-            && let Some(n) = p["name"].as_str()
-            && prop_names.contains(n)
-        {
-            authenticated.push(n.to_string());
+    for p in params {
+        if p.trusted_source.is_some() && prop_names.contains(p.name.as_str()) {
+            authenticated.push(p.name.clone());
         }
     }
     let authenticated = sorted(authenticated);
     let optional: HashSet<&str> = params
         .iter()
-        .filter(|p| p["required"] != true)
-        .filter_map(|p| p["name"].as_str())
+        .filter(|p| !p.required)
+        .map(|p| p.name.as_str())
         .collect();
 
     let mut defaults = Vec::new();
-    for p in &props {
-        let name = p["name"].as_str().unwrap_or_default();
+    for p in props {
+        let name = p.name.as_str();
         if owned_set.contains(name) && !optional.contains(name) {
             continue;
         }
-        if p.get("defaultValue").is_some() {
+        if p.default_value.is_some() {
             defaults.push(json!({"property": name, "source": "defaultValue"}));
-        } else if p["autoNow"] == true {
+        } else if p.auto_now {
             defaults.push(json!({"property": name, "source": "autoNow"}));
         }
     }
-    if entity["timestamps"] == true {
+    if entity.timestamps {
         defaults.push(json!({"property": "createdAt", "source": "timestamps"}));
         defaults.push(json!({"property": "updatedAt", "source": "timestamps"}));
     }
-    for key in ["versionProperty", "versionAtProperty"] {
-        if let Some(v) = entity[key].as_str() {
-            defaults.push(json!({"property": v, "source": "version"}));
-        }
+    for v in [&entity.version_property, &entity.version_at_property]
+        .into_iter()
+        .flatten()
+    {
+        defaults.push(json!({"property": v, "source": "version"}));
     }
     let mut lifecycle = Vec::new();
-    for p in &props {
-        let Some(dv) = p.get("defaultValue") else {
+    for p in props {
+        let Some(dv) = &p.default_value else {
             continue;
         };
-        let name = p["name"].as_str().unwrap_or_default();
-        let has_transition = strs(&entity["transitions"]).any(|t| t["property"] == name);
+        let name = p.name.as_str();
+        let has_transition = entity.transitions.iter().any(|t| t.property == name);
         if has_transition || name == "status" {
-            lifecycle.push(obj! {"property" => name, "value" => dv.clone()});
+            let dv = serde_json::to_value(dv).unwrap_or(Value::Null);
+            lifecycle.push(obj! {"property" => name, "value" => dv});
         }
     }
     let mut draft: Vec<String> = vec!["id".into()];
@@ -197,14 +200,12 @@ pub(crate) fn build(entity: &Value, cmd: &Value, tenant: Option<&Value>) -> Opti
     let requirements = sorted(
         props
             .iter()
-            .filter(|p| {
-                has_modifier(p, "required") && p["type"]["nullable"] != true && p["name"] != "id"
-            })
-            .filter_map(|p| p["name"].as_str().map(String::from))
+            .filter(|p| p.has("required") && !p.ty.nullable && p.name != "id")
+            .map(|p| p.name.clone())
             .collect(),
     );
     let (mut dynamic, mut redundant) = (Vec::new(), Vec::new());
-    for (i, g) in strs(&cmd["guards"]).enumerate() {
+    for (i, g) in cmd.guards.iter().enumerate() {
         if owned.iter().any(|o| asserts_unset(g, o)) {
             redundant.push(i);
         } else {
@@ -225,34 +226,29 @@ pub(crate) fn build(entity: &Value, cmd: &Value, tenant: Option<&Value>) -> Opti
 }
 
 /// Attaches plans; an entity with a planned `create` keeps only that one.
-pub(crate) fn attach(entities: &[Value], commands: &mut [Value], tenant: Option<&Value>) {
+pub(crate) fn attach(entities: &[IrEntity], commands: &mut [IrCommand], tenant: Option<&Value>) {
     // By name; a later declaration wins, as in upstream's Map.
-    let by_name: HashMap<&str, &Value> = entities
-        .iter()
-        .filter_map(|e| Some((e["name"].as_str()?, e)))
-        .collect();
+    let by_name: HashMap<&str, &IrEntity> = entities.iter().map(|e| (e.name.as_str(), e)).collect();
     for cmd in commands.iter_mut() {
-        let Some(entity) = cmd["entity"].as_str().and_then(|n| by_name.get(n)) else {
+        let Some(entity) = cmd.entity.as_deref().and_then(|n| by_name.get(n)) else {
             continue;
         };
-        if let Some(plan) = build(entity, cmd, tenant)
-            && let Some(m) = cmd.as_object_mut()
-        {
-            m.insert("initialization".into(), plan);
+        if let Some(plan) = build(entity, cmd, tenant) {
+            cmd.initialization = Some(plan);
         }
     }
     let planned_create: HashSet<String> = commands
         .iter()
-        .filter(|c| c["name"] == "create" && c.get("initialization").is_some())
-        .filter_map(|c| c["entity"].as_str().map(String::from))
+        .filter(|c| c.name == "create" && c.initialization.is_some())
+        .filter_map(|c| c.entity.clone())
         .collect();
     for c in commands.iter_mut() {
-        let drop = c["name"] != "create"
-            && c["entity"]
-                .as_str()
+        let drop = c.name != "create"
+            && c.entity
+                .as_deref()
                 .is_some_and(|e| planned_create.contains(e));
-        if drop && let Some(m) = c.as_object_mut() {
-            m.remove("initialization");
+        if drop {
+            c.initialization = None;
         }
     }
 }

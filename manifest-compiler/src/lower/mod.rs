@@ -1,5 +1,5 @@
-//! Syntax tree to IR JSON, in upstream's shape, with the semantic diagnostics
-//! upstream raises while lowering, in upstream's order.
+//! Syntax tree to the typed IR ([`manifest_ir::Ir`]), in upstream's shape, with the
+//! semantic diagnostics upstream raises while lowering, in upstream's order.
 
 mod command;
 mod entity;
@@ -10,6 +10,7 @@ pub(crate) mod init_plan;
 use crate::ast::{Decls, Entity, Program};
 use crate::checks;
 use crate::diagnostic::Diagnostic;
+use manifest_ir::{Ir, IrEntity, IrStore};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_json::{Map, Value, json};
 
@@ -53,7 +54,7 @@ fn all_entities(program: &Program) -> Vec<(&Entity, Option<&str>)> {
 }
 
 /// Lowers a parsed program; `provenance` is stamped in by the caller.
-pub(crate) fn lower(program: &mut Program, diagnostics: &mut Vec<Diagnostic>) -> Value {
+pub(crate) fn lower(program: &mut Program, diagnostics: &mut Vec<Diagnostic>) -> Ir {
     checks::compose::expand_generics(program, diagnostics);
     checks::compose::expand_composition(program, diagnostics);
     for (kind, list) in [
@@ -88,11 +89,15 @@ pub(crate) fn lower(program: &mut Program, diagnostics: &mut Vec<Diagnostic>) ->
         .values
         .iter()
         .map(|v| {
-            let props: Vec<Value> = v.properties.iter().map(|p| lw.property(p)).collect();
+            let props: Vec<Value> = v
+                .properties
+                .iter()
+                .map(|p| serde_json::to_value(lw.property(p)).unwrap_or(Value::Null))
+                .collect();
             obj! {"name" => v.name.as_str(), "properties" => props}
         })
         .collect();
-    let entities: Vec<Value> = all_entities(program)
+    let entities: Vec<IrEntity> = all_entities(program)
         .into_iter()
         .map(|(e, m)| lw.entity(e, m))
         .collect();
@@ -122,16 +127,17 @@ pub(crate) fn lower(program: &mut Program, diagnostics: &mut Vec<Diagnostic>) ->
             } else {
                 target
             };
-            stores.push(json!({"entity": e.name, "target": target, "config": {}}));
+            stores.push(IrStore {
+                config: json!({}),
+                entity: e.name.clone(),
+                target: target.to_string(),
+            });
         }
     }
     for (d, _) in &scopes {
         events.extend(d.events.iter().map(extras::event_value));
     }
-    lw.declared_events = events
-        .iter()
-        .filter_map(|e| e["name"].as_str().map(String::from))
-        .collect();
+    lw.declared_events = events.iter().map(|e| e.name.clone()).collect();
     for (e, _) in all_entities(program) {
         lw.entity_props.insert(
             e.name.clone(),
@@ -195,7 +201,7 @@ pub(crate) fn lower(program: &mut Program, diagnostics: &mut Vec<Diagnostic>) ->
         schedules.extend(d.schedules.iter().map(|s| lw.schedule(s)));
     }
     let tenant = program.tenant.as_ref().map(|t| {
-        obj! {"property" => t.property.as_str(), "type" => expr::type_value(&t.ty), "contextPath" => t.context_path.as_str()}
+        obj! {"property" => t.property.as_str(), "type" => serde_json::to_value(expr::type_value(&t.ty)).unwrap_or_default(), "contextPath" => t.context_path.as_str()}
     });
 
     init_plan::attach(&entities, &mut commands, tenant.as_ref());
@@ -221,30 +227,26 @@ pub(crate) fn lower(program: &mut Program, diagnostics: &mut Vec<Diagnostic>) ->
         &events,
         &mut lw.diagnostics,
     );
-    let mut ir = Map::new();
-    ir.insert("version".into(), json!("1.0"));
-    put(&mut ir, "tenant", tenant);
-    ir.insert("modules".into(), Value::Array(modules));
-    ir.insert("values".into(), Value::Array(values));
-    ir.insert("entities".into(), Value::Array(entities));
-    ir.insert("enums".into(), Value::Array(enums));
-    ir.insert("stores".into(), Value::Array(stores));
-    ir.insert("events".into(), Value::Array(events));
-    ir.insert("commands".into(), Value::Array(commands));
-    ir.insert("policies".into(), Value::Array(policies));
-    ir.insert("reactions".into(), Value::Array(reactions));
-    for (key, list) in [
-        ("sagas", sagas),
-        ("roles", roles),
-        ("schedules", schedules),
-        ("webhooks", webhooks),
-    ] {
-        if !list.is_empty() {
-            ir.insert(key.into(), Value::Array(list));
-        }
-    }
+    let ir = Ir {
+        commands,
+        entities,
+        enums,
+        events,
+        modules,
+        policies,
+        provenance: None,
+        reactions,
+        roles,
+        sagas,
+        schedules,
+        stores,
+        tenant,
+        values,
+        version: manifest_ir::IR_VERSION.into(),
+        webhooks,
+    };
     *diagnostics = lw.diagnostics;
-    Value::Object(ir)
+    ir
 }
 
 fn module_value(name: &str, d: &Decls) -> Value {
