@@ -48,8 +48,10 @@ fn tiers() -> BTreeMap<String, u8> {
 enum IrFrom {
     /// Its `.ir.json` (upstream's compile).
     Stored,
-    /// Its `.manifest`, compiled by manifest-compiler.
+    /// Its `.manifest`, compiled by manifest-compiler, loaded from the JSON text it writes.
     OurCompiler,
+    /// Its `.manifest`, compiled by manifest-compiler, its typed IR run as it is (no JSON).
+    OurCompilerTyped,
 }
 
 /// Every case of every fixture on `backend`, through the library's runner; returns (counts
@@ -75,15 +77,15 @@ async fn run_suite_from(
     };
     let mut fixtures = Vec::new();
     for (fixture, tier) in tiers {
-        let ir_text = match from {
-            IrFrom::Stored => read(&dir.join(format!("{fixture}.ir.json"))),
-            IrFrom::OurCompiler => {
-                let source = read(&dir.join(format!("{fixture}.manifest")));
-                match manifest_compiler::compile(&source) {
-                    Ok(compiled) => compiled.to_json(),
-                    Err(d) => panic!("{fixture}.manifest does not compile: {d}"),
-                }
-            }
+        let compiled = || {
+            let source = read(&dir.join(format!("{fixture}.manifest")));
+            manifest_compiler::compile(&source)
+                .unwrap_or_else(|d| panic!("{fixture}.manifest does not compile: {d}"))
+        };
+        let ir = match from {
+            IrFrom::Stored => Ir::from_json_str(&read(&dir.join(format!("{fixture}.ir.json")))),
+            IrFrom::OurCompiler => Ir::from_json_str(&compiled().to_json()),
+            IrFrom::OurCompilerTyped => compiled().ir.checked(),
         };
         let cases_path = dir.join(format!("{fixture}.results.json"));
         let cases = Cases::from_json_str(&read(&cases_path))
@@ -91,7 +93,7 @@ async fn run_suite_from(
         fixtures.push((
             fixture,
             tier,
-            Ir::from_json_str(&ir_text).map(|ir| Arc::new(Program::new(ir))),
+            ir.map(|ir| Arc::new(Program::new(ir))),
             cases,
         ));
     }
@@ -256,12 +258,15 @@ async fn conformance_on_postgres() {
 #[tokio::test]
 async fn conformance_on_memory_from_our_compiler() {
     let backend = Backend::Memory;
-    let (counts, failures) = run_suite_from(&backend, IrFrom::OurCompiler).await;
-    assert_counts(&backend, &counts);
     let (stored_counts, stored_failures) = run_suite(&backend).await;
-    assert_eq!(counts, stored_counts, "passes and failures per tier");
-    assert_eq!(
-        failures.keys().collect::<Vec<_>>(),
-        stored_failures.keys().collect::<Vec<_>>()
-    );
+    // Through the IR's JSON text, and as the typed IR itself.
+    for from in [IrFrom::OurCompiler, IrFrom::OurCompilerTyped] {
+        let (counts, failures) = run_suite_from(&backend, from).await;
+        assert_counts(&backend, &counts);
+        assert_eq!(counts, stored_counts, "passes and failures per tier");
+        assert_eq!(
+            failures.keys().collect::<Vec<_>>(),
+            stored_failures.keys().collect::<Vec<_>>()
+        );
+    }
 }
