@@ -17,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod canonical;
 mod command;
 pub mod depth;
 mod entity;
