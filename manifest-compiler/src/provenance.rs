@@ -4,8 +4,9 @@
 //! - `irHash` = SHA-256 (hex) of `JSON.stringify` of the whole IR with `irHash`
 //!   left out of `provenance` and every object's keys sorted (`localeCompare`).
 
-use crate::jsjson::{Sink, write_canonical_without_ir_hash};
-use serde_json::Value;
+use manifest_ir::canonical;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// Our compiler's version, stamped into `provenance.compilerVersion`.
@@ -14,11 +15,8 @@ pub const COMPILER_VERSION: &str = concat!("manifest-rs ", env!("CARGO_PKG_VERSI
 pub const SCHEMA_VERSION: &str = "1.0";
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(digest: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(digest.len() * 2);
     for b in digest {
         out.push(char::from(DIGITS[usize::from(b >> 4)]));
@@ -27,42 +25,33 @@ fn hex(digest: &[u8]) -> String {
     out
 }
 
-/// Canonical JSON text fed to SHA-256 in chunks, never held whole.
-struct HashSink {
-    hasher: Sha256,
-    buf: Vec<u8>,
-}
+/// An IR document with `provenance.irHash` left out, as it is hashed.
+struct WithoutIrHash<'a>(&'a Value);
 
-impl HashSink {
-    const CHUNK: usize = 1 << 14;
+/// A provenance object without its `irHash`.
+struct ProvenanceWithoutIrHash<'a>(&'a Map<String, Value>);
 
-    fn finish(mut self) -> String {
-        self.hasher.update(&self.buf);
-        hex(&self.hasher.finalize())
+impl Serialize for WithoutIrHash<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Value::Object(top) = self.0 else {
+            return self.0.serialize(s);
+        };
+        let mut m = s.serialize_map(Some(top.len()))?;
+        for (k, v) in top {
+            match v {
+                Value::Object(p) if k == "provenance" => {
+                    m.serialize_entry(k, &ProvenanceWithoutIrHash(p))?
+                }
+                v => m.serialize_entry(k, v)?,
+            }
+        }
+        m.end()
     }
 }
 
-impl Sink for HashSink {
-    #[inline]
-    fn push(&mut self, c: char) {
-        if c.is_ascii() && self.buf.len() < Self::CHUNK {
-            self.buf.push(c as u8);
-        } else {
-            self.push_str(c.encode_utf8(&mut [0; 4]));
-        }
-    }
-
-    #[inline]
-    fn push_str(&mut self, s: &str) {
-        if self.buf.len() + s.len() > Self::CHUNK {
-            self.hasher.update(&self.buf);
-            self.buf.clear();
-        }
-        if s.len() > Self::CHUNK {
-            self.hasher.update(s.as_bytes());
-        } else {
-            self.buf.extend_from_slice(s.as_bytes());
-        }
+impl Serialize for ProvenanceWithoutIrHash<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().filter(|(k, _)| k.as_str() != "irHash"))
     }
 }
 
@@ -77,23 +66,20 @@ pub fn provenance(source: &str, compiled_at: String) -> manifest_ir::Provenance 
     }
 }
 
-/// `irHash` of an IR document: any `irHash` already in its provenance is left out.
+/// `irHash` of an IR document read as JSON: any `irHash` already in its provenance is left
+/// out (a document's stamp can be checked with it).
 pub fn ir_hash(ir: &Value) -> String {
-    let mut sink = HashSink {
-        hasher: Sha256::new(),
-        buf: Vec::with_capacity(HashSink::CHUNK),
-    };
-    write_canonical_without_ir_hash(ir, &mut sink);
-    sink.finish()
+    // A JSON value's keys are strings, so its canonical text cannot fail.
+    canonical::sha256_hex(&WithoutIrHash(ir)).unwrap_or_default()
 }
 
-/// Computes `irHash` over `ir` (its provenance's own `irHash` left out) and stamps it in.
-pub fn stamp_ir_hash(ir: &mut manifest_ir::Ir) -> Result<(), serde_json::Error> {
+/// Computes `irHash` over `ir` (its provenance's own `irHash` left out) and stamps it in:
+/// one streaming pass over the typed tree, whose fields are declared in the text's order.
+pub fn stamp_ir_hash(ir: &mut manifest_ir::Ir) -> Result<(), manifest_ir::canonical::Error> {
     if let Some(p) = &mut ir.provenance {
         p.ir_hash = None;
     }
-    // Until the typed canonical writer lands: through a JSON value.
-    let hash = ir_hash(&serde_json::to_value(&*ir)?);
+    let hash = manifest_ir::canonical::sha256_hex(&*ir)?;
     if let Some(p) = &mut ir.provenance {
         p.ir_hash = Some(hash);
     }
@@ -170,8 +156,8 @@ mod tests {
     }
 
     #[test]
-    fn ir_hash_streams_the_canonical_text_in_chunks() {
-        let long = "x".repeat(HashSink::CHUNK + 7);
+    fn ir_hash_leaves_the_stamp_out() {
+        let long = "x".repeat(70_000);
         let ir = json!({
             "provenance": {"irHash": "stale", "contentHash": "c"},
             "B": [1, -2, 0.5, long], "a": {"Z": null, "y": "q\"\n"}
@@ -180,7 +166,7 @@ mod tests {
         if let Some(p) = without["provenance"].as_object_mut() {
             p.remove("irHash");
         }
-        let text = crate::jsjson::canonical_string(&without);
+        let text = canonical::to_string(&without).unwrap();
         assert!(text.starts_with(r#"{"a":{"y":"q\"\n","Z":null},"B":[1,-2,0.5,"xx"#));
         assert_eq!(ir_hash(&ir), sha256_hex(text.as_bytes()));
     }
