@@ -44,9 +44,9 @@ pub struct IrCommand {
     /// Guards, in order.
     #[serde(default)]
     pub guards: Vec<Expr>,
-    /// The compiler's analysis of a create command (informational).
+    /// The compiler's analysis of a command that creates instances (informational).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub initialization: Option<Json>,
+    pub initialization: Option<IrInitialization>,
     /// The module declaring it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module: Option<String>,
@@ -67,6 +67,59 @@ pub struct IrCommand {
     /// Its declared return type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub returns: Option<IrType>,
+}
+
+/// How a command creates an instance (semantics.md § Initialization Commands): where each
+/// field of the new instance comes from. Informational: the runtime does not read it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IrInitialization {
+    /// Fields set from the authenticated context (the tenant, trusted parameters).
+    #[serde(default)]
+    pub authenticated_ownership_fields: Vec<String>,
+    /// Fields the command's actions write.
+    #[serde(default)]
+    pub command_owned_fields: Vec<String>,
+    /// Fields filled by a default: `{property, source}` (`defaultValue`, `autoNow`,
+    /// `timestamps`, `version`).
+    #[serde(default)]
+    pub declared_defaults: Vec<IrDeclaredDefault>,
+    /// The fields of the draft before the actions run.
+    #[serde(default)]
+    pub draft_fields: Vec<String>,
+    /// The guards evaluated at run time, by index.
+    #[serde(default)]
+    pub dynamic_guard_indexes: Vec<u32>,
+    /// The required, non-null fields the finished instance must have.
+    #[serde(default)]
+    pub final_document_requirements: Vec<String>,
+    /// The parameters the caller gives.
+    #[serde(default)]
+    pub initialization_inputs: Vec<String>,
+    /// The initial state of lifecycle properties: `{property, value}`.
+    #[serde(default)]
+    pub initial_lifecycle_state: Vec<IrLifecycleValue>,
+    /// The guards a create makes redundant (`self.x == null` on a field it owns), by index.
+    #[serde(default)]
+    pub redundant_guard_indexes: Vec<u32>,
+}
+
+/// One field filled by a default in an [`IrInitialization`].
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct IrDeclaredDefault {
+    /// The field.
+    pub property: String,
+    /// Where its value comes from.
+    pub source: String,
+}
+
+/// A lifecycle property's initial value in an [`IrInitialization`].
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct IrLifecycleValue {
+    /// The property.
+    pub property: String,
+    /// Its value.
+    pub value: IrValue,
 }
 
 /// The declared payload fields of one event a command emits: each field's expression is

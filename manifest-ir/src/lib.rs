@@ -12,8 +12,8 @@
 //!   order of their JSON names, the order upstream's `irHash` text sorts them into, so
 //!   [`canonical`] writes that text, and the hash, in one streaming pass over the typed tree.
 //! - What this runtime does not execute yet (sagas, schedules, webhooks, approvals, retry
-//!   policies, initialization plans, modules, enums, value types, the tenant declaration) is
-//!   kept as `serde_json::Value`, exactly as compiled.
+//!   policies, modules, enums, value types, the tenant declaration) is kept as
+//!   `serde_json::Value`, exactly as compiled.
 
 #![forbid(unsafe_code)]
 
@@ -28,8 +28,9 @@ mod program;
 pub mod text;
 
 pub use command::{
-    ActionKind, IrAction, IrCommand, IrEmitPayload, IrEmitPayloadField, IrParameter, IrPolicy,
-    IrRateLimit, PolicyAction, RateLimitScope,
+    ActionKind, IrAction, IrCommand, IrDeclaredDefault, IrEmitPayload, IrEmitPayloadField,
+    IrInitialization, IrLifecycleValue, IrParameter, IrPolicy, IrRateLimit, PolicyAction,
+    RateLimitScope,
 };
 pub use entity::{
     IrComputedProperty, IrConstraint, IrEntity, IrForeignKey, IrMaskStrategy, IrProperty,

@@ -174,7 +174,25 @@ fn every_program() -> Ir {
         entity: Some("E".into()),
         failure_event: Some("RunFailed".into()),
         guards: vec![e()],
-        initialization: Some(json!({"draftFields": ["id"]})),
+        initialization: Some(IrInitialization {
+            authenticated_ownership_fields: vec!["tenantId".into()],
+            command_owned_fields: vec!["p".into()],
+            declared_defaults: vec![IrDeclaredDefault {
+                property: "status".into(),
+                source: "defaultValue".into(),
+            }],
+            draft_fields: vec!["id".into()],
+            dynamic_guard_indexes: vec![0],
+            final_document_requirements: vec!["p".into()],
+            initialization_inputs: vec!["x".into()],
+            initial_lifecycle_state: vec![IrLifecycleValue {
+                property: "status".into(),
+                value: IrValue::String {
+                    value: "open".into(),
+                },
+            }],
+            redundant_guard_indexes: vec![1],
+        }),
         module: Some("m".into()),
         name: "run".into(),
         parameters: vec![IrParameter {

@@ -199,12 +199,10 @@ pub(crate) fn required_fields_on_create(
             None => name.to_string(),
         };
         for cmd in inits {
-            let plan = cmd.initialization.as_ref().unwrap_or(&Value::Null);
-            let has = |key: &str, n: &str| {
-                plan[key]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|x| x == n))
+            let Some(plan) = &cmd.initialization else {
+                continue;
             };
+            let has = |list: &[String], n: &str| list.iter().any(|x| x == n);
             for p in &entity.properties {
                 let pn = p.name.as_str();
                 let ty = p.ty.name.as_str();
@@ -213,8 +211,8 @@ pub(crate) fn required_fields_on_create(
                     || p.default_value.is_some()
                     || p.auto_now
                     || auto.contains(pn)
-                    || has("commandOwnedFields", pn)
-                    || has("initializationInputs", pn)
+                    || has(&plan.command_owned_fields, pn)
+                    || has(&plan.initialization_inputs, pn)
                 {
                     continue;
                 }

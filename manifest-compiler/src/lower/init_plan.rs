@@ -1,11 +1,13 @@
 //! Initialization plans: which commands create an instance, and how
 //! (semantics.md § Initialization Commands), attached as `command.initialization`.
 
-use super::obj;
 use crate::jsjson::locale_compare;
-use manifest_ir::{ActionKind, BinaryOp, Expr, IrCommand, IrEntity, IrValue};
+use manifest_ir::{
+    ActionKind, BinaryOp, Expr, IrCommand, IrDeclaredDefault, IrEntity, IrInitialization,
+    IrLifecycleValue, IrValue,
+};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort_by(|a, b| locale_compare(a, b));
@@ -102,7 +104,11 @@ fn owned_fields(cmd: &IrCommand, entity: &IrEntity) -> Vec<String> {
 }
 
 /// The plan for `cmd` on `entity`, or `None` when it does not create instances.
-pub(crate) fn build(entity: &IrEntity, cmd: &IrCommand, tenant: Option<&Value>) -> Option<Value> {
+pub(crate) fn build(
+    entity: &IrEntity,
+    cmd: &IrCommand,
+    tenant: Option<&Value>,
+) -> Option<IrInitialization> {
     if cmd.entity.as_deref() != Some(entity.name.as_str()) {
         return None;
     }
@@ -152,20 +158,20 @@ pub(crate) fn build(entity: &IrEntity, cmd: &IrCommand, tenant: Option<&Value>) 
             continue;
         }
         if p.default_value.is_some() {
-            defaults.push(json!({"property": name, "source": "defaultValue"}));
+            defaults.push(default(name, "defaultValue"));
         } else if p.auto_now {
-            defaults.push(json!({"property": name, "source": "autoNow"}));
+            defaults.push(default(name, "autoNow"));
         }
     }
     if entity.timestamps {
-        defaults.push(json!({"property": "createdAt", "source": "timestamps"}));
-        defaults.push(json!({"property": "updatedAt", "source": "timestamps"}));
+        defaults.push(default("createdAt", "timestamps"));
+        defaults.push(default("updatedAt", "timestamps"));
     }
     for v in [&entity.version_property, &entity.version_at_property]
         .into_iter()
         .flatten()
     {
-        defaults.push(json!({"property": v, "source": "version"}));
+        defaults.push(default(v, "version"));
     }
     let mut lifecycle = Vec::new();
     for p in props {
@@ -175,8 +181,10 @@ pub(crate) fn build(entity: &IrEntity, cmd: &IrCommand, tenant: Option<&Value>) 
         let name = p.name.as_str();
         let has_transition = entity.transitions.iter().any(|t| t.property == name);
         if has_transition || name == "status" {
-            let dv = serde_json::to_value(dv).unwrap_or(Value::Null);
-            lifecycle.push(obj! {"property" => name, "value" => dv});
+            lifecycle.push(IrLifecycleValue {
+                property: name.to_string(),
+                value: dv.clone(),
+            });
         }
     }
     let mut draft: Vec<String> = vec!["id".into()];
@@ -189,8 +197,11 @@ pub(crate) fn build(entity: &IrEntity, cmd: &IrCommand, tenant: Option<&Value>) 
     for n in &authenticated {
         add(&mut draft, n);
     }
-    for d in defaults.iter().chain(lifecycle.iter()) {
-        add(&mut draft, d["property"].as_str().unwrap_or_default());
+    for d in &defaults {
+        add(&mut draft, &d.property);
+    }
+    for l in &lifecycle {
+        add(&mut draft, &l.property);
     }
     for n in &inputs {
         if prop_names.contains(n.as_str()) {
@@ -205,24 +216,32 @@ pub(crate) fn build(entity: &IrEntity, cmd: &IrCommand, tenant: Option<&Value>) 
             .collect(),
     );
     let (mut dynamic, mut redundant) = (Vec::new(), Vec::new());
-    for (i, g) in cmd.guards.iter().enumerate() {
+    // Guards are few (a parse bounded by the source), so an index fits u32.
+    for (i, g) in (0u32..).zip(&cmd.guards) {
         if owned.iter().any(|o| asserts_unset(g, o)) {
             redundant.push(i);
         } else {
             dynamic.push(i);
         }
     }
-    Some(obj! {
-        "initializationInputs" => inputs,
-        "authenticatedOwnershipFields" => authenticated,
-        "declaredDefaults" => defaults,
-        "initialLifecycleState" => lifecycle,
-        "commandOwnedFields" => owned,
-        "draftFields" => sorted(draft),
-        "finalDocumentRequirements" => requirements,
-        "dynamicGuardIndexes" => dynamic,
-        "redundantGuardIndexes" => redundant,
+    Some(IrInitialization {
+        authenticated_ownership_fields: authenticated,
+        command_owned_fields: owned,
+        declared_defaults: defaults,
+        draft_fields: sorted(draft),
+        dynamic_guard_indexes: dynamic,
+        final_document_requirements: requirements,
+        initialization_inputs: inputs,
+        initial_lifecycle_state: lifecycle,
+        redundant_guard_indexes: redundant,
     })
+}
+
+fn default(property: &str, source: &str) -> IrDeclaredDefault {
+    IrDeclaredDefault {
+        property: property.to_string(),
+        source: source.to_string(),
+    }
 }
 
 /// Attaches plans; an entity with a planned `create` keeps only that one.
