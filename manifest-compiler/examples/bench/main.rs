@@ -76,6 +76,25 @@ fn time_once(source: &str) -> (f64, bool) {
     (elapsed, ok)
 }
 
+/// The part of a compile no implementation can skip: `irHash`, SHA-256 of the canonical
+/// text of the whole IR. Its text's length, and the median time of writing and hashing it.
+fn hash_floor(source: &str, runs: usize) -> (usize, f64) {
+    let Ok(compiled) = compile_with(source, &options()) else {
+        return (0, 0.0);
+    };
+    let bytes = manifest_ir::canonical::to_string(&compiled.ir).map_or(0, |t| t.len());
+    let times = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            let hash = manifest_ir::canonical::sha256_hex(&compiled.ir);
+            let elapsed = start.elapsed().as_secs_f64();
+            std::hint::black_box(hash).ok();
+            elapsed
+        })
+        .collect();
+    (bytes, median(times))
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     let n = xs.len();
@@ -149,16 +168,21 @@ fn main() {
         "manifest-rs compileToIR-equivalent (`manifest_compiler::compile_with`), release, median of {} runs\n",
         args.runs
     );
-    println!("| program | lines | bytes | ours (ms) | µs / line |");
-    println!("|---|---:|---:|---:|---:|");
     println!(
-        "| {} fixtures, all | {fixture_lines} | {} | {:.3} | {:.2} |",
+        "| program | lines | bytes | ours (ms) | µs / line | irHash text (bytes) | irHash alone (ms) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} fixtures, all | {fixture_lines} | {} | {:.3} | {:.2} | | |",
         fixtures.len(),
         fixtures.iter().map(|(_, s)| s.len()).sum::<usize>(),
         fixtures_total * 1e3,
         fixtures_total * 1e6 / fixture_lines as f64
     );
-    println!("| fixture, median | | | {:.3} | |", fixtures_median * 1e3);
+    println!(
+        "| fixture, median | | | {:.3} | | | |",
+        fixtures_median * 1e3
+    );
     let mut generated = Vec::new();
     for &n in &args.sizes {
         let source = generate::program(n);
@@ -178,17 +202,20 @@ fn main() {
         }
         let times: Vec<f64> = (0..args.runs).map(|_| time_once(&source).0).collect();
         let t = median(times);
+        let (hash_bytes, hash_seconds) = hash_floor(&source, args.runs);
         let lines = source.lines().count();
         debug_assert_eq!(lines, n * generate::LINES_PER_ENTITY);
         println!(
-            "| {n} entities | {lines} | {} | {:.3} | {:.2} |",
+            "| {n} entities | {lines} | {} | {:.3} | {:.2} | {hash_bytes} | {:.3} |",
             source.len(),
             t * 1e3,
-            t * 1e6 / lines as f64
+            t * 1e6 / lines as f64,
+            hash_seconds * 1e3
         );
-        generated.push(
-            serde_json::json!({"entities": n, "lines": lines, "bytes": source.len(), "seconds": t}),
-        );
+        generated.push(serde_json::json!({
+            "entities": n, "lines": lines, "bytes": source.len(), "seconds": t,
+            "hashBytes": hash_bytes, "hashSeconds": hash_seconds,
+        }));
     }
     if let Some(path) = &args.json {
         let fixtures_json: Vec<_> = fixtures
