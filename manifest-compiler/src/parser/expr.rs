@@ -6,7 +6,7 @@ use super::{Fail, MAX_EXPR_DEPTH, PResult, Parser};
 use crate::ast::*;
 use crate::lexer::TokenKind;
 
-impl Parser {
+impl<'a> Parser<'a> {
     pub(crate) fn expr(&mut self) -> PResult<Expr> {
         self.enter()?;
         let result = self.ternary();
@@ -42,7 +42,7 @@ impl Parser {
     /// Whether the current token is an operator of binary level `level`.
     fn at_level(&self, level: usize) -> bool {
         let t = self.current();
-        let v = t.value.as_str();
+        let v = &*t.value;
         match level {
             0 => (t.kind == TokenKind::Operator && v == "||") || self.kw("or"),
             1 => (t.kind == TokenKind::Operator && v == "&&") || self.kw("and"),
@@ -63,7 +63,7 @@ impl Parser {
         };
         let mut left = operand(self)?;
         while self.at_level(level) {
-            let op = self.take().value;
+            let op = self.take_value();
             let right = operand(self)?;
             left = self.checked(Expr::new(ExprKind::Binary {
                 op,
@@ -75,9 +75,9 @@ impl Parser {
     }
 
     fn unary(&mut self) -> PResult<Expr> {
-        let v = self.current().value.as_str();
+        let v = &*self.current().value;
         if v == "!" || v == "-" || self.kw("not") {
-            let op = self.take().value;
+            let op = self.take_value();
             self.enter()?;
             let operand = self.unary();
             self.leave();
@@ -151,7 +151,7 @@ impl Parser {
         let t = self.current();
         let literal = match t.kind {
             TokenKind::Number => Some(Lit::Num(js_parse_float(&t.value))),
-            TokenKind::Str => Some(Lit::Str(t.value.clone())),
+            TokenKind::Str => Some(Lit::Str(t.value.to_string())),
             TokenKind::Keyword if t.value == "true" || t.value == "false" => {
                 Some(Lit::Bool(t.value == "true"))
             }
@@ -191,7 +191,7 @@ impl Parser {
                         break;
                     }
                     let key = if self.check_kind(TokenKind::Str) {
-                        self.take().value
+                        self.take_value()
                     } else {
                         self.word()?
                     };
@@ -212,7 +212,7 @@ impl Parser {
             let start = self.pos;
             let mut params = Vec::new();
             while self.check_kind(TokenKind::Identifier) {
-                params.push(self.take().value);
+                params.push(self.take_value());
                 if self.punct(",") {
                     self.advance();
                 } else {
@@ -238,8 +238,7 @@ impl Parser {
         // Every branch above returns: the current token is still `t`.
         let t = self.current();
         if t.kind == TokenKind::Identifier
-            || (t.kind == TokenKind::Keyword
-                && matches!(t.value.as_str(), "user" | "self" | "context"))
+            || (t.kind == TokenKind::Keyword && matches!(&*t.value, "user" | "self" | "context"))
         {
             let e = Expr::ident(&t.value);
             self.advance();
@@ -248,14 +247,14 @@ impl Parser {
         let got = if t.kind == TokenKind::Eof {
             "EOF".to_string()
         } else {
-            t.value.clone()
+            t.value.to_string()
         };
         Err(Fail(format!("Unexpected: {got}")))
     }
 
     fn aggregate(&mut self) -> PResult<Expr> {
         let pos = self.cur_pos();
-        let op = self.take().value;
+        let op = self.take_value();
         self.expect_punct("(")?;
         let entity = self.identifier()?;
         self.expect_kw("where")?;
@@ -320,17 +319,17 @@ impl Parser {
     }
 
     fn type_inner(&mut self) -> PResult<TypeRef> {
-        let name = self.take().value;
+        let name = self.take_value();
         let mut ty = TypeRef {
             name: name.clone(),
             ..TypeRef::default()
         };
         if self.punct("(") && (name == "decimal" || name == "money") {
             self.advance();
-            let precision = parse_int(&self.take().value);
+            let precision = parse_int(&self.take_value());
             self.expect_punct(",")?;
             self.skip_nl();
-            let scale = parse_int(&self.take().value);
+            let scale = parse_int(&self.take_value());
             self.expect_punct(")")?;
             ty.params = Some((precision, scale));
         }

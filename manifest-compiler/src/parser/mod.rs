@@ -27,8 +27,8 @@ pub(crate) struct Fail(pub String);
 
 pub(crate) type PResult<T> = Result<T, Fail>;
 
-pub(crate) struct Parser {
-    tokens: Vec<Token>,
+pub(crate) struct Parser<'a> {
+    tokens: Vec<Token<'a>>,
     pos: usize,
     depth: u32,
     pub(crate) diagnostics: Vec<Diagnostic>,
@@ -51,15 +51,15 @@ const SYNC_WORDS: &[&str] = &[
     "store", "event", "tenant", "async", "saga", "role", "webhook",
 ];
 
-impl Parser {
+impl<'a> Parser<'a> {
     // ----- token helpers -------------------------------------------------
 
-    pub(crate) fn current(&self) -> &Token {
+    pub(crate) fn current(&self) -> &Token<'a> {
         let last = self.tokens.len() - 1;
         &self.tokens[self.pos.min(last)]
     }
 
-    pub(crate) fn nth(&self, ahead: usize) -> Option<&Token> {
+    pub(crate) fn nth(&self, ahead: usize) -> Option<&Token<'a>> {
         self.tokens.get(self.pos + ahead)
     }
 
@@ -72,7 +72,7 @@ impl Parser {
     }
 
     /// Moves on and returns the token passed; at the end, returns the last real token.
-    pub(crate) fn advance(&mut self) -> &Token {
+    pub(crate) fn advance(&mut self) -> &Token<'a> {
         if !self.is_end() {
             self.pos += 1;
         }
@@ -80,8 +80,13 @@ impl Parser {
     }
 
     /// [`Parser::advance`], keeping the token passed.
-    pub(crate) fn take(&mut self) -> Token {
+    pub(crate) fn take(&mut self) -> Token<'a> {
         self.advance().clone()
+    }
+
+    /// [`Parser::advance`], keeping the text of the token passed.
+    pub(crate) fn take_value(&mut self) -> String {
+        self.advance().value.to_string()
     }
 
     pub(crate) fn check(&self, kind: TokenKind, value: &str) -> bool {
@@ -118,7 +123,7 @@ impl Parser {
         if t.kind == TokenKind::Eof {
             "EOF".into()
         } else {
-            t.value.clone()
+            t.value.to_string()
         }
     }
 
@@ -131,7 +136,7 @@ impl Parser {
         Err(Fail(format!("Expected {value}, got {}", self.got())))
     }
 
-    pub(crate) fn consume_kind(&mut self, kind: TokenKind) -> PResult<Token> {
+    pub(crate) fn consume_kind(&mut self, kind: TokenKind) -> PResult<Token<'a>> {
         if self.check_kind(kind) {
             return Ok(self.take());
         }
@@ -166,16 +171,16 @@ impl Parser {
                 t.pos,
             );
             self.error(message, pos);
-            return Ok(self.take().value);
+            return Ok(self.take_value());
         }
-        Ok(self.consume_kind(TokenKind::Identifier)?.value)
+        Ok(self.consume_kind(TokenKind::Identifier)?.value.into_owned())
     }
 
     /// A member name or object key: any word.
     pub(crate) fn word(&mut self) -> PResult<String> {
         let t = self.current();
         if matches!(t.kind, TokenKind::Identifier | TokenKind::Keyword) {
-            return Ok(self.take().value);
+            return Ok(self.take_value());
         }
         Err(Fail(format!("Expected identifier, got {}", self.got())))
     }
@@ -255,7 +260,7 @@ impl Parser {
 
     fn sync(&mut self) {
         self.advance();
-        while !self.is_end() && !SYNC_WORDS.contains(&self.current().value.as_str()) {
+        while !self.is_end() && !SYNC_WORDS.contains(&&*self.current().value) {
             self.advance();
         }
     }
@@ -291,7 +296,7 @@ impl Parser {
         if !self.check_kind(TokenKind::Str) {
             return Err(Fail("Expected string path after 'use'".into()));
         }
-        let path = self.take().value;
+        let path = self.take_value();
         if !path.starts_with("./") && !path.starts_with("../") {
             self.error(
                 format!("use path must be relative (start with './' or '../'), got '{path}'"),
@@ -355,7 +360,7 @@ impl Parser {
             program.orphan_constraints.push(c.name);
             return Ok(());
         }
-        let unlowered = match self.current().value.as_str() {
+        let unlowered = match &*self.current().value {
             "flow" if self.kw("flow") => Some(0),
             "effect" if self.kw("effect") => Some(1),
             "expose" if self.kw("expose") => Some(2),
