@@ -8,8 +8,20 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-/// The reserved words: they may not name a declaration.
-pub const KEYWORDS: &[&str] = &[
+/// Defines [`KEYWORDS`] and [`is_keyword`] from one list.
+macro_rules! keywords {
+    ($($word:literal),* $(,)?) => {
+        /// The reserved words: they may not name a declaration.
+        pub const KEYWORDS: &[&str] = &[$($word),*];
+
+        /// Whether `word` is one of [`KEYWORDS`].
+        pub fn is_keyword(word: &str) -> bool {
+            matches!(word, $($word)|*)
+        }
+    };
+}
+
+keywords![
     "entity",
     "property",
     "behavior",
@@ -141,14 +153,6 @@ pub const KEYWORDS: &[&str] = &[
     "transform",
 ];
 
-/// Whether `word` is one of [`KEYWORDS`].
-pub fn is_keyword(word: &str) -> bool {
-    static SET: std::sync::OnceLock<rustc_hash::FxHashSet<&'static str>> =
-        std::sync::OnceLock::new();
-    SET.get_or_init(|| KEYWORDS.iter().copied().collect())
-        .contains(word)
-}
-
 /// The one-character operators; every two-character operator starts with one.
 const OPERATOR_BYTES: &[u8] = b"+-*/%=<>!?:|&.";
 
@@ -166,6 +170,18 @@ fn is_two_char_operator(a: u8, b: u8) -> bool {
 }
 
 const PUNCTUATION_BYTES: &[u8] = b"(){}[],;@";
+
+/// Which bytes continue a word (ASCII letters, digits and `_`).
+const WORD_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        table[i] = c.is_ascii_alphanumeric() || c == b'_';
+        i += 1;
+    }
+    table
+};
 
 /// What a token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,6 +290,12 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// Moves to byte `to` past ASCII bytes only, on this line.
+    fn skip_ascii_to(&mut self, to: usize) {
+        self.col += (to - self.b) as u32;
+        self.b = to;
+    }
+
     /// Moves to byte `to` (a character boundary, not before here) on this line.
     fn skip_to(&mut self, to: usize) {
         self.col += utf16_len(&self.bytes[self.b..to]);
@@ -342,13 +364,13 @@ impl<'a> Lexer<'a> {
                 b'`' => self.read_template(start),
                 b'0'..=b'9' => {
                     let end = self.find(start, |c| !(c.is_ascii_digit() || c == b'.'));
-                    self.skip_to(end);
+                    self.skip_ascii_to(end);
                     let pos = self.pos();
                     self.push(TokenKind::Number, self.text(start), pos, start);
                 }
                 b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
-                    let end = self.find(start, |c| !(c.is_ascii_alphanumeric() || c == b'_'));
-                    self.skip_to(end);
+                    let end = self.find(start, |c| !WORD_BYTES[usize::from(c)]);
+                    self.skip_ascii_to(end);
                     let word = &self.src[start..end];
                     let kind = if is_keyword(word) {
                         TokenKind::Keyword
@@ -378,17 +400,22 @@ impl<'a> Lexer<'a> {
     }
 
     fn skip_whitespace(&mut self) {
-        while let Some(c) = self.byte_at(self.b) {
-            match (c, self.byte_at(self.b + 1)) {
-                (b' ' | b'\t' | b'\r', _) => {
+        loop {
+            match self.byte_at(self.b) {
+                Some(b' ' | b'\t' | b'\r') => {
                     self.b += 1;
                     self.col += 1;
+                    continue;
                 }
-                (b'/', Some(b'/')) => {
+                Some(b'/') => {}
+                _ => return,
+            }
+            match self.byte_at(self.b + 1) {
+                Some(b'/') => {
                     let end = self.find(self.b, |c| c == b'\n');
                     self.skip_to(end);
                 }
-                (b'/', Some(b'*')) => {
+                Some(b'*') => {
                     // Up to the closing `*/` or the end, then two columns
                     // further either way (past the end, as upstream counts).
                     self.b += 2;
@@ -402,7 +429,7 @@ impl<'a> Lexer<'a> {
                     self.b = (end + 2).min(self.bytes.len());
                     self.col += 2;
                 }
-                _ => break,
+                _ => return,
             }
         }
     }
@@ -518,6 +545,14 @@ mod tests {
     }
 
     #[test]
+    fn keywords_are_the_listed_words_exactly() {
+        assert!(KEYWORDS.iter().all(|w| is_keyword(w)));
+        for word in ["Entity", "entit", "entityx", "", "value", "role", "masked"] {
+            assert!(!is_keyword(word), "{word}");
+        }
+    }
+
+    #[test]
     fn text_borrows_the_source_unless_unescaped() {
         let toks = tokenize("'a\\'b' \"cd\" ef");
         assert_eq!(toks[0].value, "a'b");
@@ -533,7 +568,13 @@ mod tests {
         assert_eq!(at("\"é😀\" x", 0), Pos { line: 1, column: 6 });
         assert_eq!(at("\"é😀\" x", 1), Pos { line: 1, column: 8 });
         assert_eq!(at("/* é\n bc */ x", 0), Pos { line: 2, column: 9 });
-        assert_eq!(at("/* é */ x", 0), Pos { line: 1, column: 10 });
+        assert_eq!(
+            at("/* é */ x", 0),
+            Pos {
+                line: 1,
+                column: 10
+            }
+        );
         assert_eq!(at("`a\nbc` y", 0), Pos { line: 2, column: 4 });
         assert_eq!(at("`a\nbc` y", 1), Pos { line: 2, column: 6 });
         assert_eq!(at("// é😀\nx", 0), Pos { line: 1, column: 7 });
