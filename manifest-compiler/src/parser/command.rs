@@ -87,13 +87,14 @@ impl<'a> Parser<'a> {
         } else if self.kw("emit") {
             self.advance();
             let event = self.identifier()?;
-            c.emits.push(event.clone());
             if self.punct("{") {
                 let payload = self.primary()?;
                 if let ExprKind::Object(fields) = payload.kind {
-                    c.emit_payloads.push((event, fields));
+                    c.emit_payloads.push((event.clone(), fields));
                 }
             }
+            // A failed payload fails the whole command: pushing last is the same.
+            c.emits.push(event);
         } else {
             let action = self.action()?;
             c.actions.push(action);

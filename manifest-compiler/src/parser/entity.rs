@@ -551,7 +551,6 @@ impl<'a> Parser<'a> {
 /// The names a computed property reads (upstream's dependency rule), in first-seen order.
 pub(crate) fn dependencies(expr: &Expr) -> Vec<String> {
     let mut deps: Vec<String> = Vec::new();
-    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut stack = vec![expr];
     // Depth-first, left to right, as upstream's recursive walk.
     while let Some(e) = stack.pop() {
@@ -578,8 +577,9 @@ pub(crate) fn dependencies(expr: &Expr) -> Vec<String> {
                 None
             }
         };
+        // Few names: a linear search beats hashing.
         if let Some(name) = found
-            && seen.insert(name)
+            && !deps.contains(name)
         {
             deps.push(name.clone());
         }

@@ -4,7 +4,22 @@
 use super::numbers::js_parse_float;
 use super::{Fail, MAX_EXPR_DEPTH, PResult, Parser};
 use crate::ast::*;
-use crate::lexer::TokenKind;
+use crate::lexer::{Token, TokenKind};
+
+/// The binary level of the operator `t`, loosest first: or, and, equality,
+/// comparison, additive, multiplicative. Upstream takes the last four by
+/// text alone, whatever the token's kind.
+fn binary_level(t: &Token<'_>) -> Option<usize> {
+    match (t.kind, &*t.value) {
+        (TokenKind::Operator, "||") | (TokenKind::Keyword, "or") => Some(0),
+        (TokenKind::Operator, "&&") | (TokenKind::Keyword, "and") => Some(1),
+        (_, "==" | "!=" | "is" | "in" | "contains") => Some(2),
+        (_, "<" | ">" | "<=" | ">=") => Some(3),
+        (_, "+" | "-") => Some(4),
+        (_, "*" | "/" | "%") => Some(5),
+        _ => None,
+    }
+}
 
 impl<'a> Parser<'a> {
     pub(crate) fn expr(&mut self) -> PResult<Expr> {
@@ -24,7 +39,7 @@ impl<'a> Parser<'a> {
     }
 
     fn ternary(&mut self) -> PResult<Expr> {
-        let condition = self.binary_level(0)?;
+        let condition = self.binary(0)?;
         if self.op("?") {
             self.advance();
             let consequent = self.expr()?;
@@ -39,32 +54,14 @@ impl<'a> Parser<'a> {
         Ok(condition)
     }
 
-    /// Whether the current token is an operator of binary level `level`.
-    fn at_level(&self, level: usize) -> bool {
-        let t = self.current();
-        let v = &*t.value;
-        match level {
-            0 => (t.kind == TokenKind::Operator && v == "||") || self.kw("or"),
-            1 => (t.kind == TokenKind::Operator && v == "&&") || self.kw("and"),
-            2 => matches!(v, "==" | "!=" | "is" | "in" | "contains"),
-            3 => matches!(v, "<" | ">" | "<=" | ">="),
-            4 => matches!(v, "+" | "-"),
-            _ => matches!(v, "*" | "/" | "%"),
-        }
-    }
-
-    fn binary_level(&mut self, level: usize) -> PResult<Expr> {
-        let operand = |p: &mut Parser| {
-            if level >= 5 {
-                p.unary()
-            } else {
-                p.binary_level(level + 1)
-            }
-        };
-        let mut left = operand(self)?;
-        while self.at_level(level) {
+    /// Binary operators by precedence climbing: an operand, then every
+    /// operator of level `min` or tighter, each with its right operand
+    /// (operators of the same level associate to the left).
+    fn binary(&mut self, min: usize) -> PResult<Expr> {
+        let mut left = self.unary()?;
+        while let Some(level) = binary_level(self.current()).filter(|&level| level >= min) {
             let op = self.take_value();
-            let right = operand(self)?;
+            let right = self.binary(level + 1)?;
             left = self.checked(Expr::new(ExprKind::Binary {
                 op,
                 left: Box::new(left),
@@ -319,12 +316,11 @@ impl<'a> Parser<'a> {
     }
 
     fn type_inner(&mut self) -> PResult<TypeRef> {
-        let name = self.take_value();
         let mut ty = TypeRef {
-            name: name.clone(),
+            name: self.take_value(),
             ..TypeRef::default()
         };
-        if self.punct("(") && (name == "decimal" || name == "money") {
+        if self.punct("(") && (ty.name == "decimal" || ty.name == "money") {
             self.advance();
             let precision = parse_int(&self.take_value());
             self.expect_punct(",")?;
@@ -336,7 +332,7 @@ impl<'a> Parser<'a> {
         if self.op("<") {
             self.advance();
             let first = self.type_ref()?;
-            if name == "map" && self.punct(",") {
+            if ty.name == "map" && self.punct(",") {
                 self.advance();
                 self.skip_nl();
                 let value = self.type_ref()?;
@@ -372,7 +368,7 @@ impl<'a> Parser<'a> {
             self.advance();
             self.advance();
             let element = TypeRef {
-                name,
+                name: ty.name,
                 generic: None,
                 nullable: false,
                 params: ty.params,
