@@ -8,20 +8,8 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-/// Defines [`KEYWORDS`] and [`is_keyword`] from one list.
-macro_rules! keywords {
-    ($($word:literal),* $(,)?) => {
-        /// The reserved words: they may not name a declaration.
-        pub const KEYWORDS: &[&str] = &[$($word),*];
-
-        /// Whether `word` is one of [`KEYWORDS`].
-        pub fn is_keyword(word: &str) -> bool {
-            matches!(word, $($word)|*)
-        }
-    };
-}
-
-keywords![
+/// The reserved words: they may not name a declaration.
+pub const KEYWORDS: &[&str] = &[
     "entity",
     "property",
     "behavior",
@@ -152,6 +140,55 @@ keywords![
     "idempotencyHeader",
     "transform",
 ];
+
+/// The slot of a word of at least two bytes in [`KEYWORD_SLOTS`]: a
+/// multiplicative hash of its length and of its bytes 0, 2 (1 in a word of
+/// two), second-to-last and last, which tell every keyword apart.
+const fn keyword_slot(word: &[u8]) -> usize {
+    let n = word.len();
+    let third = if n > 2 { 2 } else { n - 1 };
+    let key = word[0] as u64
+        | (word[third] as u64) << 8
+        | (word[n - 2] as u64) << 16
+        | (word[n - 1] as u64) << 24
+        | (n as u64) << 32;
+    (key.wrapping_mul(KEYWORD_HASH) >> (64 - KEYWORD_SLOT_BITS)) as usize
+}
+
+/// A multiplier under which no two keywords share a slot (checked below, at compile time).
+const KEYWORD_HASH: u64 = 0x86ca_be50_7d54_7fad;
+const KEYWORD_SLOT_BITS: u32 = 10;
+
+/// Per slot, 1 + the index in [`KEYWORDS`] of the keyword there, or 0.
+const KEYWORD_SLOTS: [u8; 1 << KEYWORD_SLOT_BITS] = {
+    assert!(KEYWORDS.len() < u8::MAX as usize);
+    let mut table = [0u8; 1 << KEYWORD_SLOT_BITS];
+    let mut i = 0;
+    while i < KEYWORDS.len() {
+        let word = KEYWORDS[i].as_bytes();
+        assert!(word.len() >= 2, "a keyword of one letter");
+        let slot = keyword_slot(word);
+        assert!(
+            table[slot] == 0,
+            "two keywords share a slot: pick another KEYWORD_HASH"
+        );
+        table[slot] = (i + 1) as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Whether `word` is one of [`KEYWORDS`]: one hash and at most one compare.
+pub fn is_keyword(word: &str) -> bool {
+    let bytes = word.as_bytes();
+    if bytes.len() < 2 {
+        return false;
+    }
+    match KEYWORD_SLOTS[keyword_slot(bytes)] {
+        0 => false,
+        i => KEYWORDS[usize::from(i) - 1].as_bytes() == bytes,
+    }
+}
 
 /// The one-character operators; every two-character operator starts with one.
 const OPERATOR_BYTES: &[u8] = b"+-*/%=<>!?:|&.";
