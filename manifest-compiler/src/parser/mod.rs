@@ -54,24 +54,29 @@ const SYNC_WORDS: &[&str] = &[
 impl<'a> Parser<'a> {
     // ----- token helpers -------------------------------------------------
 
+    #[inline]
     pub(crate) fn current(&self) -> &Token<'a> {
         let last = self.tokens.len() - 1;
         &self.tokens[self.pos.min(last)]
     }
 
+    #[inline]
     pub(crate) fn nth(&self, ahead: usize) -> Option<&Token<'a>> {
         self.tokens.get(self.pos + ahead)
     }
 
+    #[inline]
     pub(crate) fn cur_pos(&self) -> Pos {
         self.current().pos
     }
 
+    #[inline]
     pub(crate) fn is_end(&self) -> bool {
         self.current().kind == TokenKind::Eof
     }
 
     /// Moves on and returns the token passed; at the end, returns the last real token.
+    #[inline]
     pub(crate) fn advance(&mut self) -> &Token<'a> {
         if !self.is_end() {
             self.pos += 1;
@@ -89,31 +94,38 @@ impl<'a> Parser<'a> {
         self.advance().value.to_string()
     }
 
+    #[inline]
     pub(crate) fn check(&self, kind: TokenKind, value: &str) -> bool {
         let t = self.current();
         t.kind == kind && t.value == value
     }
 
+    #[inline]
     pub(crate) fn check_kind(&self, kind: TokenKind) -> bool {
         self.current().kind == kind
     }
 
+    #[inline]
     pub(crate) fn kw(&self, value: &str) -> bool {
         self.check(TokenKind::Keyword, value)
     }
 
+    #[inline]
     pub(crate) fn ident_is(&self, value: &str) -> bool {
         self.check(TokenKind::Identifier, value)
     }
 
+    #[inline]
     pub(crate) fn punct(&self, value: &str) -> bool {
         self.check(TokenKind::Punctuation, value)
     }
 
+    #[inline]
     pub(crate) fn op(&self, value: &str) -> bool {
         self.check(TokenKind::Operator, value)
     }
 
+    #[inline]
     pub(crate) fn next_value_is(&self, ahead: usize, value: &str) -> bool {
         self.nth(ahead).is_some_and(|t| t.value == value)
     }
@@ -128,12 +140,18 @@ impl<'a> Parser<'a> {
     }
 
     /// Moves past the token `value` of `kind`, or fails.
+    #[inline]
     pub(crate) fn consume(&mut self, kind: TokenKind, value: &str) -> PResult<()> {
         if self.check(kind, value) {
             self.advance();
             return Ok(());
         }
-        Err(Fail(format!("Expected {value}, got {}", self.got())))
+        Err(self.expected(value))
+    }
+
+    #[cold]
+    fn expected(&self, value: &str) -> Fail {
+        Fail(format!("Expected {value}, got {}", self.got()))
     }
 
     pub(crate) fn consume_kind(&mut self, kind: TokenKind) -> PResult<Token<'a>> {
@@ -147,14 +165,17 @@ impl<'a> Parser<'a> {
         )))
     }
 
+    #[inline]
     pub(crate) fn expect_punct(&mut self, value: &str) -> PResult<()> {
         self.consume(TokenKind::Punctuation, value)
     }
 
+    #[inline]
     pub(crate) fn expect_op(&mut self, value: &str) -> PResult<()> {
         self.consume(TokenKind::Operator, value)
     }
 
+    #[inline]
     pub(crate) fn expect_kw(&mut self, value: &str) -> PResult<()> {
         self.consume(TokenKind::Keyword, value)
     }
