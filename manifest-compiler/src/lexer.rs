@@ -5,155 +5,42 @@
 //! at their first character, while strings, numbers and words are placed just
 //! after their last character. Columns count UTF-16 code units, 1-based.
 
+mod keywords;
+
+pub use keywords::{KEYWORDS, is_keyword};
+
+use std::borrow::Cow;
 use std::ops::Range;
 
-/// The reserved words: they may not name a declaration.
-pub const KEYWORDS: &[&str] = &[
-    "entity",
-    "property",
-    "behavior",
-    "constraint",
-    "flow",
-    "effect",
-    "expose",
-    "compose",
-    "command",
-    "module",
-    "policy",
-    "store",
-    "event",
-    "computed",
-    "derived",
-    "hasMany",
-    "hasOne",
-    "belongsTo",
-    "ref",
-    "through",
-    "on",
-    "when",
-    "then",
-    "emit",
-    "mutate",
-    "compute",
-    "guard",
-    "publish",
-    "persist",
-    "as",
-    "from",
-    "to",
-    "with",
-    "where",
-    "connect",
-    "returns",
-    "string",
-    "number",
-    "boolean",
-    "list",
-    "map",
-    "any",
-    "void",
-    "true",
-    "false",
-    "null",
-    "required",
-    "unique",
-    "indexed",
-    "private",
-    "readonly",
-    "optional",
-    "searchable",
-    "encrypted",
-    "rest",
-    "graphql",
-    "websocket",
-    "function",
-    "server",
-    "http",
-    "storage",
-    "timer",
-    "custom",
-    "memory",
-    "postgres",
-    "supabase",
-    "localStorage",
-    "read",
-    "write",
-    "delete",
-    "execute",
-    "all",
-    "override",
-    "allow",
-    "deny",
-    "and",
-    "or",
-    "not",
-    "is",
-    "in",
-    "contains",
-    "user",
-    "self",
-    "context",
-    "default",
-    "overrideable",
-    "failWhen",
-    "ok",
-    "warn",
-    "block",
-    "versionProperty",
-    "versionAtProperty",
-    "transition",
-    "key",
-    "fields",
-    "references",
-    "onDelete",
-    "onUpdate",
-    "cascade",
-    "restrict",
-    "setNull",
-    "setDefault",
-    "noAction",
-    "enum",
-    "decimal",
-    "money",
-    "tenant",
-    "timestamps",
-    "cache",
-    "request",
-    "session",
-    "ttl",
-    "run",
-    "resolve",
-    "params",
-    "fanOut",
-    "match",
-    "else",
-    "approval",
-    "stages",
-    "timeout",
-    "async",
-    "extends",
-    "use",
-    "saga",
-    "webhook",
-    "signature",
-    "idempotencyHeader",
-    "transform",
-];
+/// The one-character operators; every two-character operator starts with one.
+const OPERATOR_BYTES: &[u8] = b"+-*/%=<>!?:|&.";
 
-/// Whether `word` is one of [`KEYWORDS`].
-pub fn is_keyword(word: &str) -> bool {
-    static SET: std::sync::OnceLock<rustc_hash::FxHashSet<&'static str>> =
-        std::sync::OnceLock::new();
-    SET.get_or_init(|| KEYWORDS.iter().copied().collect())
-        .contains(word)
+/// Whether `a` then `b` is a two-character operator
+/// (`==`, `!=`, `<=`, `>=`, `&&`, `||`, `->`, `=>`, `..`, `?.`).
+fn is_two_char_operator(a: u8, b: u8) -> bool {
+    matches!(
+        (a, b),
+        (b'=' | b'!' | b'<' | b'>', b'=')
+            | (b'&', b'&')
+            | (b'|', b'|')
+            | (b'-' | b'=', b'>')
+            | (b'.' | b'?', b'.')
+    )
 }
 
-const OPERATORS: &[&str] = &[
-    "+", "-", "*", "/", "%", "=", "==", "!=", "<", ">", "<=", ">=", "&&", "||", "!", "?", ":",
-    "->", "=>", "|", "&", ".", "..", "?.",
-];
+const PUNCTUATION_BYTES: &[u8] = b"(){}[],;@";
 
-const PUNCTUATION: &[char] = &['(', ')', '{', '}', '[', ']', ',', ';', '@'];
+/// Which bytes continue a word (ASCII letters, digits and `_`).
+const WORD_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        table[i] = c.is_ascii_alphanumeric() || c == b'_';
+        i += 1;
+    }
+    table
+};
 
 /// What a token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,10 +79,13 @@ pub struct Pos {
 }
 
 /// One token: its kind, its (unescaped) text, where upstream places it, and its bytes.
+///
+/// The text borrows from the source, except a string with escapes, whose
+/// unescaped text is owned.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Token {
+pub struct Token<'a> {
     pub kind: TokenKind,
-    pub value: String,
+    pub value: Cow<'a, str>,
     pub pos: Pos,
     pub span: Range<usize>,
 }
@@ -205,19 +95,30 @@ pub fn normalize_newlines(source: &str) -> String {
     source.replace("\r\n", "\n").replace('\r', "\n")
 }
 
+/// UTF-16 code units in the UTF-8 `bytes` (whole characters): one for each
+/// character, two for those of four bytes.
+fn utf16_len(bytes: &[u8]) -> u32 {
+    bytes
+        .iter()
+        .map(|&b| u32::from(b & 0xC0 != 0x80) + u32::from(b >= 0xF0))
+        .sum()
+}
+
 struct Lexer<'a> {
     src: &'a str,
+    bytes: &'a [u8],
     /// The byte offset of the next character.
     b: usize,
     line: u32,
     col: u32,
-    tokens: Vec<Token>,
+    tokens: Vec<Token<'a>>,
 }
 
 /// Splits a (newline-normalised) source into tokens, ending with one `Eof`.
-pub fn tokenize(src: &str) -> Vec<Token> {
+pub fn tokenize(src: &str) -> Vec<Token<'_>> {
     let mut lx = Lexer {
         src,
+        bytes: src.as_bytes(),
         b: 0,
         line: 1,
         col: 1,
@@ -227,32 +128,60 @@ pub fn tokenize(src: &str) -> Vec<Token> {
     lx.tokens
 }
 
-impl Lexer<'_> {
-    fn peek(&self, ahead: usize) -> Option<char> {
-        let mut rest = self.src.get(self.b..)?.chars();
-        if ahead == 0 {
-            rest.next()
-        } else {
-            rest.nth(ahead)
-        }
-    }
-
-    fn byte(&self) -> usize {
-        self.b
-    }
-
-    fn at_end(&self) -> bool {
-        self.b >= self.src.len()
+impl<'a> Lexer<'a> {
+    fn byte_at(&self, at: usize) -> Option<u8> {
+        self.bytes.get(at).copied()
     }
 
     /// Moves past one character (past the end: one column further).
     fn advance(&mut self) {
-        if let Some(c) = self.peek(0) {
-            self.col += c.len_utf16() as u32;
-            self.b += c.len_utf8();
-        } else {
-            self.col += 1;
+        match self.byte_at(self.b) {
+            None => self.col += 1,
+            Some(c) if c < 0x80 => {
+                self.b += 1;
+                self.col += 1;
+            }
+            Some(_) => {
+                let c = self.src[self.b..].chars().next().unwrap_or_default();
+                self.col += c.len_utf16() as u32;
+                self.b += c.len_utf8();
+            }
         }
+    }
+
+    /// Moves to byte `to` past ASCII bytes only, on this line.
+    fn skip_ascii_to(&mut self, to: usize) {
+        self.col += (to - self.b) as u32;
+        self.b = to;
+    }
+
+    /// Moves to byte `to` (a character boundary, not before here) on this line.
+    fn skip_to(&mut self, to: usize) {
+        self.col += utf16_len(&self.bytes[self.b..to]);
+        self.b = to;
+    }
+
+    /// Moves to byte `to` (a character boundary, not before here), counting
+    /// the newlines passed; after one, the column restarts at 1 (upstream
+    /// sets it to 0, then moves past the newline).
+    fn skip_lines_to(&mut self, to: usize) {
+        let passed = &self.bytes[self.b..to];
+        match passed.iter().rposition(|&c| c == b'\n') {
+            None => self.col += utf16_len(passed),
+            Some(last) => {
+                self.line += passed.iter().filter(|&&c| c == b'\n').count() as u32;
+                self.col = 1 + utf16_len(&passed[last + 1..]);
+            }
+        }
+        self.b = to;
+    }
+
+    /// The first byte from `from` that `stop` accepts, or the end.
+    fn find(&self, from: usize, stop: impl Fn(u8) -> bool) -> usize {
+        self.bytes[from..]
+            .iter()
+            .position(|&c| stop(c))
+            .map_or(self.bytes.len(), |i| from + i)
     }
 
     fn pos(&self) -> Pos {
@@ -262,8 +191,8 @@ impl Lexer<'_> {
         }
     }
 
-    fn push(&mut self, kind: TokenKind, value: String, pos: Pos, start: usize) {
-        let end = self.byte().max(start);
+    fn push(&mut self, kind: TokenKind, value: Cow<'a, str>, pos: Pos, start: usize) {
+        let end = self.b.max(start);
         self.tokens.push(Token {
             kind,
             value,
@@ -272,158 +201,167 @@ impl Lexer<'_> {
         });
     }
 
+    /// The source text from `start` to here.
+    fn text(&self, start: usize) -> Cow<'a, str> {
+        Cow::Borrowed(&self.src[start..self.b])
+    }
+
     fn run(&mut self) {
-        while !self.at_end() {
+        while self.b < self.bytes.len() {
             self.skip_whitespace();
-            let Some(c) = self.peek(0) else { break };
-            let start = self.byte();
-            if c == '\n' {
-                let pos = self.pos();
-                self.advance();
-                self.push(TokenKind::Newline, "\n".into(), pos, start);
-                self.line += 1;
-                self.col = 1;
-            } else if c == '"' || c == '\'' {
-                self.read_string(c, start);
-            } else if c == '`' {
-                self.read_template(start);
-            } else if c.is_ascii_digit() {
-                let value = self.take_while(|c| c.is_ascii_digit() || c == '.');
-                let pos = self.pos();
-                self.push(TokenKind::Number, value, pos, start);
-            } else if c.is_ascii_alphabetic() || c == '_' {
-                let value = self.take_while(|c| c.is_ascii_alphanumeric() || c == '_');
-                let kind = if is_keyword(&value) {
-                    TokenKind::Keyword
-                } else {
-                    TokenKind::Identifier
-                };
-                let pos = self.pos();
-                self.push(kind, value, pos, start);
-            } else if self.is_op_start(c) {
-                self.read_operator(start);
-            } else if PUNCTUATION.contains(&c) {
-                let pos = self.pos();
-                self.advance();
-                self.push(TokenKind::Punctuation, c.to_string(), pos, start);
-            } else {
-                self.advance();
+            let Some(c) = self.byte_at(self.b) else { break };
+            let start = self.b;
+            match c {
+                b'\n' => {
+                    let pos = self.pos();
+                    self.b += 1;
+                    self.push(TokenKind::Newline, self.text(start), pos, start);
+                    self.line += 1;
+                    self.col = 1;
+                }
+                b'"' | b'\'' => self.read_string(c, start),
+                b'`' => self.read_template(start),
+                b'0'..=b'9' => {
+                    let end = self.find(start, |c| !(c.is_ascii_digit() || c == b'.'));
+                    self.skip_ascii_to(end);
+                    let pos = self.pos();
+                    self.push(TokenKind::Number, self.text(start), pos, start);
+                }
+                b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                    let end = self.find(start, |c| !WORD_BYTES[usize::from(c)]);
+                    self.skip_ascii_to(end);
+                    let word = &self.src[start..end];
+                    let kind = if is_keyword(word) {
+                        TokenKind::Keyword
+                    } else {
+                        TokenKind::Identifier
+                    };
+                    let pos = self.pos();
+                    self.push(kind, Cow::Borrowed(word), pos, start);
+                }
+                _ if OPERATOR_BYTES.contains(&c) => self.read_operator(c, start),
+                _ if PUNCTUATION_BYTES.contains(&c) => {
+                    let pos = self.pos();
+                    self.advance();
+                    self.push(TokenKind::Punctuation, self.text(start), pos, start);
+                }
+                _ => self.advance(),
             }
         }
         let pos = self.pos();
         let end = self.src.len();
         self.tokens.push(Token {
             kind: TokenKind::Eof,
-            value: String::new(),
+            value: Cow::Borrowed(""),
             pos,
             span: end..end,
         });
     }
 
-    /// The ASCII run from here that `keep` accepts (columns move one a byte).
-    fn take_while(&mut self, keep: impl Fn(char) -> bool) -> String {
-        let start = self.b;
-        let bytes = self.src.as_bytes();
-        while self.b < bytes.len() && bytes[self.b].is_ascii() && keep(bytes[self.b] as char) {
-            self.b += 1;
-            self.col += 1;
+    fn skip_whitespace(&mut self) {
+        loop {
+            match self.byte_at(self.b) {
+                Some(b' ' | b'\t' | b'\r') => {
+                    self.b += 1;
+                    self.col += 1;
+                    continue;
+                }
+                Some(b'/') => {}
+                _ => return,
+            }
+            match self.byte_at(self.b + 1) {
+                Some(b'/') => {
+                    let end = self.find(self.b, |c| c == b'\n');
+                    self.skip_to(end);
+                }
+                Some(b'*') => {
+                    // Up to the closing `*/` or the end, then two columns
+                    // further either way (past the end, as upstream counts).
+                    self.b += 2;
+                    self.col += 2;
+                    let body = self.b;
+                    let end = self.bytes[body..]
+                        .windows(2)
+                        .position(|w| w == b"*/")
+                        .map_or(self.bytes.len(), |i| body + i);
+                    self.skip_lines_to(end);
+                    self.b = (end + 2).min(self.bytes.len());
+                    self.col += 2;
+                }
+                _ => return,
+            }
         }
-        self.src[start..self.b].to_string()
     }
 
-    fn skip_whitespace(&mut self) {
-        while let Some(c) = self.peek(0) {
-            if c == ' ' || c == '\t' || c == '\r' {
-                self.advance();
-            } else if c == '/' && self.peek(1) == Some('/') {
-                while self.peek(0).is_some_and(|c| c != '\n') {
-                    self.advance();
+    /// A quoted string: `\n` and `\t` unescape, `\` before anything else
+    /// keeps that character; newlines inside do not move to the next line.
+    fn read_string(&mut self, quote: u8, start: usize) {
+        self.advance();
+        let body = self.b;
+        let mut owned: Option<String> = None;
+        loop {
+            let at = self.find(self.b, |c| c == quote || c == b'\\');
+            let segment = &self.src[self.b..at];
+            self.skip_to(at);
+            if self.byte_at(at) != Some(b'\\') {
+                if let Some(s) = owned.as_mut() {
+                    s.push_str(segment);
                 }
-            } else if c == '/' && self.peek(1) == Some('*') {
-                self.advance();
-                self.advance();
-                while !(self.at_end() || self.peek(0) == Some('*') && self.peek(1) == Some('/')) {
-                    if self.peek(0) == Some('\n') {
-                        self.line += 1;
-                        self.col = 0;
-                    }
-                    self.advance();
-                }
-                self.advance();
-                self.advance();
-            } else {
                 break;
             }
-        }
-    }
-
-    fn read_string(&mut self, quote: char, start: usize) {
-        self.advance();
-        let mut value = String::new();
-        while let Some(c) = self.peek(0).filter(|&c| c != quote) {
-            if c == '\\' {
-                self.advance();
-                match self.peek(0) {
-                    Some('n') => value.push('\n'),
-                    Some('t') => value.push('\t'),
-                    Some(other) => value.push(other),
-                    None => {}
-                }
-            } else {
-                value.push(c);
+            let s = owned.get_or_insert_with(|| String::with_capacity(at - body + 8));
+            s.push_str(segment);
+            self.b += 1;
+            self.col += 1;
+            match self.src[self.b..].chars().next() {
+                Some('n') => s.push('\n'),
+                Some('t') => s.push('\t'),
+                Some(other) => s.push(other),
+                None => {}
             }
             self.advance();
         }
+        let value = match owned {
+            Some(s) => Cow::Owned(s),
+            None => Cow::Borrowed(&self.src[body..self.b]),
+        };
         self.advance();
         let pos = self.pos();
         self.push(TokenKind::Str, value, pos, start);
     }
 
+    /// A template string: kept as written, newlines and all.
     fn read_template(&mut self, start: usize) {
         self.advance();
-        let mut value = String::new();
-        while let Some(c) = self.peek(0).filter(|&c| c != '`') {
-            if c == '\n' {
-                self.line += 1;
-                self.col = 0;
-            }
-            value.push(c);
-            self.advance();
-        }
+        let body = self.b;
+        let end = self.find(body, |c| c == b'`');
+        self.skip_lines_to(end);
+        let value = Cow::Borrowed(&self.src[body..end]);
         self.advance();
         let pos = self.pos();
         self.push(TokenKind::Str, value, pos, start);
-    }
-
-    fn is_op_start(&self, c: char) -> bool {
-        let mut buf = [0u8; 8];
-        let one = c.encode_utf8(&mut buf).len();
-        let two = self
-            .peek(1)
-            .map_or(one, |n| one + n.encode_utf8(&mut buf[one..]).len());
-        let text = |n: usize| std::str::from_utf8(&buf[..n]).unwrap_or_default();
-        OPERATORS.contains(&text(one)) || OPERATORS.contains(&text(two))
     }
 
     /// Upstream tries the two characters from here first; at the very end of
     /// the source those are one character, which then counts as two: the
     /// following end-of-file sits one column further (kept, as positions are compared).
-    fn read_operator(&mut self, start: usize) {
+    fn read_operator(&mut self, c: u8, start: usize) {
         let pos = self.pos();
-        let rest = self.src.get(self.b..).unwrap_or_default();
-        let mut chars = rest.chars();
-        let one = chars.next().map_or(0, char::len_utf8);
-        let two = one + chars.next().map_or(0, char::len_utf8);
-        if OPERATORS.contains(&&rest[..two]) {
-            let text = rest[..two].to_string();
-            self.advance();
-            self.advance();
-            self.push(TokenKind::Operator, text, pos, start);
-        } else {
-            let text = rest[..one].to_string();
-            self.advance();
-            self.push(TokenKind::Operator, text, pos, start);
+        match self.byte_at(self.b + 1) {
+            Some(next) if is_two_char_operator(c, next) => {
+                self.b += 2;
+                self.col += 2;
+            }
+            None => {
+                self.b += 1;
+                self.col += 2;
+            }
+            Some(_) => {
+                self.b += 1;
+                self.col += 1;
+            }
         }
+        self.push(TokenKind::Operator, self.text(start), pos, start);
     }
 }
 
@@ -463,5 +401,33 @@ mod tests {
         assert_eq!(toks[1].kind, TokenKind::Newline);
         assert_eq!(toks[2].value, "e");
         assert_eq!(toks[2].pos.line, 3);
+    }
+
+    #[test]
+    fn text_borrows_the_source_unless_unescaped() {
+        let toks = tokenize("'a\\'b' \"cd\" ef");
+        assert_eq!(toks[0].value, "a'b");
+        assert!(matches!(toks[0].value, Cow::Owned(_)));
+        assert!(matches!(toks[1].value, Cow::Borrowed("cd")));
+        assert!(matches!(toks[2].value, Cow::Borrowed("ef")));
+    }
+
+    #[test]
+    fn columns_count_utf16_units_across_comments_and_templates() {
+        let at = |src: &str, i: usize| tokenize(src)[i].pos;
+        // é is one unit, 😀 two.
+        assert_eq!(at("\"é😀\" x", 0), Pos { line: 1, column: 6 });
+        assert_eq!(at("\"é😀\" x", 1), Pos { line: 1, column: 8 });
+        assert_eq!(at("/* é\n bc */ x", 0), Pos { line: 2, column: 9 });
+        assert_eq!(
+            at("/* é */ x", 0),
+            Pos {
+                line: 1,
+                column: 10
+            }
+        );
+        assert_eq!(at("`a\nbc` y", 0), Pos { line: 2, column: 4 });
+        assert_eq!(at("`a\nbc` y", 1), Pos { line: 2, column: 6 });
+        assert_eq!(at("// é😀\nx", 0), Pos { line: 1, column: 7 });
     }
 }

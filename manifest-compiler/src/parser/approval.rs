@@ -5,7 +5,7 @@ use super::{Fail, PResult, Parser};
 use crate::ast::*;
 use crate::lexer::TokenKind;
 
-impl Parser {
+impl<'a> Parser<'a> {
     pub(crate) fn approval(&mut self) -> PResult<Approval> {
         let pos = self.cur_pos();
         self.expect_kw("approval")?;
@@ -69,7 +69,7 @@ impl Parser {
 
     fn on_timeout(&mut self) -> PResult<OnTimeout> {
         let pos = self.cur_pos();
-        let raw = self.take().value;
+        let raw = self.take_value();
         if raw == "cancel" {
             return Ok(OnTimeout::Cancel);
         }
@@ -91,10 +91,10 @@ impl Parser {
         self.skip_nl();
         let (mut to, mut status, mut timeout) = (None, None, None);
         self.block_items(|p| {
-            let field = if p.check_kind(TokenKind::Str) { p.take().value } else { p.word()? };
+            let field = if p.check_kind(TokenKind::Str) { p.take_value() } else { p.word()? };
             p.expect_op(":")?;
             let text = |p: &mut Parser| -> PResult<String> {
-                if p.check_kind(TokenKind::Str) { Ok(p.take().value) } else { p.word() }
+                if p.check_kind(TokenKind::Str) { Ok(p.take_value()) } else { p.word() }
             };
             match field.as_str() {
                 "to" => to = Some(p.expr()?),
@@ -107,7 +107,7 @@ impl Parser {
                 }
                 "timeout" => {
                     if p.check_kind(TokenKind::Number) {
-                        timeout = Some(EscalateTimeout::Hours(js_parse_float(&p.take().value)));
+                        timeout = Some(EscalateTimeout::Hours(js_parse_float(&p.take_value())));
                     } else {
                         let w = text(p)?;
                         if w != "none" && w != "reset" {
@@ -117,7 +117,7 @@ impl Parser {
                     }
                 }
                 "reset_timeout" => {
-                    if p.take().value == "true" {
+                    if p.take_value() == "true" {
                         timeout = Some(EscalateTimeout::Word("reset".into()));
                     }
                 }
@@ -147,7 +147,7 @@ impl Parser {
         let (mut policy, mut when, mut required) = (None, None, 1.0);
         self.braced(|p| {
             if p.kw("policy") || p.kw("when") {
-                let which = p.take().value;
+                let which = p.take_value();
                 p.expect_op(":")?;
                 let e = p.expr()?;
                 if which == "policy" {

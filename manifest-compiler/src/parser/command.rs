@@ -6,7 +6,7 @@ use super::{Fail, PResult, Parser};
 use crate::ast::*;
 use crate::lexer::TokenKind;
 
-impl Parser {
+impl<'a> Parser<'a> {
     pub(crate) fn command(&mut self) -> PResult<Command> {
         let pos = self.cur_pos();
         self.expect_kw("command")?;
@@ -87,13 +87,14 @@ impl Parser {
         } else if self.kw("emit") {
             self.advance();
             let event = self.identifier()?;
-            c.emits.push(event.clone());
             if self.punct("{") {
                 let payload = self.primary()?;
                 if let ExprKind::Object(fields) = payload.kind {
-                    c.emit_payloads.push((event, fields));
+                    c.emit_payloads.push((event.clone(), fields));
                 }
             }
+            // A failed payload fails the whole command: pushing last is the same.
+            c.emits.push(event);
         } else {
             let action = self.action()?;
             c.actions.push(action);
@@ -103,9 +104,9 @@ impl Parser {
 
     /// `a.b.c` as written (the first part may be any token, as upstream).
     pub(crate) fn dotted_path(&mut self) -> PResult<String> {
-        let mut path = self.take().value;
+        let mut path = self.take_value();
         while self.op(".") {
-            path.push_str(&self.take().value);
+            path.push_str(&self.take_value());
             path.push_str(&self.word()?);
         }
         Ok(path)
@@ -126,7 +127,7 @@ impl Parser {
             target = Some(self.identifier()?);
             self.expect_op("=")?;
         } else if self.kw("emit") || self.kw("publish") {
-            kind = self.take().value;
+            kind = self.take_value();
             if self.check_kind(TokenKind::Identifier) {
                 target = Some(self.identifier()?);
             }
@@ -172,7 +173,7 @@ impl Parser {
             .iter()
             .any(|a| self.kw(a))
         {
-            action = self.take().value;
+            action = self.take_value();
         }
         self.expect_op(":")?;
         self.skip_nl();
@@ -183,7 +184,7 @@ impl Parser {
             None
         };
         let message = if self.check_kind(TokenKind::Str) {
-            Some(self.take().value)
+            Some(self.take_value())
         } else {
             None
         };
@@ -201,7 +202,7 @@ impl Parser {
         self.expect_kw("store")?;
         let entity = self.identifier()?;
         self.expect_kw("in")?;
-        let target = self.take().value;
+        let target = self.take_value();
         let mut config: Vec<(String, Expr)> = Vec::new();
         if self.punct("{") {
             self.advance();
@@ -232,7 +233,7 @@ impl Parser {
         let name = self.identifier()?;
         self.expect_op(":")?;
         let channel = if self.check_kind(TokenKind::Str) {
-            self.take().value
+            self.take_value()
         } else {
             name.clone()
         };
@@ -427,20 +428,20 @@ impl Parser {
             let field = p.identifier()?;
             p.expect_op(":")?;
             match field.as_str() {
-                "maxAttempts" => r.max_attempts = Some(js_number(&p.take().value)),
+                "maxAttempts" => r.max_attempts = Some(js_number(&p.take_value())),
                 "backoff" => r.backoff = Some(p.word()?),
-                "delay" => r.delay = Some(js_number(&p.take().value)),
-                "delayMs" => r.delay_ms = Some(js_number(&p.take().value)),
+                "delay" => r.delay = Some(js_number(&p.take_value())),
+                "delayMs" => r.delay_ms = Some(js_number(&p.take_value())),
                 "jitter" => {
                     r.jitter = Some(if p.kw("true") || p.kw("false") {
-                        Jitter::Flag(p.take().value == "true")
+                        Jitter::Flag(p.take_value() == "true")
                     } else {
-                        Jitter::Amount(js_number(&p.take().value))
+                        Jitter::Amount(js_number(&p.take_value()))
                     })
                 }
                 "retryOn" => {
                     let code = if p.check_kind(TokenKind::Str) {
-                        p.take().value
+                        p.take_value()
                     } else {
                         p.word()?
                     };
@@ -464,10 +465,10 @@ impl Parser {
             let field = p.identifier()?;
             p.expect_op(":")?;
             match field.as_str() {
-                "maxRequests" => r.max_requests = Some(js_number(&p.take().value)),
-                "windowMs" => r.window_ms = Some(js_number(&p.take().value)),
+                "maxRequests" => r.max_requests = Some(js_number(&p.take_value())),
+                "windowMs" => r.window_ms = Some(js_number(&p.take_value())),
                 "scope" => r.scope = Some(p.word()?),
-                "burstAllowance" => r.burst = Some(js_number(&p.take().value)),
+                "burstAllowance" => r.burst = Some(js_number(&p.take_value())),
                 _ => {}
             }
             if p.punct(",") {

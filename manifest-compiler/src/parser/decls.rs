@@ -6,7 +6,7 @@ use super::{Fail, PResult, Parser};
 use crate::ast::*;
 use crate::lexer::TokenKind;
 
-impl Parser {
+impl<'a> Parser<'a> {
     pub(crate) fn enum_decl(&mut self) -> PResult<Enum> {
         self.expect_kw("enum")?;
         let name = self.identifier()?;
@@ -20,13 +20,13 @@ impl Parser {
             if p.op("=") {
                 p.advance();
                 if p.check_kind(TokenKind::Str) {
-                    v.label = Some(p.take().value);
+                    v.label = Some(p.take_value());
                 }
             }
             if p.punct("(") {
                 p.advance();
                 if p.check_kind(TokenKind::Number) {
-                    v.ordinal = Some(js_parse_float(&p.take().value));
+                    v.ordinal = Some(js_parse_float(&p.take_value()));
                 }
                 p.expect_punct(")")?;
             }
@@ -89,7 +89,7 @@ impl Parser {
             } else if p.ident_is("on_failure") {
                 p.advance();
                 p.expect_op(":")?;
-                let v = p.take().value;
+                let v = p.take_value();
                 if v == "compensate" || v == "abort" {
                     s.on_failure = v;
                 }
@@ -121,7 +121,7 @@ impl Parser {
         };
         self.braced(|p| {
             if p.kw("command") || p.ident_is("compensate") {
-                let which = p.take().value;
+                let which = p.take_value();
                 p.expect_op(":")?;
                 let entity = p.identifier()?;
                 p.expect_op(".")?;
@@ -157,10 +157,10 @@ impl Parser {
         let mut permissions = Vec::new();
         self.braced(|p| {
             if p.kw("allow") || p.kw("deny") {
-                let allow = p.take().value == "allow";
-                let action = p.take().value;
+                let allow = p.take_value() == "allow";
+                let action = p.take_value();
                 let target = if p.check_kind(TokenKind::Identifier) {
-                    Some(p.take().value)
+                    Some(p.take_value())
                 } else {
                     None
                 };
@@ -198,7 +198,7 @@ impl Parser {
         if !self.check_kind(TokenKind::Str) {
             return Err(Fail(format!("Expected path string after webhook '{name}'")));
         }
-        let path = self.take().value;
+        let path = self.take_value();
         self.skip_nl();
         self.expect_kw("run")?;
         let (entity, command) = self.entity_command()?;
@@ -215,7 +215,7 @@ impl Parser {
         };
         loop {
             if self.ident_is("method") || self.kw("idempotencyHeader") {
-                let which = self.take().value;
+                let which = self.take_value();
                 self.expect_op(":")?;
                 if !self.check_kind(TokenKind::Str) {
                     return Err(Fail(if which == "method" {
@@ -224,7 +224,7 @@ impl Parser {
                         "Expected string header name after 'idempotencyHeader:'".into()
                     }));
                 }
-                let v = self.take().value;
+                let v = self.take_value();
                 if which == "method" {
                     w.method = Some(v);
                 } else {
@@ -275,7 +275,7 @@ impl Parser {
                             _ => "Expected string secret path in signature block".into(),
                         }));
                     }
-                    let v = self.take().value;
+                    let v = self.take_value();
                     match field.as_str() {
                         "algorithm" => {
                             if v != "hmac-sha256" && v != "hmac-sha512" {
@@ -312,17 +312,17 @@ impl Parser {
         let name = self.identifier()?;
         let kind = if self.ident_is("cron") {
             self.advance();
-            ScheduleKind::Cron(self.consume_kind(TokenKind::Str)?.value)
+            ScheduleKind::Cron(self.consume_kind(TokenKind::Str)?.value.into_owned())
         } else if self.ident_is("interval") {
             self.advance();
             if self.check_kind(TokenKind::Str) {
                 ScheduleKind::Interval {
-                    text: Some(self.take().value),
+                    text: Some(self.take_value()),
                     value: None,
                     unit: None,
                 }
             } else {
-                let value = js_number(&self.take().value);
+                let value = js_number(&self.take_value());
                 ScheduleKind::Interval {
                     text: None,
                     value: Some(value),
@@ -331,7 +331,7 @@ impl Parser {
             }
         } else if self.ident_is("every") {
             self.advance();
-            let value = js_number(&self.take().value);
+            let value = js_number(&self.take_value());
             ScheduleKind::Every {
                 value: Some(value),
                 unit: Some(self.word()?),

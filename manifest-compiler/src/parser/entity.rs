@@ -18,7 +18,7 @@ const PROPERTY_MODIFIERS: &[&str] = &[
     "encrypted",
 ];
 
-impl Parser {
+impl<'a> Parser<'a> {
     pub(crate) fn entity(&mut self) -> PResult<Entity> {
         let mut e = Entity::default();
         if self.ident_is("external") {
@@ -74,7 +74,7 @@ impl Parser {
     fn entity_member(&mut self, e: &mut Entity) -> PResult<()> {
         let t = self.current().clone();
         let is_kw = t.kind == TokenKind::Keyword;
-        match t.value.as_str() {
+        match &*t.value {
             "property" if is_kw => e.properties.push(self.property()?),
             "computed" | "derived" if is_kw => e.computed.push(self.computed()?),
             "hasMany" | "hasOne" | "belongsTo" | "ref" if is_kw => {
@@ -128,12 +128,12 @@ impl Parser {
                 if self.next_value_is(1, "in") {
                     self.advance();
                     self.advance();
-                    e.store = Some(self.take().value);
+                    e.store = Some(self.take_value());
                 } else if self.next_value_is(2, "in") {
                     e.store = Some(self.store()?.target);
                 } else {
                     self.advance();
-                    e.store = Some(self.take().value);
+                    e.store = Some(self.take_value());
                 }
             }
             "versionProperty" | "versionAtProperty" if is_kw => {
@@ -171,9 +171,9 @@ impl Parser {
             "schedule"
                 if !is_kw
                     && self.nth(1).is_some_and(|t| t.kind == TokenKind::Identifier)
-                    && self.nth(2).is_some_and(|t| {
-                        matches!(t.value.as_str(), "cron" | "interval" | "every")
-                    }) =>
+                    && self
+                        .nth(2)
+                        .is_some_and(|t| matches!(&*t.value, "cron" | "interval" | "every")) =>
             {
                 let pos = self.cur_pos();
                 let s = self.schedule()?;
@@ -209,8 +209,8 @@ impl Parser {
         let mut mask = None;
         loop {
             let cur = self.current().clone();
-            if PROPERTY_MODIFIERS.contains(&cur.value.as_str()) {
-                modifiers.push(self.take().value);
+            if PROPERTY_MODIFIERS.contains(&&*cur.value) {
+                modifiers.push(self.take_value());
                 continue;
             }
             if cur.kind == TokenKind::Identifier && cur.value == "masked" {
@@ -268,7 +268,7 @@ impl Parser {
         let mut strategy = "redact".to_string();
         let t = self.current().clone();
         if matches!(t.kind, TokenKind::Identifier | TokenKind::Keyword) {
-            strategy = self.take().value;
+            strategy = self.take_value();
         } else {
             self.error(
                 "Expected a masking strategy name after 'masked('".into(),
@@ -281,12 +281,12 @@ impl Parser {
             self.skip_nl();
             let t = self.current().clone();
             if t.kind == TokenKind::Number {
-                params.push(js_parse_float(&self.take().value));
+                params.push(js_parse_float(&self.take_value()));
             } else {
                 let got = if t.kind == TokenKind::Eof {
                     "EOF".to_string()
                 } else {
-                    t.value.clone()
+                    t.value.to_string()
                 };
                 self.error(
                     format!("Masking strategy parameters must be numeric literals, got '{got}'"),
@@ -313,7 +313,7 @@ impl Parser {
         if self.kw("cache") {
             self.advance();
             if self.kw("request") || self.kw("session") {
-                cache = Some((self.take().value, None));
+                cache = Some((self.take_value(), None));
             } else if self.kw("ttl") {
                 self.advance();
                 let t = self.take();
@@ -354,7 +354,7 @@ impl Parser {
     }
 
     fn relationship(&mut self) -> PResult<Relationship> {
-        let kind = self.take().value;
+        let kind = self.take_value();
         let name = self.word()?;
         self.expect_op(":")?;
         let target = self.word()?;
@@ -396,11 +396,11 @@ impl Parser {
         }
         if self.kw("onDelete") {
             self.advance();
-            r.on_delete = Some(self.take().value);
+            r.on_delete = Some(self.take_value());
         }
         if self.kw("onUpdate") {
             self.advance();
-            r.on_update = Some(self.take().value);
+            r.on_update = Some(self.take_value());
         }
         Ok(r)
     }
@@ -431,11 +431,11 @@ impl Parser {
         }
         self.expect_op(":")?;
         if self.kw("ok") || self.kw("warn") || self.kw("block") {
-            c.severity = self.take().value;
+            c.severity = self.take_value();
         }
         c.expr = Some(self.expr()?);
         if self.check_kind(TokenKind::Str) {
-            c.message = Some(self.take().value);
+            c.message = Some(self.take_value());
         }
         if self.punct("{") {
             self.constraint_block(&mut c, false)?;
@@ -459,7 +459,7 @@ impl Parser {
                 "code" => c.code = Some(self.identifier()?),
                 "message" | "messageTemplate" => {
                     let text = if self.check_kind(TokenKind::Str) {
-                        Some(self.take().value)
+                        Some(self.take_value())
                     } else {
                         None
                     };
@@ -529,20 +529,20 @@ impl Parser {
         self.expect_kw("transition")?;
         let property = self.identifier()?;
         self.expect_kw("from")?;
-        let from = self.take().value;
+        let from = self.take_value();
         self.expect_kw("to")?;
         let mut to = Vec::new();
         if self.punct("[") {
             self.advance();
             while !self.punct("]") && !self.is_end() {
-                to.push(self.take().value);
+                to.push(self.take_value());
                 if self.punct(",") {
                     self.advance();
                 }
             }
             self.expect_punct("]")?;
         } else {
-            to.push(self.take().value);
+            to.push(self.take_value());
         }
         Ok(Transition { property, from, to })
     }
@@ -551,7 +551,6 @@ impl Parser {
 /// The names a computed property reads (upstream's dependency rule), in first-seen order.
 pub(crate) fn dependencies(expr: &Expr) -> Vec<String> {
     let mut deps: Vec<String> = Vec::new();
-    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut stack = vec![expr];
     // Depth-first, left to right, as upstream's recursive walk.
     while let Some(e) = stack.pop() {
@@ -578,8 +577,9 @@ pub(crate) fn dependencies(expr: &Expr) -> Vec<String> {
                 None
             }
         };
+        // Few names: a linear search beats hashing.
         if let Some(name) = found
-            && seen.insert(name)
+            && !deps.contains(name)
         {
             deps.push(name.clone());
         }

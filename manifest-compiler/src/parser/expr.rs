@@ -4,9 +4,24 @@
 use super::numbers::js_parse_float;
 use super::{Fail, MAX_EXPR_DEPTH, PResult, Parser};
 use crate::ast::*;
-use crate::lexer::TokenKind;
+use crate::lexer::{Token, TokenKind};
 
-impl Parser {
+/// The binary level of the operator `t`, loosest first: or, and, equality,
+/// comparison, additive, multiplicative. Upstream takes the last four by
+/// text alone, whatever the token's kind.
+fn binary_level(t: &Token<'_>) -> Option<usize> {
+    match (t.kind, &*t.value) {
+        (TokenKind::Operator, "||") | (TokenKind::Keyword, "or") => Some(0),
+        (TokenKind::Operator, "&&") | (TokenKind::Keyword, "and") => Some(1),
+        (_, "==" | "!=" | "is" | "in" | "contains") => Some(2),
+        (_, "<" | ">" | "<=" | ">=") => Some(3),
+        (_, "+" | "-") => Some(4),
+        (_, "*" | "/" | "%") => Some(5),
+        _ => None,
+    }
+}
+
+impl<'a> Parser<'a> {
     pub(crate) fn expr(&mut self) -> PResult<Expr> {
         self.enter()?;
         let result = self.ternary();
@@ -24,7 +39,7 @@ impl Parser {
     }
 
     fn ternary(&mut self) -> PResult<Expr> {
-        let condition = self.binary_level(0)?;
+        let condition = self.binary(0)?;
         if self.op("?") {
             self.advance();
             let consequent = self.expr()?;
@@ -39,32 +54,14 @@ impl Parser {
         Ok(condition)
     }
 
-    /// Whether the current token is an operator of binary level `level`.
-    fn at_level(&self, level: usize) -> bool {
-        let t = self.current();
-        let v = t.value.as_str();
-        match level {
-            0 => (t.kind == TokenKind::Operator && v == "||") || self.kw("or"),
-            1 => (t.kind == TokenKind::Operator && v == "&&") || self.kw("and"),
-            2 => matches!(v, "==" | "!=" | "is" | "in" | "contains"),
-            3 => matches!(v, "<" | ">" | "<=" | ">="),
-            4 => matches!(v, "+" | "-"),
-            _ => matches!(v, "*" | "/" | "%"),
-        }
-    }
-
-    fn binary_level(&mut self, level: usize) -> PResult<Expr> {
-        let operand = |p: &mut Parser| {
-            if level >= 5 {
-                p.unary()
-            } else {
-                p.binary_level(level + 1)
-            }
-        };
-        let mut left = operand(self)?;
-        while self.at_level(level) {
-            let op = self.take().value;
-            let right = operand(self)?;
+    /// Binary operators by precedence climbing: an operand, then every
+    /// operator of level `min` or tighter, each with its right operand
+    /// (operators of the same level associate to the left).
+    fn binary(&mut self, min: usize) -> PResult<Expr> {
+        let mut left = self.unary()?;
+        while let Some(level) = binary_level(self.current()).filter(|&level| level >= min) {
+            let op = self.take_value();
+            let right = self.binary(level + 1)?;
             left = self.checked(Expr::new(ExprKind::Binary {
                 op,
                 left: Box::new(left),
@@ -75,9 +72,9 @@ impl Parser {
     }
 
     fn unary(&mut self) -> PResult<Expr> {
-        let v = self.current().value.as_str();
+        let v = &*self.current().value;
         if v == "!" || v == "-" || self.kw("not") {
-            let op = self.take().value;
+            let op = self.take_value();
             self.enter()?;
             let operand = self.unary();
             self.leave();
@@ -151,7 +148,7 @@ impl Parser {
         let t = self.current();
         let literal = match t.kind {
             TokenKind::Number => Some(Lit::Num(js_parse_float(&t.value))),
-            TokenKind::Str => Some(Lit::Str(t.value.clone())),
+            TokenKind::Str => Some(Lit::Str(t.value.to_string())),
             TokenKind::Keyword if t.value == "true" || t.value == "false" => {
                 Some(Lit::Bool(t.value == "true"))
             }
@@ -191,7 +188,7 @@ impl Parser {
                         break;
                     }
                     let key = if self.check_kind(TokenKind::Str) {
-                        self.take().value
+                        self.take_value()
                     } else {
                         self.word()?
                     };
@@ -212,7 +209,7 @@ impl Parser {
             let start = self.pos;
             let mut params = Vec::new();
             while self.check_kind(TokenKind::Identifier) {
-                params.push(self.take().value);
+                params.push(self.take_value());
                 if self.punct(",") {
                     self.advance();
                 } else {
@@ -238,8 +235,7 @@ impl Parser {
         // Every branch above returns: the current token is still `t`.
         let t = self.current();
         if t.kind == TokenKind::Identifier
-            || (t.kind == TokenKind::Keyword
-                && matches!(t.value.as_str(), "user" | "self" | "context"))
+            || (t.kind == TokenKind::Keyword && matches!(&*t.value, "user" | "self" | "context"))
         {
             let e = Expr::ident(&t.value);
             self.advance();
@@ -248,14 +244,14 @@ impl Parser {
         let got = if t.kind == TokenKind::Eof {
             "EOF".to_string()
         } else {
-            t.value.clone()
+            t.value.to_string()
         };
         Err(Fail(format!("Unexpected: {got}")))
     }
 
     fn aggregate(&mut self) -> PResult<Expr> {
         let pos = self.cur_pos();
-        let op = self.take().value;
+        let op = self.take_value();
         self.expect_punct("(")?;
         let entity = self.identifier()?;
         self.expect_kw("where")?;
@@ -320,24 +316,23 @@ impl Parser {
     }
 
     fn type_inner(&mut self) -> PResult<TypeRef> {
-        let name = self.take().value;
         let mut ty = TypeRef {
-            name: name.clone(),
+            name: self.take_value(),
             ..TypeRef::default()
         };
-        if self.punct("(") && (name == "decimal" || name == "money") {
+        if self.punct("(") && (ty.name == "decimal" || ty.name == "money") {
             self.advance();
-            let precision = parse_int(&self.take().value);
+            let precision = parse_int(&self.take_value());
             self.expect_punct(",")?;
             self.skip_nl();
-            let scale = parse_int(&self.take().value);
+            let scale = parse_int(&self.take_value());
             self.expect_punct(")")?;
             ty.params = Some((precision, scale));
         }
         if self.op("<") {
             self.advance();
             let first = self.type_ref()?;
-            if name == "map" && self.punct(",") {
+            if ty.name == "map" && self.punct(",") {
                 self.advance();
                 self.skip_nl();
                 let value = self.type_ref()?;
@@ -373,7 +368,7 @@ impl Parser {
             self.advance();
             self.advance();
             let element = TypeRef {
-                name,
+                name: ty.name,
                 generic: None,
                 nullable: false,
                 params: ty.params,

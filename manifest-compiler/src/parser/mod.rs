@@ -27,8 +27,8 @@ pub(crate) struct Fail(pub String);
 
 pub(crate) type PResult<T> = Result<T, Fail>;
 
-pub(crate) struct Parser {
-    tokens: Vec<Token>,
+pub(crate) struct Parser<'a> {
+    tokens: Vec<Token<'a>>,
     pos: usize,
     depth: u32,
     pub(crate) diagnostics: Vec<Diagnostic>,
@@ -51,28 +51,33 @@ const SYNC_WORDS: &[&str] = &[
     "store", "event", "tenant", "async", "saga", "role", "webhook",
 ];
 
-impl Parser {
+impl<'a> Parser<'a> {
     // ----- token helpers -------------------------------------------------
 
-    pub(crate) fn current(&self) -> &Token {
+    #[inline]
+    pub(crate) fn current(&self) -> &Token<'a> {
         let last = self.tokens.len() - 1;
         &self.tokens[self.pos.min(last)]
     }
 
-    pub(crate) fn nth(&self, ahead: usize) -> Option<&Token> {
+    #[inline]
+    pub(crate) fn nth(&self, ahead: usize) -> Option<&Token<'a>> {
         self.tokens.get(self.pos + ahead)
     }
 
+    #[inline]
     pub(crate) fn cur_pos(&self) -> Pos {
         self.current().pos
     }
 
+    #[inline]
     pub(crate) fn is_end(&self) -> bool {
         self.current().kind == TokenKind::Eof
     }
 
     /// Moves on and returns the token passed; at the end, returns the last real token.
-    pub(crate) fn advance(&mut self) -> &Token {
+    #[inline]
+    pub(crate) fn advance(&mut self) -> &Token<'a> {
         if !self.is_end() {
             self.pos += 1;
         }
@@ -80,35 +85,47 @@ impl Parser {
     }
 
     /// [`Parser::advance`], keeping the token passed.
-    pub(crate) fn take(&mut self) -> Token {
+    pub(crate) fn take(&mut self) -> Token<'a> {
         self.advance().clone()
     }
 
+    /// [`Parser::advance`], keeping the text of the token passed.
+    pub(crate) fn take_value(&mut self) -> String {
+        self.advance().value.to_string()
+    }
+
+    #[inline]
     pub(crate) fn check(&self, kind: TokenKind, value: &str) -> bool {
         let t = self.current();
         t.kind == kind && t.value == value
     }
 
+    #[inline]
     pub(crate) fn check_kind(&self, kind: TokenKind) -> bool {
         self.current().kind == kind
     }
 
+    #[inline]
     pub(crate) fn kw(&self, value: &str) -> bool {
         self.check(TokenKind::Keyword, value)
     }
 
+    #[inline]
     pub(crate) fn ident_is(&self, value: &str) -> bool {
         self.check(TokenKind::Identifier, value)
     }
 
+    #[inline]
     pub(crate) fn punct(&self, value: &str) -> bool {
         self.check(TokenKind::Punctuation, value)
     }
 
+    #[inline]
     pub(crate) fn op(&self, value: &str) -> bool {
         self.check(TokenKind::Operator, value)
     }
 
+    #[inline]
     pub(crate) fn next_value_is(&self, ahead: usize, value: &str) -> bool {
         self.nth(ahead).is_some_and(|t| t.value == value)
     }
@@ -118,20 +135,26 @@ impl Parser {
         if t.kind == TokenKind::Eof {
             "EOF".into()
         } else {
-            t.value.clone()
+            t.value.to_string()
         }
     }
 
     /// Moves past the token `value` of `kind`, or fails.
+    #[inline]
     pub(crate) fn consume(&mut self, kind: TokenKind, value: &str) -> PResult<()> {
         if self.check(kind, value) {
             self.advance();
             return Ok(());
         }
-        Err(Fail(format!("Expected {value}, got {}", self.got())))
+        Err(self.expected(value))
     }
 
-    pub(crate) fn consume_kind(&mut self, kind: TokenKind) -> PResult<Token> {
+    #[cold]
+    fn expected(&self, value: &str) -> Fail {
+        Fail(format!("Expected {value}, got {}", self.got()))
+    }
+
+    pub(crate) fn consume_kind(&mut self, kind: TokenKind) -> PResult<Token<'a>> {
         if self.check_kind(kind) {
             return Ok(self.take());
         }
@@ -142,14 +165,17 @@ impl Parser {
         )))
     }
 
+    #[inline]
     pub(crate) fn expect_punct(&mut self, value: &str) -> PResult<()> {
         self.consume(TokenKind::Punctuation, value)
     }
 
+    #[inline]
     pub(crate) fn expect_op(&mut self, value: &str) -> PResult<()> {
         self.consume(TokenKind::Operator, value)
     }
 
+    #[inline]
     pub(crate) fn expect_kw(&mut self, value: &str) -> PResult<()> {
         self.consume(TokenKind::Keyword, value)
     }
@@ -166,16 +192,16 @@ impl Parser {
                 t.pos,
             );
             self.error(message, pos);
-            return Ok(self.take().value);
+            return Ok(self.take_value());
         }
-        Ok(self.consume_kind(TokenKind::Identifier)?.value)
+        Ok(self.consume_kind(TokenKind::Identifier)?.value.into_owned())
     }
 
     /// A member name or object key: any word.
     pub(crate) fn word(&mut self) -> PResult<String> {
         let t = self.current();
         if matches!(t.kind, TokenKind::Identifier | TokenKind::Keyword) {
-            return Ok(self.take().value);
+            return Ok(self.take_value());
         }
         Err(Fail(format!("Expected identifier, got {}", self.got())))
     }
@@ -255,7 +281,7 @@ impl Parser {
 
     fn sync(&mut self) {
         self.advance();
-        while !self.is_end() && !SYNC_WORDS.contains(&self.current().value.as_str()) {
+        while !self.is_end() && !SYNC_WORDS.contains(&&*self.current().value) {
             self.advance();
         }
     }
@@ -291,7 +317,7 @@ impl Parser {
         if !self.check_kind(TokenKind::Str) {
             return Err(Fail("Expected string path after 'use'".into()));
         }
-        let path = self.take().value;
+        let path = self.take_value();
         if !path.starts_with("./") && !path.starts_with("../") {
             self.error(
                 format!("use path must be relative (start with './' or '../'), got '{path}'"),
@@ -355,7 +381,7 @@ impl Parser {
             program.orphan_constraints.push(c.name);
             return Ok(());
         }
-        let unlowered = match self.current().value.as_str() {
+        let unlowered = match &*self.current().value {
             "flow" if self.kw("flow") => Some(0),
             "effect" if self.kw("effect") => Some(1),
             "expose" if self.kw("expose") => Some(2),

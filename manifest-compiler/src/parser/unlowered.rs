@@ -5,7 +5,7 @@
 use super::{PResult, Parser};
 use crate::ast::Unlowered;
 
-impl Parser {
+impl<'a> Parser<'a> {
     /// `flow Name(Input) -> Output { step [when cond]: expr … }`
     pub(crate) fn flow(&mut self) -> PResult<Unlowered> {
         self.expect_kw("flow")?;
@@ -67,7 +67,7 @@ impl Parser {
             self.advance();
             self.skip_nl();
             self.block_items(|p| {
-                if p.take().value == "middleware" {
+                if p.take_value() == "middleware" {
                     p.expect_op(":")?;
                     p.identifier()?;
                 }
