@@ -79,7 +79,7 @@ pub struct Provenance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
     /// SHA-256 (hex) of the canonical text of the IR without this field
-    /// ([`Ir::compute_ir_hash`](crate::Ir::compute_ir_hash)).
+    /// (written in one pass by [`canonical::sha256_hex`](crate::canonical::sha256_hex)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ir_hash: Option<String>,
     /// The IR schema version.
