@@ -39,8 +39,8 @@ const row = (name, lines, o, r, hash) =>
 console.log(`ours vs reference compileToIR (${ref.version}), median of ${ours.runs} runs\n`);
 console.log('| program | lines | ours (ms) | reference (ms) | speed-up | ours µs/line | reference µs/line | 50× needs (ms) | our irHash alone (ms) |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-row(`${ours.fixtures.count} fixtures, all`, ours.fixtures.lines, ours.fixtures.total, ref.fixtures.total);
-row('fixture, median', '', ours.fixtures.median, ref.fixtures.median);
+row(`${ours.fixtures.count} fixtures, all`, ours.fixtures.lines, ours.fixtures.total, ref.fixtures.total, ours.fixtures.hashTotal);
+row('fixture, median', '', ours.fixtures.median, ref.fixtures.median, ours.fixtures.hashMedian);
 for (const g of ours.generated) {
   const r = ref.generated.find((x) => x.entities === g.entities);
   if (r) row(`${g.entities} entities`, g.lines, g.seconds, r.seconds, g.hashSeconds);

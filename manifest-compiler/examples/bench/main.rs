@@ -163,6 +163,15 @@ fn main() {
     let fixture_lines: usize = fixtures.iter().map(|(_, s)| s.lines().count()).sum();
     let fixtures_total = median(passes);
     let fixtures_median = median(fixture_medians.clone());
+    // irHash alone, for the fixtures that compile (the others stop before any IR).
+    let fixture_hashes: Vec<(usize, f64)> = fixtures
+        .iter()
+        .map(|(_, source)| hash_floor(source, args.runs))
+        .filter(|&(bytes, _)| bytes > 0)
+        .collect();
+    let hash_total: f64 = fixture_hashes.iter().map(|&(_, t)| t).sum();
+    let hash_median = median(fixture_hashes.iter().map(|&(_, t)| t).collect());
+    let hash_bytes: usize = fixture_hashes.iter().map(|&(b, _)| b).sum();
 
     println!(
         "manifest-rs compileToIR-equivalent (`manifest_compiler::compile_with`), release, median of {} runs\n",
@@ -173,15 +182,17 @@ fn main() {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| {} fixtures, all | {fixture_lines} | {} | {:.3} | {:.2} | | |",
+        "| {} fixtures, all | {fixture_lines} | {} | {:.3} | {:.2} | {hash_bytes} | {:.3} |",
         fixtures.len(),
         fixtures.iter().map(|(_, s)| s.len()).sum::<usize>(),
         fixtures_total * 1e3,
-        fixtures_total * 1e6 / fixture_lines as f64
+        fixtures_total * 1e6 / fixture_lines as f64,
+        hash_total * 1e3
     );
     println!(
-        "| fixture, median | | | {:.3} | | | |",
-        fixtures_median * 1e3
+        "| fixture, median | | | {:.3} | | | {:.3} |",
+        fixtures_median * 1e3,
+        hash_median * 1e3
     );
     let mut generated = Vec::new();
     for &n in &args.sizes {
@@ -225,7 +236,7 @@ fn main() {
             .collect();
         let doc = serde_json::json!({
             "runs": args.runs,
-            "fixtures": {"count": fixtures.len(), "lines": fixture_lines, "total": fixtures_total, "median": fixtures_median, "each": fixtures_json},
+            "fixtures": {"count": fixtures.len(), "lines": fixture_lines, "total": fixtures_total, "median": fixtures_median, "each": fixtures_json, "hashTotal": hash_total, "hashMedian": hash_median},
             "generated": generated,
         });
         if let Err(e) = std::fs::write(path, doc.to_string()) {
