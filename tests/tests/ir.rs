@@ -163,3 +163,34 @@ fn the_reserved_entity_field_is_refused_with_its_path() {
         "{e}"
     );
 }
+
+/// An `Ir` built in code (here by plain serde, without the loader) still has its property
+/// modifiers acted on: the engine reads them itself.
+#[tokio::test]
+async fn a_program_built_in_code_keeps_its_required_and_readonly_properties() {
+    use manifest_runtime::Engine;
+    let ir: Ir = serde_json::from_value(serde_json::json!({
+        "version": "1.0",
+        "entities": [{"name": "Task", "properties": [
+            {"name": "title", "type": {"name": "string", "nullable": false}, "modifiers": ["required", "readonly"]}
+        ]}],
+        "stores": [{"entity": "Task", "target": "memory"}]
+    }))
+    .expect("plain serde");
+    assert!(ir.clone().checked().is_ok());
+    // Not through `checked` (which reads the modifiers too): the engine must read them.
+    let engine = Engine::builder(ir).build().expect("engine");
+    let missing = engine
+        .create_instance("Task", serde_json::Map::new())
+        .await
+        .expect_err("title is required");
+    assert!(missing.to_string().contains("title"), "{missing}");
+    let mut data = serde_json::Map::new();
+    data.insert("id".into(), "t1".into());
+    data.insert("title".into(), "write".into());
+    engine.create_instance("Task", data).await.expect("created");
+    let mut change = serde_json::Map::new();
+    change.insert("title".into(), "rewrite".into());
+    let refused = engine.update_instance("Task", "t1", change).await;
+    assert!(refused.is_err(), "title is readonly: {refused:?}");
+}

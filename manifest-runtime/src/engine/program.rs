@@ -45,6 +45,8 @@ pub struct Program {
 impl Program {
     /// Compile `ir`.
     pub fn new(ir: Ir) -> Self {
+        // Built in code, an `Ir` may not have read its modifiers yet (loading does).
+        let ir = ir.with_flags();
         let mut entities = FxHashMap::default();
         for (i, entity) in ir.entities.iter().enumerate() {
             entities.entry(entity.name.clone()).or_insert(i);
