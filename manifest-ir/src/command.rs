@@ -44,8 +44,13 @@ pub struct IrCommand {
     /// Guards, in order.
     #[serde(default)]
     pub guards: Vec<Expr>,
-    /// The compiler's analysis of a command that creates instances (informational).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The compiler's analysis of a command that creates instances (informational: loading
+    /// leaves it out, rather than failing, when another compiler writes it in another shape).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::load::lenient"
+    )]
     pub initialization: Option<IrInitialization>,
     /// The module declaring it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -75,6 +75,17 @@ pub enum IrError {
 /// them (loading, evaluating, formatting, dropping).
 pub const MAX_IR_DEPTH: usize = 128;
 
+/// An informational field: its value when it has the expected shape, else none (loading
+/// does not fail on what the runtime does not read).
+pub(crate) fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = <Json as serde::Deserialize>::deserialize(d)?;
+    Ok(serde_json::from_value(value).ok())
+}
+
 /// The field name the runtime reserves: `self._entity` is the entity's name.
 pub const RESERVED_FIELD: &str = "_entity";
 

@@ -119,6 +119,8 @@ pub enum EventPayload {
     Fields(Vec<IrEventField>),
     /// A single value of a type.
     Type(IrType),
+    /// Any other shape (another compiler's), kept as it is.
+    Other(Json),
 }
 
 impl Default for EventPayload {

@@ -91,3 +91,27 @@ fn the_comparison_sees_a_float_for_an_integer_and_a_missing_key() {
         .is_none()
     );
 }
+
+#[test]
+fn informational_parts_in_another_shape_still_load() {
+    let ir = Ir::from_json(serde_json::json!({
+        "version": "1.0",
+        "entities": [{"name": "A"}],
+        "events": [{"name": "E", "channel": "c", "payload": "anything"}],
+        "commands": [{"name": "create", "entity": "A",
+                      "initialization": {"dynamicGuardIndexes": "not a list"}}]
+    }))
+    .expect("loads");
+    assert_eq!(ir.commands[0].initialization, None);
+    assert_eq!(
+        ir.events[0].payload,
+        manifest_ir::EventPayload::Other(serde_json::json!("anything"))
+    );
+    // What the runtime runs keeps its strict shape: a guard that is not an expression fails.
+    let bad = Ir::from_json(serde_json::json!({
+        "version": "1.0",
+        "commands": [{"name": "c", "guards": ["not an expression"]}]
+    }))
+    .unwrap_err();
+    assert!(bad.to_string().contains("commands[0].guards[0]"), "{bad}");
+}

@@ -80,7 +80,7 @@ pub(crate) fn check(
     for ev in events {
         let set: HashSet<&str> = match &ev.payload {
             EventPayload::Fields(f) => f.iter().map(|f| f.name.as_str()).collect(),
-            EventPayload::Type(_) => HashSet::default(),
+            EventPayload::Type(_) | EventPayload::Other(_) => HashSet::default(),
         };
         fields.insert(ev.name.as_str(), set);
     }
