@@ -216,6 +216,32 @@ fn test_takes_a_manifest_program() {
     let out = manifest(&["test", &program, &cases]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "3 passed, 0 failed\n");
+    assert!(
+        !text(&out.stderr).contains("not executed"),
+        "all of it runs"
+    );
+
+    // A construct the runtime does not execute is named on stderr before the cases run.
+    let dir = temp_dir();
+    let retrying = write(
+        &dir,
+        "retrying.manifest",
+        &GOOD.replace(
+            "  command add(n: number) {\n",
+            "  command add(n: number) {\n    retry {\n      maxAttempts: 3\n    }\n",
+        ),
+    );
+    let no_cases = write(&dir, "none.results.json", r#"{"testCases": []}"#);
+    let out = manifest(&["test", &retrying, &no_cases]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "warning: {retrying}: retry policy `add` (IR `commands[0].retry`) is not executed by this runtime"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(dir).ok();
 
     let dir = temp_dir();
     let bad = write(&dir, "bad.manifest", BAD);

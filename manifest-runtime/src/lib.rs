@@ -57,8 +57,8 @@ mod builtins;
 pub use audit_tracing::{AUDIT_TARGET, TracingAudit};
 pub use engine::{
     CommandOptions, Database, Effect, EffectError, EffectHandler, Engine, EngineBuilder,
-    InstancePage, IntoProgram, Listener, MemoryDb, OverrideRequest, Program, RuntimeError,
-    StoreProvider, WritePath, WritePathBuilder,
+    InstancePage, IntoProgram, Listener, MemoryDb, NotExecuted, OverrideRequest, Program,
+    RuntimeError, StoreProvider, WritePath, WritePathBuilder,
 };
 pub use instance::Instance;
 pub use ir::{Ir, IrError};

@@ -194,3 +194,49 @@ async fn a_program_built_in_code_keeps_its_required_and_readonly_properties() {
     let refused = engine.update_instance("Task", "t1", change).await;
     assert!(refused.is_err(), "title is readonly: {refused:?}");
 }
+
+/// What a program declares that the runtime does not execute is named, not ignored in silence:
+/// each of the upstream compiler suite's newer constructs, compiled by our compiler, shows in
+/// `Program::not_executed` with its place in the IR; a program the runtime runs whole shows none.
+#[test]
+fn constructs_the_runtime_does_not_execute_are_named() {
+    use manifest_runtime::Program;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifest-compiler/tests/fixtures");
+    let program = |name: &str| {
+        let source = std::fs::read_to_string(dir.join(format!("{name}.manifest"))).expect(name);
+        let ir = manifest_compiler::compile(&source).expect("compiles").ir;
+        Program::new(ir.checked().expect("valid"))
+    };
+    for (fixture, construct, path) in [
+        (
+            "68-approval-workflow",
+            "approval",
+            "entities[0].approvals[0]",
+        ),
+        ("69-async-commands", "async command", ".async"),
+        ("72-command-retry-policy", "retry policy", ".retry"),
+        ("76-scheduled-commands", "schedule", "schedules[0]"),
+        ("83-event-sourced", "event-sourced store", "stores[0]"),
+        ("88-saga-orchestration", "saga", "sagas[0]"),
+        ("90-webhook-trigger", "webhook", "webhooks[0]"),
+        (
+            "112-fanout-foreach-create",
+            "fan-out on another entity",
+            ".fanOut.matchEntity",
+        ),
+        ("115-reaction-match-else-create", "reaction match", ".match"),
+        ("61-tenant-isolation", "tenant declaration", "tenant"),
+    ] {
+        let p = program(fixture);
+        let found = p.not_executed();
+        assert!(
+            found
+                .iter()
+                .any(|n| n.construct == construct && n.path.ends_with(path)),
+            "{fixture}: {construct} at {path} not named in {found:?}"
+        );
+        let shown = found[0].to_string();
+        assert!(shown.contains("is not executed by this runtime"), "{shown}");
+    }
+    assert_eq!(program("04-command-mutate-emit").not_executed(), &[]);
+}

@@ -2,6 +2,7 @@
 
 use rustc_hash::FxHashMap;
 
+use super::not_executed::NotExecuted;
 use super::rate_limit::RateLimiter;
 use super::reads;
 use super::relations::lookup_fields;
@@ -40,6 +41,8 @@ pub struct Program {
     #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub(super) lookup_fields: Vec<(String, String)>,
     pub(super) rate_limiter: RateLimiter,
+    /// What the program declares that this runtime does not execute yet.
+    not_executed: Vec<NotExecuted>,
 }
 
 impl Program {
@@ -119,6 +122,10 @@ impl Program {
             .collect();
         let lookup_fields = lookup_fields(&ir);
         let ir_hash = ir.provenance.as_ref().and_then(|p| p.ir_hash.clone());
+        let not_executed = super::not_executed::find(&ir);
+        for construct in &not_executed {
+            tracing::warn!(target: "manifest_runtime::program", "{construct}");
+        }
         Program {
             ir,
             ir_hash,
@@ -129,7 +136,16 @@ impl Program {
             projects_reads,
             lookup_fields,
             rate_limiter: RateLimiter::default(),
+            not_executed,
         }
+    }
+
+    /// What the program declares that this runtime loads but does not execute yet (sagas,
+    /// schedules, webhooks, approvals, retry policies, async commands, reaction matches,
+    /// fan-outs on another entity, event-sourced stores, the tenant declaration), in IR
+    /// order. Each was also logged as a `tracing` warning when the program was compiled.
+    pub fn not_executed(&self) -> &[NotExecuted] {
+        &self.not_executed
     }
 
     /// Load and compile IR JSON ([`Ir::from_json_str`]; errors name the JSON path).
