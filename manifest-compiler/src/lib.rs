@@ -17,7 +17,6 @@
 mod ast;
 mod checks;
 pub mod diagnostic;
-mod jsjson;
 pub mod lexer;
 mod lower;
 mod parser;

@@ -44,6 +44,14 @@ impl serde::Serialize for JsNumber {
     }
 }
 
+impl From<JsNumber> for serde_json::Value {
+    /// The JSON value upstream's JSON parses the number to (as [`JsNumber`] serializes).
+    fn from(n: JsNumber) -> Self {
+        // A number serializes to a JSON value without fail.
+        serde_json::to_value(n).unwrap_or(serde_json::Value::Null)
+    }
+}
+
 /// `#[serde(serialize_with = "js::number")]` for an `f64` field: see [`JsNumber`].
 pub fn number<S: serde::Serializer>(n: &f64, s: S) -> Result<S::Ok, S::Error> {
     serde::Serialize::serialize(&JsNumber(*n), s)
@@ -189,6 +197,15 @@ mod tests {
         assert_eq!(locale_compare("b", "B"), Ordering::Less);
         assert_eq!(locale_compare("_z", "a"), Ordering::Less);
         assert_eq!(locale_compare("a9", "aa"), Ordering::Less);
+    }
+
+    #[test]
+    fn integral_numbers_are_integers() {
+        use serde_json::{Value, json};
+        assert_eq!(Value::from(JsNumber(3.0)), json!(3));
+        assert_eq!(Value::from(JsNumber(-0.0)), json!(0));
+        assert_eq!(Value::from(JsNumber(0.5)), json!(0.5));
+        assert_eq!(Value::from(JsNumber(f64::NAN)), Value::Null);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use super::Lowerer;
 use super::expr::{num, static_json, static_value, type_value};
 use crate::ast::{Command, Jitter, Policy, RateLimit, Retry, Store};
 use crate::diagnostic::Diagnostic;
-use crate::jsjson::number_to_string;
+use manifest_ir::js::number_to_string;
 use manifest_ir::{
     ActionKind, EventPayload, IrAction, IrCommand, IrConstraint, IrEmitPayload, IrEmitPayloadField,
     IrEvent, IrEventField, IrParameter, IrPolicy, IrRateLimit, IrStore, IrType, PolicyAction,
@@ -302,7 +302,7 @@ impl Lowerer {
                 ]),
             });
         }
-        synthesized.sort_by(|a, b| crate::jsjson::locale_compare(&a.name, &b.name));
+        synthesized.sort_by(|a, b| manifest_ir::js::locale_compare(&a.name, &b.name));
         events.extend(synthesized);
     }
 }

@@ -226,7 +226,7 @@ impl Lowerer {
         } else if params.iter().any(|n| n.fract() != 0.0 || *n < 0.0) {
             let shown: Vec<String> = params
                 .iter()
-                .map(|n| crate::jsjson::number_to_string(*n))
+                .map(|n| manifest_ir::js::number_to_string(*n))
                 .collect();
             self.diag(Diagnostic::error(format!(
                 "Property '{}': masking strategy '{strategy}' parameters must be non-negative integers (got {}).",

@@ -31,7 +31,7 @@ pub(crate) fn type_value(t: &TypeRef) -> IrType {
 
 /// A JS number as a JSON value (integral values as integers).
 pub(crate) fn num(n: f64) -> Value {
-    crate::jsjson::num(n)
+    Value::from(manifest_ir::js::JsNumber(n))
 }
 
 /// A default or config value known at compile time, if the expression is one.

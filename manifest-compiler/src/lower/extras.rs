@@ -4,7 +4,7 @@ use super::expr::{num, type_value};
 use super::{Lowerer, obj, put};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
-use crate::jsjson::locale_compare;
+use manifest_ir::js::locale_compare;
 use manifest_ir::{
     IrEvent, IrEventField, IrFanOut, IrPermission, IrReaction, IrReactionMatch, IrReactionParam,
     IrRole,

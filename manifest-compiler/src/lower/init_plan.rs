@@ -1,7 +1,7 @@
 //! Initialization plans: which commands create an instance, and how
 //! (semantics.md § Initialization Commands), attached as `command.initialization`.
 
-use crate::jsjson::locale_compare;
+use manifest_ir::js::locale_compare;
 use manifest_ir::{
     ActionKind, BinaryOp, Expr, IrCommand, IrDeclaredDefault, IrEntity, IrInitialization,
     IrLifecycleValue, IrValue,

@@ -116,7 +116,7 @@ impl<'a> Parser<'a> {
                 self.expect_punct("]")?;
                 let shown = match &index.kind {
                     ExprKind::Literal(Lit::Str(s)) => s.clone(),
-                    ExprKind::Literal(Lit::Num(n)) => crate::jsjson::number_to_string(*n),
+                    ExprKind::Literal(Lit::Num(n)) => manifest_ir::js::number_to_string(*n),
                     ExprKind::Literal(Lit::Bool(b)) => b.to_string(),
                     ExprKind::Literal(Lit::Null) => "null".into(),
                     _ => String::new(),
