@@ -7,22 +7,17 @@
 use manifest_ir::canonical;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 /// Our compiler's version, stamped into `provenance.compilerVersion`.
 pub const COMPILER_VERSION: &str = concat!("manifest-rs ", env!("CARGO_PKG_VERSION"));
 /// The IR schema version.
 pub const SCHEMA_VERSION: &str = "1.0";
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(digest.len() * 2);
-    for b in digest {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    out
+/// SHA-256 (hex) of `text` (`contentHash`), by the hasher `irHash` is written to.
+pub fn sha256_hex(text: &str) -> String {
+    let mut hasher = canonical::HashSink::new();
+    canonical::Sink::push_str(&mut hasher, text);
+    hasher.finish()
 }
 
 /// An IR document with `provenance.irHash` left out, as it is hashed.
@@ -60,7 +55,7 @@ pub fn provenance(source: &str, compiled_at: String) -> manifest_ir::Provenance 
     manifest_ir::Provenance {
         compiled_at: Some(compiled_at),
         compiler_version: Some(COMPILER_VERSION.into()),
-        content_hash: Some(sha256_hex(source.as_bytes())),
+        content_hash: Some(sha256_hex(source)),
         ir_hash: None,
         schema_version: Some(SCHEMA_VERSION.into()),
     }
@@ -168,13 +163,13 @@ mod tests {
         }
         let text = canonical::to_string(&without).unwrap();
         assert!(text.starts_with(r#"{"a":{"y":"q\"\n","Z":null},"B":[1,-2,0.5,"xx"#));
-        assert_eq!(ir_hash(&ir), sha256_hex(text.as_bytes()));
+        assert_eq!(ir_hash(&ir), sha256_hex(&text));
     }
 
     #[test]
     fn content_hash_is_sha256_of_the_source() {
         assert_eq!(
-            sha256_hex(b"abc"),
+            sha256_hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
