@@ -1,7 +1,7 @@
 //! Entities: properties, computed properties, relationships and constraints.
 
 use super::Lowerer;
-use super::expr::{num, static_value, type_value};
+use super::expr::{json, num, static_value, type_value};
 use crate::ast::{Constraint, Entity, ExprKind, Property, Relationship};
 use crate::diagnostic::Diagnostic;
 use manifest_ir::{
@@ -115,11 +115,7 @@ impl Lowerer {
         let (defaults, regular): (Vec<_>, Vec<_>) = e.policies.iter().partition(|p| p.is_default);
         let approvals = e.approvals.iter().map(|a| self.approval(a, e)).collect();
         IrEntity {
-            alternate_keys: e
-                .alternate_keys
-                .iter()
-                .map(|k| serde_json::to_value(k).unwrap_or(Value::Null))
-                .collect(),
+            alternate_keys: e.alternate_keys.iter().map(json).collect(),
             approvals,
             commands,
             computed_properties,

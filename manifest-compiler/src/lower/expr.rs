@@ -66,9 +66,15 @@ pub(crate) fn static_value(e: &Expr) -> Option<IrValue> {
     }
 }
 
+/// A typed IR part as JSON, for the parts of the IR kept as JSON. The IR's types serialize
+/// to JSON without fail (string keys, no custom errors).
+pub(crate) fn json<T: serde::Serialize>(part: &T) -> Value {
+    serde_json::to_value(part).unwrap_or(Value::Null)
+}
+
 /// A static value as IR JSON (for the parts of the IR kept as JSON).
 pub(crate) fn static_json(e: &Expr) -> Option<Value> {
-    static_value(e).map(|v| serde_json::to_value(v).unwrap_or(Value::Null))
+    static_value(e).map(|v| json(&v))
 }
 
 impl Lowerer {
@@ -160,8 +166,7 @@ impl Lowerer {
 
     /// An expression as IR JSON (for the parts of the IR kept as JSON).
     pub(crate) fn expr_json(&mut self, e: &Expr) -> Value {
-        let e = self.expr(e);
-        serde_json::to_value(&e).unwrap_or(Value::Null)
+        json(&self.expr(e))
     }
 
     /// Reports a construct the parser accepted but the IR has no form for (a compiler bug).

@@ -92,7 +92,7 @@ pub(crate) fn lower(program: &mut Program, diagnostics: &mut Vec<Diagnostic>) ->
             let props: Vec<Value> = v
                 .properties
                 .iter()
-                .map(|p| serde_json::to_value(lw.property(p)).unwrap_or(Value::Null))
+                .map(|p| expr::json(&lw.property(p)))
                 .collect();
             obj! {"name" => v.name.as_str(), "properties" => props}
         })
@@ -201,7 +201,7 @@ pub(crate) fn lower(program: &mut Program, diagnostics: &mut Vec<Diagnostic>) ->
         schedules.extend(d.schedules.iter().map(|s| lw.schedule(s)));
     }
     let tenant = program.tenant.as_ref().map(|t| {
-        obj! {"property" => t.property.as_str(), "type" => serde_json::to_value(expr::type_value(&t.ty)).unwrap_or_default(), "contextPath" => t.context_path.as_str()}
+        obj! {"property" => t.property.as_str(), "type" => expr::json(&expr::type_value(&t.ty)), "contextPath" => t.context_path.as_str()}
     });
 
     init_plan::attach(&entities, &mut commands, tenant.as_ref());
