@@ -27,6 +27,13 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Each line of `text` as a JSON value (`--message-format json`: one object a line).
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
 fn write(dir: &Path, name: &str, source: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, source).expect("write program");
@@ -155,10 +162,7 @@ fn json_messages_are_one_object_a_line() {
     let out = manifest(&["check", "--message-format", "json", &bad]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    let objects: Vec<serde_json::Value> = err
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect();
+    let objects = json_lines(&err);
     assert_eq!(objects.len(), 1, "{err}");
     assert_eq!(
         objects[0],
@@ -168,10 +172,7 @@ fn json_messages_are_one_object_a_line() {
     let out = manifest(&["compile", "--message-format=json", &warns]);
     assert_eq!(out.status.code(), Some(0));
     let err = text(&out.stderr);
-    let objects: Vec<serde_json::Value> = err
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect();
+    let objects = json_lines(&err);
     assert_eq!(objects.len(), 1, "{err}");
     assert_eq!(objects[0]["severity"], "warning");
     assert!(objects[0]["line"].is_null());

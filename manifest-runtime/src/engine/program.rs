@@ -227,12 +227,6 @@ impl IntoProgram for std::sync::Arc<Program> {
     }
 }
 
-impl IntoProgram for &std::sync::Arc<Program> {
-    fn into_program(self) -> std::sync::Arc<Program> {
-        self.clone()
-    }
-}
-
 /// Every name `expr` reads (identifiers and member properties), into `out`.
 fn names_in<'e>(expr: &'e Expr, out: &mut Vec<&'e str>) {
     match expr {
