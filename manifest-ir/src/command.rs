@@ -9,10 +9,6 @@ use crate::entity::{IrConstraint, IrType};
 use crate::expr::{Expr, IrValue};
 use crate::js;
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
 /// A command.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -21,7 +17,7 @@ pub struct IrCommand {
     #[serde(default)]
     pub actions: Vec<IrAction>,
     /// Whether it runs as a background job (`async`; not executed by this runtime yet).
-    #[serde(default, rename = "async", skip_serializing_if = "is_false")]
+    #[serde(default, rename = "async", skip_serializing_if = "crate::is_false")]
     pub is_async: bool,
     /// The event an async command emits when it completes.
     #[serde(default, skip_serializing_if = "Option::is_none")]

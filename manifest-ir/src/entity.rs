@@ -6,10 +6,6 @@ use serde_json::Value as Json;
 use crate::expr::{Expr, IrValue};
 use crate::js;
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
 /// An entity.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -33,7 +29,7 @@ pub struct IrEntity {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub default_policies: Vec<String>,
     /// Whether it is stored outside the program (`external`).
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "crate::is_false")]
     pub external: bool,
     /// A composite key: the instance id is these properties' values joined with `|`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,13 +52,13 @@ pub struct IrEntity {
     #[serde(default)]
     pub properties: Vec<IrProperty>,
     /// Whether changes are pushed to subscribers (`realtime`).
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "crate::is_false")]
     pub realtime: bool,
     /// Relationships.
     #[serde(default)]
     pub relationships: Vec<IrRelationship>,
     /// Whether `createdAt` / `updatedAt` are maintained.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "crate::is_false")]
     pub timestamps: bool,
     /// Allowed state transitions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -80,7 +76,7 @@ pub struct IrEntity {
 #[serde(rename_all = "camelCase")]
 pub struct IrProperty {
     /// Whether a create sets it to the current time (`= now()`).
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "crate::is_false")]
     pub auto_now: bool,
     /// The value used when a create leaves it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]

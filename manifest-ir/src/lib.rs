@@ -43,5 +43,10 @@ pub use program::{
     IrReactionParam, IrRole, IrStore, Provenance,
 };
 
+/// `skip_serializing_if` for a flag the IR writes only when it is set.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// The IR version this crate reads and writes.
 pub const IR_VERSION: &str = "1.0";

@@ -8,10 +8,6 @@ use crate::command::{IrCommand, IrPolicy};
 use crate::entity::{IrEntity, IrType};
 use crate::expr::Expr;
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
 /// A compiled Manifest program.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -151,7 +147,7 @@ pub struct IrEventField {
 #[serde(rename_all = "camelCase")]
 pub struct IrReaction {
     /// With `match`: create the instance when none matches (not executed by this runtime yet).
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "crate::is_false")]
     pub else_create: bool,
     /// The entity declaring it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
